@@ -1,0 +1,215 @@
+"""The distro catalogue: every ``distros/<name>/distro.toml``, validated and resolved.
+
+A distro is data. ``extends = "<parent>"`` makes a distro reuse its parent's settings, hooks
+and overlay, so a child states only what differs (alma extends rhel).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.errors import HeliosError
+from pipeline.tree import Tree
+
+DISTROS_DIR = "distros"
+CONFIG_NAME = "distro.toml"
+
+FAMILIES = ("debian", "rhel", "alpine")
+PACKAGE_LISTS = ("debian", "ubuntu", "rhel", "alpine")
+
+_PLAIN_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_VERSION = re.compile(r"^\d+(\.\d+)+$")
+
+
+@dataclass(frozen=True)
+class Key:
+    """One distro.toml key: its type, whether a distro must state it, and whether children inherit it."""
+
+    kind: type
+    doc: str
+    required: bool = True
+    inherited: bool = True
+    choices: tuple[str, ...] = ()
+
+
+SCHEMA: dict[str, Key] = {
+    "description": Key(str, "one line shown by `helios distros`", inherited=False),
+    "base": Key(str, "base image reference, e.g. rockylinux/rockylinux:9.6"),
+    "family": Key(str, "package family", choices=FAMILIES),
+    "packages": Key(str, "which list of common/packages.toml to install", choices=PACKAGE_LISTS),
+    "xorg_version": Key(str, "X server version built for KasmVNC, e.g. 21.1.4"),
+    "webrtc": Key(bool, "whether the web client and kclient offer WebRTC"),
+    "aliases": Key(list, "other names for this distro", required=False, inherited=False),
+    "extends": Key(str, "a distro whose settings, hooks and overlay this one reuses", required=False),
+}
+
+
+@dataclass(frozen=True)
+class Distro:
+    """A resolved distro: its own settings merged over its ancestors'."""
+
+    name: str
+    description: str
+    base: str
+    family: str
+    packages: str
+    xorg_version: str
+    webrtc: bool
+    aliases: tuple[str, ...]
+    lineage: tuple[str, ...]
+    """This distro then its ancestors, nearest first: where its hooks and overlays are looked up."""
+
+    @property
+    def extends(self) -> str | None:
+        return self.lineage[1] if len(self.lineage) > 1 else None
+
+
+def config_path(name: str) -> str:
+    return f"{DISTROS_DIR}/{name}/{CONFIG_NAME}"
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` if it is a plain distro name, else raise a HeliosError saying why."""
+    if not _PLAIN_NAME.fullmatch(name or ""):
+        raise HeliosError(
+            f"{name!r} is not a valid distro name",
+            hint="use a plain lower-case name like 'rhel' (letters, digits, '.', '-', '_'; no spaces or /)",
+        )
+    return name
+
+
+def _load_raw(tree: Tree, name: str) -> dict[str, Any]:
+    path = config_path(name)
+    if not tree.is_file(path):
+        raise HeliosError(
+            f"{path} is missing", hint=f"every folder under {DISTROS_DIR}/ needs a {CONFIG_NAME}"
+        )
+    try:
+        data = tomllib.loads(tree.read_bytes(path).decode())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise HeliosError(f"{path} is not valid TOML: {error}", hint="fix the syntax") from error
+    for key, value in data.items():
+        _check_key(path, key, value)
+    return data
+
+
+def _check_key(path: str, key: str, value: object) -> None:
+    spec = SCHEMA.get(key)
+    if spec is None:
+        close = difflib.get_close_matches(key, SCHEMA, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(SCHEMA)}"
+        raise HeliosError(f"{path}: unknown key {key!r}", hint=hint)
+    if not isinstance(value, spec.kind) or (spec.kind is str and not value):
+        expected = {str: "a non-empty string", bool: "true or false", list: "a list of names"}[spec.kind]
+        raise HeliosError(f"{path}: key {key!r} must be {expected}, not {value!r}", hint=spec.doc)
+    if spec.choices and value not in spec.choices:
+        raise HeliosError(f"{path}: key {key!r} is {value!r}", hint=f"use one of: {', '.join(spec.choices)}")
+    if key == "xorg_version" and not _VERSION.fullmatch(str(value)):
+        raise HeliosError(f"{path}: key 'xorg_version' is {value!r}", hint="use a version like 21.1.4")
+    if key == "aliases":
+        for alias in value:  # type: ignore[union-attr]
+            if not isinstance(alias, str) or not _PLAIN_NAME.fullmatch(alias):
+                raise HeliosError(
+                    f"{path}: alias {alias!r} is not a plain name",
+                    hint="lower-case letters, digits, '.', '-' and '_'",
+                )
+    if key == "extends":
+        check_name(str(value))
+
+
+class Catalogue:
+    """All distros of a tree, loaded eagerly so every mistake is found at once."""
+
+    def __init__(self, tree: Tree) -> None:
+        self.tree = tree
+        names = [name for name in tree.list_dir(DISTROS_DIR) if tree.is_dir(f"{DISTROS_DIR}/{name}")]
+        for name in names:
+            if not _PLAIN_NAME.fullmatch(name):
+                raise HeliosError(
+                    f"{DISTROS_DIR}/{name}/ is not a valid distro folder name",
+                    hint="rename it to a plain lower-case name (letters, digits, '.', '-' and '_')",
+                )
+        self._raw = {name: _load_raw(tree, name) for name in names}
+        self.distros = {name: self._resolve(name) for name in names}
+        self._aliases = self._index_aliases()
+
+    def _lineage(self, name: str) -> tuple[str, ...]:
+        chain = [name]
+        while (parent := self._raw[chain[-1]].get("extends")) is not None:
+            if parent not in self._raw:
+                raise HeliosError(
+                    f"{config_path(chain[-1])}: extends unknown distro {parent!r}",
+                    hint=_suggest(parent, self._raw),
+                )
+            if parent in chain:
+                cycle = " -> ".join([*chain, parent])
+                raise HeliosError(
+                    f"{config_path(name)}: 'extends' forms a cycle: {cycle}",
+                    hint="remove 'extends' from one of these distros",
+                )
+            chain.append(parent)
+        return tuple(chain)
+
+    def _resolve(self, name: str) -> Distro:
+        lineage = self._lineage(name)
+        own = self._raw[name]
+        merged: dict[str, Any] = {}
+        for ancestor in reversed(lineage):
+            for key, value in self._raw[ancestor].items():
+                if ancestor == name or SCHEMA[key].inherited:
+                    merged[key] = value
+        merged.setdefault("packages", merged.get("family"))
+        for key, spec in SCHEMA.items():
+            if spec.required and key not in merged:
+                where = "or in a distro it extends " if spec.inherited else ""
+                raise HeliosError(
+                    f"{config_path(name)}: missing key {key!r}",
+                    hint=f"set it in this file {where}({spec.doc})",
+                )
+        return Distro(
+            name=name,
+            description=merged["description"],
+            base=merged["base"],
+            family=merged["family"],
+            packages=merged["packages"],
+            xorg_version=merged["xorg_version"],
+            webrtc=merged["webrtc"],
+            aliases=tuple(own.get("aliases", ())),
+            lineage=lineage,
+        )
+
+    def _index_aliases(self) -> dict[str, str]:
+        index: dict[str, str] = {}
+        for distro in self.distros.values():
+            for alias in distro.aliases:
+                clash = alias if alias in self.distros else index.get(alias)
+                if clash is not None:
+                    raise HeliosError(
+                        f"{config_path(distro.name)}: alias {alias!r} is already taken by {clash!r}",
+                        hint="aliases must be unique across all distros and differ from distro names",
+                    )
+                index[alias] = distro.name
+        return index
+
+    def names(self) -> list[str]:
+        return sorted(self.distros)
+
+    def get(self, name: str) -> Distro:
+        """The distro called ``name`` or having it as an alias; a HeliosError if there is none."""
+        check_name(name)
+        canonical = name if name in self.distros else self._aliases.get(name)
+        if canonical is None:
+            raise HeliosError(
+                f"unknown distro {name!r}; known distros: {', '.join(self.names()) or 'none'}",
+                hint=_suggest(name, [*self.distros, *self._aliases]),
+            )
+        return self.distros[canonical]
+
+
+def _suggest(name: str, known: Any) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"did you mean {close[0]!r}?" if close else "run `helios distros` to list them"

@@ -1,0 +1,104 @@
+"""The build order: the one table that users' hook scripts rely on.
+
+Everything else — the Dagger graph, ``helios plan``, validation and the docs — is derived from
+:data:`BUILD_ORDER`. Changing a row changes the product's contract; do it on purpose.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Stage(enum.StrEnum):
+    """Stages run in parallel until the image stage joins them."""
+
+    WEB = "web"
+    KASM = "kasm"
+    SYSTEM = "system"
+    IMAGE = "image"
+
+
+class Action(enum.StrEnum):
+    HOOK = "hook"  # run a script
+    JOIN = "join"  # copy the packaged rootfs onto the fresh system base
+    OVERLAY = "overlay"  # copy a root/ tree onto /
+
+
+class Scope(enum.StrEnum):
+    COMMON = "common"  # common/build/<file>, common/root/
+    DISTRO = "distro"  # distros/<d>/build/<file>, distros/<d>/root/ (resolved through `extends`)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One row of the build order."""
+
+    number: int
+    stage: Stage
+    action: Action
+    scope: Scope | None
+    name: str
+    """The hook's file name, or "root" for overlays, or "" for the join."""
+    summary: str
+    extras: tuple[str, ...] = ()
+    """Glob patterns of extra files, next to the hook, that it needs (patches, images)."""
+    versions: tuple[str, ...] = ()
+    """Sections of pipeline/versions.toml given to the hook as environment."""
+
+    @property
+    def is_hook(self) -> bool:
+        return self.action is Action.HOOK
+
+    @property
+    def label(self) -> str:
+        """A short name for logs: 'kasm' for distros/<d>/build/kasm.sh, 'root' for overlays."""
+        return self.name.removesuffix(".sh") if self.name else "join"
+
+
+BUILD_ORDER: tuple[Step, ...] = (
+    Step(1, Stage.WEB, Action.HOOK, Scope.COMMON, "novnc.sh",
+         "KasmWeb/noVNC client, interactive and view-only",
+         extras=("novnc-*.patch", "splash.jpg"), versions=("kasmweb",)),
+    Step(2, Stage.KASM, Action.HOOK, Scope.DISTRO, "kasm.sh",
+         "distro packages needed to build KasmVNC and the X server"),
+    Step(3, Stage.KASM, Action.HOOK, Scope.COMMON, "turbo.sh",
+         "libjpeg-turbo for KasmVNC", versions=("libjpeg_turbo",)),
+    Step(4, Stage.KASM, Action.HOOK, Scope.COMMON, "kasm.sh",
+         "KasmVNC server", versions=("kasmvnc",)),
+    Step(5, Stage.KASM, Action.HOOK, Scope.DISTRO, "xorg.sh",
+         "X server at the distro's xorg_version", versions=("xorg",)),
+    Step(6, Stage.KASM, Action.HOOK, Scope.DISTRO, "kclient.sh",
+         "Node.js and native build dependencies for kclient", versions=("nodejs",)),
+    Step(7, Stage.KASM, Action.HOOK, Scope.COMMON, "kclient.sh",
+         "kclient with the helios patch (no file server, audio on)",
+         extras=("kclient-*.patch",), versions=("kclient",)),
+    Step(8, Stage.KASM, Action.HOOK, Scope.COMMON, "package.sh",
+         "packs KasmVNC, the X server, kclient and the web client into a rootfs",
+         versions=("kasmvnc", "kasmbins", "nodejs")),
+    Step(9, Stage.SYSTEM, Action.HOOK, Scope.DISTRO, "system.sh",
+         "distro runtime packages from common/packages.toml"),
+    Step(10, Stage.SYSTEM, Action.HOOK, Scope.COMMON, "system.sh",
+         "packages and setup common to all distros",
+         versions=("orchis_theme", "cascadia_code")),
+    Step(11, Stage.IMAGE, Action.JOIN, None, "",
+         "packaged rootfs (8) and s6-overlay onto a fresh base (10)"),
+    Step(12, Stage.IMAGE, Action.OVERLAY, Scope.COMMON, "root",
+         "common runtime overlay"),
+    Step(13, Stage.IMAGE, Action.OVERLAY, Scope.DISTRO, "root",
+         "distro runtime overlay (wins over common)"),
+)  # fmt: skip
+
+WEB_STEP = 1
+PACKAGE_STEP = 8
+PACKAGES_LIST_STEP = 9
+
+
+def step(number: int) -> Step:
+    """The row with this number."""
+    return BUILD_ORDER[number - 1]
+
+
+def hook_names(scope: Scope) -> tuple[str, ...]:
+    """File names of the hooks a tree may hold for ``scope``, in build order."""
+    return tuple(s.name for s in BUILD_ORDER if s.is_hook and s.scope is scope)

@@ -1,0 +1,129 @@
+"""Read-only views of a Helios hook tree (common/, distros/), on disk or in memory.
+
+The engine-free core (catalogue, plan, validation) reads the tree only through :class:`Tree`,
+so the same code serves the CLI, which reads the checkout on disk, and the Dagger module,
+which reads a snapshot taken from a ``dagger.Directory``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Protocol
+
+
+class Tree(Protocol):
+    """The few questions the core asks of a tree. Paths are POSIX and relative to its root."""
+
+    def is_file(self, path: str) -> bool: ...
+
+    def is_dir(self, path: str) -> bool: ...
+
+    def list_dir(self, path: str) -> list[str]:
+        """Names of the entries directly under ``path``, sorted; empty if it is not a directory."""
+        ...
+
+    def read_bytes(self, path: str) -> bytes: ...
+
+    def digest(self, path: str) -> str:
+        """A content digest of a file, or of a directory's whole content; "" if it does not exist."""
+        ...
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class LocalTree:
+    """A tree on disk, rooted at ``root``."""
+
+    root: Path
+
+    def _path(self, path: str) -> Path:
+        return self.root / PurePosixPath(path)
+
+    def is_file(self, path: str) -> bool:
+        return self._path(path).is_file()
+
+    def is_dir(self, path: str) -> bool:
+        return self._path(path).is_dir()
+
+    def list_dir(self, path: str) -> list[str]:
+        directory = self._path(path)
+        if not directory.is_dir():
+            return []
+        return sorted(entry.name for entry in directory.iterdir())
+
+    def read_bytes(self, path: str) -> bytes:
+        return self._path(path).read_bytes()
+
+    def digest(self, path: str) -> str:
+        target = self._path(path)
+        if target.is_file():
+            return _sha256(_file_record(target, target.name))
+        if not target.is_dir():
+            return ""
+        # A directory's digest covers names, executable bits and contents, like an image layer.
+        records = b"".join(
+            _file_record(file, file.relative_to(target).as_posix())
+            for file in sorted(target.rglob("*"))
+            if file.is_file()
+        )
+        return _sha256(records)
+
+
+def _file_record(file: Path, name: str) -> bytes:
+    executable = "x" if file.stat().st_mode & 0o111 else "-"
+    return f"{name}\0{executable}\0{_sha256(file.read_bytes())}\n".encode()
+
+
+@dataclass(frozen=True)
+class SnapshotTree:
+    """A tree held in memory: file paths mapped to their content (``None`` when not loaded).
+
+    ``digests`` optionally maps files to content digests computed elsewhere (for example by
+    the Dagger engine); a directory's digest is then derived from the digests of its files.
+    """
+
+    files: Mapping[str, bytes | None]
+    digests: Mapping[str, str] = field(default_factory=dict)
+    """Content digests of files or whole directories, when known."""
+
+    @classmethod
+    def of(cls, files: Mapping[str, bytes | str]) -> SnapshotTree:
+        """Build a snapshot from text or bytes, computing digests locally (handy in tests)."""
+        data = {path: text.encode() if isinstance(text, str) else text for path, text in files.items()}
+        return cls(files=data, digests={path: _sha256(body) for path, body in data.items()})
+
+    def _under(self, path: str) -> Iterable[str]:
+        prefix = path.rstrip("/") + "/"
+        return (name for name in self.files if name.startswith(prefix))
+
+    def is_file(self, path: str) -> bool:
+        return path in self.files
+
+    def is_dir(self, path: str) -> bool:
+        return any(True for _ in self._under(path))
+
+    def list_dir(self, path: str) -> list[str]:
+        prefix = path.rstrip("/") + "/"
+        return sorted({name[len(prefix) :].split("/", 1)[0] for name in self._under(path)})
+
+    def read_bytes(self, path: str) -> bytes:
+        content = self.files.get(path)
+        if content is None:
+            raise FileNotFoundError(path)
+        return content
+
+    def digest(self, path: str) -> str:
+        if path in self.digests:
+            return self.digests[path]
+        if path in self.files:
+            return ""
+        members = sorted(self._under(path))
+        if not members:
+            return ""
+        return _sha256("".join(f"{name}\0{self.digests.get(name, '')}\n" for name in members).encode())

@@ -1,0 +1,129 @@
+"""The distro catalogue: loading, aliases, extends, and every kind of bad distro.toml."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import BASE_DISTRO, REPO
+
+from pipeline.catalogue import Catalogue, check_name
+from pipeline.errors import HeliosError
+from pipeline.tree import LocalTree
+
+SHIPPED = {"debian", "kali", "ubuntu", "jammy", "rhel", "alma", "alpine"}
+
+
+def load(path) -> Catalogue:
+    return Catalogue(LocalTree(path))
+
+
+def error_of(make_tree, changes) -> str:
+    with pytest.raises(HeliosError) as caught:
+        load(make_tree(changes))
+    return str(caught.value)
+
+
+@pytest.mark.real_versions
+def test_the_shipped_catalogue_has_every_promised_distro():
+    catalogue = load(REPO)
+    assert set(catalogue.names()) == SHIPPED
+    assert catalogue.get("rocky").name == "rhel"
+    assert catalogue.get("alma").lineage == ("alma", "rhel")
+    assert catalogue.get("jammy").lineage == ("jammy", "ubuntu")
+    assert catalogue.get("kali").lineage == ("kali", "debian")
+    for name in SHIPPED:
+        distro = catalogue.get(name)
+        assert distro.description and distro.base and distro.family in ("debian", "rhel", "alpine")
+
+
+def test_rhel_family_has_webrtc_off_and_the_old_x_server():
+    catalogue = load(REPO)
+    for name in ("rhel", "alma"):
+        assert catalogue.get(name).webrtc is False
+        assert catalogue.get(name).xorg_version.startswith("1.20.")
+    assert catalogue.get("ubuntu").xorg_version.startswith("21.1.")
+
+
+def test_child_inherits_settings_but_not_description_or_aliases(make_tree):
+    catalogue = load(make_tree())
+    child = catalogue.get("child")
+    assert child.family == "debian" and child.xorg_version == "1.20.14"
+    assert child.base == "debian:12" and child.webrtc is False
+    assert child.description == "A child of the fixture distro"
+    assert child.aliases == () and child.extends == "base"
+    assert catalogue.get("fixture").name == "base"
+
+
+def test_packages_defaults_to_the_family(make_tree):
+    assert load(make_tree()).get("base").packages == "debian"
+
+
+@pytest.mark.parametrize("name", ["", "../x", "a b", "rhel/9", "/etc", "Rhel", ".hidden"])
+def test_names_that_are_not_plain_are_refused(name):
+    with pytest.raises(HeliosError, match="not a valid distro name"):
+        check_name(name)
+
+
+def test_unknown_distro_lists_known_ones_and_suggests_the_closest(make_tree):
+    with pytest.raises(HeliosError) as caught:
+        load(make_tree()).get("chld")
+    assert "known distros: base, child" in caught.value.message
+    assert "'child'" in (caught.value.hint or "")
+
+
+def test_missing_config(make_tree):
+    assert "distros/child/distro.toml is missing" in error_of(make_tree, {"distros/child/distro.toml": None})
+
+
+def test_invalid_toml_names_the_file(make_tree):
+    message = error_of(make_tree, {"distros/base/distro.toml": "family = \n"})
+    assert "distros/base/distro.toml is not valid TOML" in message
+
+
+def test_unknown_key_is_named_with_a_suggestion(make_tree):
+    message = error_of(make_tree, {"distros/base/distro.toml": BASE_DISTRO + 'xorg_verison = "1"\n'})
+    assert "distros/base/distro.toml: unknown key 'xorg_verison'" in message
+    assert "did you mean 'xorg_version'" in message
+
+
+def test_missing_key_is_named(make_tree):
+    text = BASE_DISTRO.replace('family = "debian"\n', "")
+    message = error_of(make_tree, {"distros/base/distro.toml": text})
+    assert "distros/base/distro.toml: missing key 'family'" in message
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [("webrtc = \"yes\"", "webrtc"), ("base = 3", "base"), ('aliases = "x"', "aliases"),
+     ('family = "arch"', "family"), ('xorg_version = "latest"', "xorg_version"), ('aliases = ["A B"]', "A B")],
+)  # fmt: skip
+def test_wrong_types_and_values_name_the_key(make_tree, line, key):
+    name = line.split(" ")[0]
+    text = "\n".join(row for row in BASE_DISTRO.splitlines() if not row.startswith(name)) + f"\n{line}\n"
+    message = error_of(make_tree, {"distros/base/distro.toml": text})
+    assert "distros/base/distro.toml" in message and key in message
+
+
+def test_extends_unknown_parent(make_tree):
+    text = """description = "x"\nextends = "nope"\n"""
+    message = error_of(make_tree, {"distros/child/distro.toml": text})
+    assert "extends unknown distro 'nope'" in message
+
+
+def test_extends_cycle_is_reported_with_its_path(make_tree):
+    message = error_of(
+        make_tree,
+        {"distros/base/distro.toml": BASE_DISTRO + 'extends = "child"\n'},
+    )
+    assert ("cycle" in message and "child -> base -> child" in message) or "base -> child -> base" in message
+
+
+def test_alias_clash_is_refused(make_tree):
+    message = error_of(
+        make_tree, {"distros/child/distro.toml": 'description = "x"\nextends = "base"\naliases = ["base"]\n'}
+    )
+    assert "alias 'base' is already taken" in message
+
+
+def test_folder_with_a_bad_name_is_refused(make_tree):
+    message = error_of(make_tree, {"distros/Bad Name/distro.toml": BASE_DISTRO})
+    assert "distros/Bad Name/ is not a valid distro folder name" in message
