@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Step 3 (kasm): build libjpeg-turbo from its pinned source tarball into /usr/local.
+#
+# KasmVNC links libturbojpeg statically, so this build makes static, position-independent
+# libraries only: nothing of it is needed at run time.
+# Relies on:
+#   LIBJPEG_TURBO_VERSION, LIBJPEG_TURBO_URL, LIBJPEG_TURBO_SHA256   ([libjpeg_turbo] in versions.toml)
+#   a C toolchain, cmake, make, curl or wget, tar (installed by the distro's step-2 kasm.sh)
+# Leaves behind:
+#   /usr/local/include/{jpeglib.h,turbojpeg.h,...} and /usr/local/lib*/lib{jpeg,turbojpeg}.a
+#   (the build tree in /tmp is removed)
+set -euo pipefail
+
+WORK_DIR=${WORK_DIR:-/tmp/libjpeg-turbo}
+PREFIX=${PREFIX:-/usr/local}
+
+banner() { printf '\n==== [helios step %s] %s ====\n' "${HELIOS_STEP:-3}" "$*"; }
+die() { printf '[helios step %s] error: %s\n' "${HELIOS_STEP:-3}" "$*" >&2; exit 1; }
+
+require_env() {
+  local name
+  for name in "$@"; do
+    [[ -n "${!name:-}" ]] || die "$name is not set (it comes from pipeline/versions.toml)"
+  done
+}
+
+# verify_sha256 FILE EXPECTED: fail unless FILE has exactly the pinned sha256.
+verify_sha256() {
+  local file=$1 expected=$2 actual
+  [[ $expected =~ ^[0-9a-f]{64}$ ]] || die "no valid sha256 pinned for ${file##*/}: '$expected'"
+  actual=$(sha256sum "$file" | cut -d' ' -f1)
+  [[ $actual == "$expected" ]] || die "checksum mismatch for ${file##*/}: expected $expected, got $actual"
+}
+
+# download URL DEST SHA256: fetch over HTTPS and verify before anything reads it.
+download() {
+  local url=$1 dest=$2 sha256=$3
+  if command -v curl >/dev/null; then
+    curl -fsSL --retry 3 --retry-delay 2 -o "$dest" "$url"
+  else
+    wget -q -O "$dest" "$url"
+  fi
+  verify_sha256 "$dest" "$sha256"
+}
+
+main() {
+  banner "libjpeg-turbo ${LIBJPEG_TURBO_VERSION:-?}"
+  require_env LIBJPEG_TURBO_VERSION LIBJPEG_TURBO_URL LIBJPEG_TURBO_SHA256
+  rm -rf "$WORK_DIR"
+  mkdir -p "$WORK_DIR/src" "$WORK_DIR/build"
+  download "$LIBJPEG_TURBO_URL" "$WORK_DIR/source.tar.gz" "$LIBJPEG_TURBO_SHA256"
+  tar -xzf "$WORK_DIR/source.tar.gz" -C "$WORK_DIR/src" --strip-components=1
+
+  cmake -S "$WORK_DIR/src" -B "$WORK_DIR/build" -G "Unix Makefiles" \
+    -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_INSTALL_PREFIX="$PREFIX" \
+    -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
+    -DENABLE_SHARED=OFF \
+    -DENABLE_STATIC=ON
+  make -C "$WORK_DIR/build" -j"$(nproc)"
+  make -C "$WORK_DIR/build" install
+  rm -rf "$WORK_DIR"
+  banner "libjpeg-turbo ${LIBJPEG_TURBO_VERSION} installed in $PREFIX"
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  main "$@"
+fi
