@@ -1,0 +1,269 @@
+# shellcheck shell=bash
+# Helios runtime library: logging, event-hook runner, desktop-user settings,
+# config templating, health marker and idle arithmetic.
+#
+# Sourced (never executed) by the scripts in /opt/helios/libexec and by the
+# s6 service scripts. It only defines functions and path variables; sourcing it
+# has no side effect.
+#
+# Every filesystem path goes through HELIOS_ROOT (default: empty, i.e. "/") so
+# the tests can point the scripts at a temporary tree. Individual paths can be
+# overridden with the HELIOS_*_DIR variables below.
+
+HELIOS_ROOT="${HELIOS_ROOT:-}"
+HELIOS_ETC="${HELIOS_ETC:-$HELIOS_ROOT/etc/helios}"
+HELIOS_OPT="${HELIOS_OPT:-$HELIOS_ROOT/opt/helios}"
+HELIOS_RUN="${HELIOS_RUN:-$HELIOS_ROOT/run/helios}"
+HELIOS_STATE="${HELIOS_STATE:-$HELIOS_ROOT/var/lib/helios}"
+# s6-overlay's container environment: one file per variable, read by with-contenv.
+HELIOS_CONTENV="${HELIOS_CONTENV:-$HELIOS_ROOT/run/s6/container_environment}"
+# s6 scan directory, where every supervised service has a directory or link.
+HELIOS_SCANDIR="${HELIOS_SCANDIR:-$HELIOS_ROOT/run/service}"
+
+# s6-overlay starts services with a short PATH; add the usual system directories
+# after whatever is already there (so tests can put stubs first).
+PATH="${PATH:-/usr/bin:/bin}:/command:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+export PATH
+
+# Defaults of the desktop user when USER / UID / GID are not set.
+HELIOS_DEFAULT_USER="helios"
+HELIOS_DEFAULT_UID="1000"
+
+# The long-running services that must be up (and ready) for GET /healthz to say "ready".
+HELIOS_CORE_SERVICES="svc-pulseaudio svc-xvnc svc-kclient svc-nginx svc-desktop"
+
+# helios_log COMPONENT MESSAGE... : one line on stderr, which s6 sends to the container log.
+helios_log() {
+    local component="$1"
+    shift
+    printf '[helios] %s: %s\n' "$component" "$*" >&2
+}
+
+# helios_die COMPONENT MESSAGE... : log and exit 1.
+helios_die() {
+    helios_log "$@"
+    exit 1
+}
+
+# helios_env NAME : print the value of environment variable NAME ("" if unset).
+# Used for UID: bash treats $UID as its own read-only variable, so the value
+# that the container was given is read from the environment instead.
+helios_env() {
+    printenv "$1" 2>/dev/null || true
+}
+
+# helios_is_true VALUE : succeed for 1/true/yes/on (any case).
+helios_is_true() {
+    case "${1,,}" in
+        1 | true | yes | on) return 0 ;;
+        *) return 1 ;;
+    esac
+}
+
+# helios_resolve_user : set HELIOS_USER, HELIOS_UID, HELIOS_GID, HELIOS_HOME from
+# USER / UID / GID (defaults: helios, 1000, GID = UID) and validate them.
+helios_resolve_user() {
+    HELIOS_USER="$(helios_env USER)"
+    HELIOS_USER="${HELIOS_USER:-$HELIOS_DEFAULT_USER}"
+    HELIOS_UID="$(helios_env UID)"
+    HELIOS_UID="${HELIOS_UID:-$HELIOS_DEFAULT_UID}"
+    HELIOS_GID="$(helios_env GID)"
+    HELIOS_GID="${HELIOS_GID:-$HELIOS_UID}"
+
+    if [[ ! "$HELIOS_USER" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]]; then
+        helios_log user "USER='$HELIOS_USER' is not a valid user name (lower case letters, digits, _ and -, at most 32)"
+        return 1
+    fi
+    if [[ "$HELIOS_USER" == root ]]; then
+        helios_log user "USER=root is refused: the desktop runs as an unprivileged user"
+        return 1
+    fi
+    if [[ ! "$HELIOS_UID" =~ ^[0-9]+$ ]] || ((HELIOS_UID < 1 || HELIOS_UID > 2147483646)); then
+        helios_log user "UID='$HELIOS_UID' must be a number between 1 and 2147483646"
+        return 1
+    fi
+    if [[ ! "$HELIOS_GID" =~ ^[0-9]+$ ]] || ((HELIOS_GID < 1 || HELIOS_GID > 2147483646)); then
+        helios_log user "GID='$HELIOS_GID' must be a number between 1 and 2147483646"
+        return 1
+    fi
+    HELIOS_HOME="$HELIOS_ROOT/home/$HELIOS_USER"
+    export HELIOS_USER HELIOS_UID HELIOS_GID HELIOS_HOME
+}
+
+# helios_contenv_set NAME VALUE : publish a variable to every service started
+# later through with-contenv (s6-overlay's container environment directory).
+helios_contenv_set() {
+    [[ -d "$HELIOS_CONTENV" ]] || return 0
+    printf '%s' "$2" >"$HELIOS_CONTENV/$1"
+}
+
+# helios_contenv_unset NAME : hide a variable from services started later.
+helios_contenv_unset() {
+    rm -f "$HELIOS_CONTENV/$1"
+}
+
+# helios_hook_entries DIR : print, one per line and in lexical (C locale) order,
+# the runnable hooks of DIR: regular files that are executable or end in .sh,
+# and sub-directories holding an entrypoint.sh. Hidden files are skipped.
+helios_hook_entries() {
+    local dir="$1" entry
+    [[ -d "$dir" ]] || return 0
+    local LC_ALL=C
+    shopt -s nullglob
+    for entry in "$dir"/*; do
+        if [[ -d "$entry" ]]; then
+            [[ -f "$entry/entrypoint.sh" ]] && printf '%s\n' "$entry/entrypoint.sh"
+        elif [[ -f "$entry" ]] && [[ -x "$entry" || "$entry" == *.sh ]]; then
+            printf '%s\n' "$entry"
+        fi
+    done
+    shopt -u nullglob
+}
+
+# helios_hook_name PATH : the name a hook is logged under (file or bundle name).
+helios_hook_name() {
+    local path="$1"
+    if [[ "$(basename "$path")" == entrypoint.sh ]]; then
+        basename "$(dirname "$path")"
+    else
+        basename "$path"
+    fi
+}
+
+# helios_run_hook PATH : run one hook; executable files directly, others with bash.
+helios_run_hook() {
+    if [[ -x "$1" ]]; then
+        "$1"
+    else
+        bash "$1"
+    fi
+}
+
+# helios_run_hooks KIND DIR : run every hook of DIR in lexical order. A failing
+# hook is logged with its name and exit code; the others still run, and the
+# function returns 0 so a broken hook never stops the container. The number of
+# failed hooks is left in HELIOS_HOOKS_FAILED.
+helios_run_hooks() {
+    local kind="$1" dir="$2" hook name rc total=0
+    HELIOS_HOOKS_FAILED=0
+    local -a hooks=()
+    mapfile -t hooks < <(helios_hook_entries "$dir")
+    if ((${#hooks[@]} == 0)); then
+        helios_log "$kind" "no hooks in $dir"
+        return 0
+    fi
+    for hook in "${hooks[@]}"; do
+        name="$(helios_hook_name "$hook")"
+        total=$((total + 1))
+        helios_log "$kind" "running hook $name"
+        rc=0
+        HELIOS_HOOK_KIND="$kind" HELIOS_HOOK_NAME="$name" helios_run_hook "$hook" || rc=$?
+        if ((rc != 0)); then
+            HELIOS_HOOKS_FAILED=$((HELIOS_HOOKS_FAILED + 1))
+            helios_log "$kind" "hook $name failed with exit code $rc (continuing)"
+        fi
+    done
+    helios_log "$kind" "$total hook(s) run, $HELIOS_HOOKS_FAILED failed"
+    return 0
+}
+
+# helios_normalize_prefix VALUE : print PREFIX with exactly one leading and one
+# trailing slash ("" and "/" give "/"). Fails on characters that are not safe in
+# a URL path and in nginx configuration.
+helios_normalize_prefix() {
+    local prefix="$1"
+    if [[ ! "$prefix" =~ ^[A-Za-z0-9._~/-]*$ ]]; then
+        helios_log config "PREFIX='$prefix' may only hold letters, digits, '.', '_', '~', '-' and '/'"
+        return 1
+    fi
+    while [[ "$prefix" == //* ]]; do prefix="${prefix#/}"; done
+    while [[ "$prefix" == *// ]]; do prefix="${prefix%/}"; done
+    [[ "$prefix" == /* ]] || prefix="/$prefix"
+    [[ "$prefix" == */ ]] || prefix="$prefix/"
+    printf '%s\n' "$prefix"
+}
+
+# helios_validate_port VALUE : succeed when VALUE is a TCP port number.
+helios_validate_port() {
+    [[ "$1" =~ ^[0-9]{1,5}$ ]] && (("$1" >= 1 && "$1" <= 65535))
+}
+
+# helios_render_template TEMPLATE OUTPUT NAME=VALUE... : copy TEMPLATE to OUTPUT,
+# replacing every @NAME@ with VALUE. Values are inserted literally (no shell or
+# sed evaluation); callers validate them first. Fails if a placeholder of the
+# form @UPPER_CASE@ is left over, so a missing value cannot go unnoticed.
+helios_render_template() {
+    local template="$1" output="$2" pair name value text
+    shift 2
+    text="$(<"$template")"
+    for pair in "$@"; do
+        name="${pair%%=*}"
+        value="${pair#*=}"
+        text="${text//@"$name"@/"$value"}"
+    done
+    if [[ "$text" =~ @[A-Z][A-Z0-9_]*@ ]]; then
+        helios_log template "$template: no value for ${BASH_REMATCH[0]}"
+        return 1
+    fi
+    mkdir -p "$(dirname "$output")"
+    printf '%s\n' "$text" >"$output.tmp"
+    mv -f "$output.tmp" "$output"
+}
+
+# helios_health_marker : path of the file nginx serves at {PREFIX}healthz.
+helios_health_marker() {
+    printf '%s\n' "$HELIOS_RUN/health/ready"
+}
+
+# helios_service_ready NAME : succeed when the s6 service NAME is up and ready.
+helios_service_ready() {
+    local state
+    state="$(s6-svstat -o up,ready "$HELIOS_SCANDIR/$1" 2>/dev/null)" || return 1
+    [[ "$state" == "true true" ]]
+}
+
+# helios_health_update : write the ready marker when boot has completed and
+# every core service is up and ready; remove it otherwise. Prints the state.
+helios_health_update() {
+    local marker service
+    marker="$(helios_health_marker)"
+    mkdir -p "$(dirname "$marker")"
+    if [[ ! -e "$HELIOS_RUN/health/booted" ]]; then
+        rm -f "$marker"
+        echo starting
+        return 0
+    fi
+    for service in $HELIOS_CORE_SERVICES; do
+        if ! helios_service_ready "$service"; then
+            rm -f "$marker"
+            echo "down:$service"
+            return 0
+        fi
+    done
+    if [[ ! -e "$marker" ]]; then
+        printf 'ready' >"$marker.tmp"
+        mv -f "$marker.tmp" "$marker"
+    fi
+    echo ready
+}
+
+# helios_idle_step IDLE_MS THRESHOLD_MS FIRED POLL_S : decide what the idle
+# watcher does next. Prints "<action> <sleep seconds>", action being:
+#   fire  - idle for the threshold and hooks not yet run in this idle period
+#   wait  - idle period already handled: poll for activity every POLL_S seconds
+#   reset - user active: sleep until the threshold could be reached at the earliest
+# The sleep is never shorter than 1 second, so the watcher cannot busy-loop.
+helios_idle_step() {
+    local idle_ms="$1" threshold_ms="$2" fired="$3" poll_s="$4" remaining_s
+    if ((idle_ms >= threshold_ms)); then
+        if ((fired)); then
+            echo "wait $poll_s"
+        else
+            echo "fire $poll_s"
+        fi
+    else
+        remaining_s=$(((threshold_ms - idle_ms + 999) / 1000))
+        ((remaining_s >= 1)) || remaining_s=1
+        echo "reset $remaining_s"
+    fi
+}

@@ -1,0 +1,40 @@
+#!/bin/bash
+# check: readiness probes of the Helios longruns, run by s6-notifyoncheck
+# (`-c "/opt/helios/libexec/check.sh NAME"`) until they succeed. Exit 0 when
+# the service answers, non-zero otherwise. Runs as root with the run script's env.
+#
+#   pulseaudio  the server answers `pactl info` on its socket
+#   xvnc        the X socket of DISPLAY exists and KasmVNC answers HTTP on 6901
+#   kclient     kclient answers GET {PREFIX} with 2xx/3xx on 6900
+#   nginx       nginx answers GET {PREFIX}healthz on HTTP_PORT (200 or 503)
+set -uo pipefail
+
+probe_http() {
+    # Print the status code of GET $1 (000 when nothing answers).
+    curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" 2>/dev/null || true
+}
+
+prefix="${PREFIX:-/}"
+[[ "$prefix" == /* ]] || prefix="/$prefix"
+[[ "$prefix" == */ ]] || prefix="$prefix/"
+
+case "${1:-}" in
+    pulseaudio)
+        s6-setuidgid "${HELIOS_USER:-${USER:-helios}}" pactl info >/dev/null 2>&1
+        ;;
+    xvnc)
+        display="${DISPLAY:-:1}"
+        [[ -S "/tmp/.X11-unix/X${display#:}" ]] || exit 1
+        [[ "$(probe_http http://127.0.0.1:6901/)" != 000 ]]
+        ;;
+    kclient)
+        [[ "$(probe_http "http://127.0.0.1:6900$prefix")" =~ ^[23] ]]
+        ;;
+    nginx)
+        [[ "$(probe_http "http://127.0.0.1:${HTTP_PORT:-3000}${prefix}healthz")" =~ ^(200|503)$ ]]
+        ;;
+    *)
+        echo "usage: $0 pulseaudio|xvnc|kclient|nginx" >&2
+        exit 2
+        ;;
+esac

@@ -1,0 +1,47 @@
+#!/bin/bash
+# health: maintain the ready marker behind GET {PREFIX}healthz.
+#
+#   health.sh booted   mark boot as complete and update the marker (s6-rc
+#                      oneshot "helios-ready", the last service to start)
+#   health.sh clear    remove the marker (container stopping)
+#   health.sh update   recompute once: marker present iff boot completed and
+#                      every core longrun is up and ready (s6-svstat)
+#   health.sh watch    update every HELIOS_HEALTH_INTERVAL seconds (default 5;
+#                      run by the longrun "svc-health"), so a crashed service
+#                      turns the endpoint back to 503 until s6 has restarted it
+#
+# nginx serves the marker file: 200 "ready" when present, 503 otherwise.
+set -euo pipefail
+# shellcheck source=common/root/opt/helios/lib/helios.sh
+source "${HELIOS_LIB:-${HELIOS_ROOT:-}/opt/helios/lib/helios.sh}"
+
+case "${1:-}" in
+    booted)
+        mkdir -p "$HELIOS_RUN/health"
+        touch "$HELIOS_RUN/health/booted"
+        state="$(helios_health_update)"
+        helios_log health "boot complete: $state"
+        ;;
+    clear)
+        rm -f "$HELIOS_RUN/health/booted" "$(helios_health_marker)"
+        ;;
+    update)
+        helios_health_update
+        ;;
+    watch)
+        interval="${HELIOS_HEALTH_INTERVAL:-5}"
+        [[ "$interval" =~ ^[1-9][0-9]*$ ]] || interval=5
+        last=""
+        while true; do
+            state="$(helios_health_update)"
+            if [[ "$state" != "$last" ]]; then
+                helios_log health "$state"
+                last="$state"
+            fi
+            sleep "$interval"
+        done
+        ;;
+    *)
+        helios_die health "usage: $0 booted|clear|update|watch"
+        ;;
+esac

@@ -1,0 +1,113 @@
+#!/bin/bash
+# init-user: create the desktop user and its runtime directories (s6-rc
+# oneshot "helios-user", after the init hooks).
+#
+# - USER / UID / GID (defaults helios / 1000 / GID = UID) become a group and a
+#   user; an existing UID or GID of the base image is reused, not duplicated.
+# - PASSWORD (optional) is hashed with `openssl passwd -6` reading it on stdin
+#   and set with `chpasswd -e`: it never appears in a command line or a file,
+#   and it is removed from the environment of every service started later.
+# - The home directory /home/USER is created when missing and completed from
+#   /etc/skel without overwriting anything (a persisted /home is kept as is).
+# - Runtime directories: /run/helios (root), the PulseAudio and XDG runtime
+#   directories (owned by the user, mode 0700).
+# - Publishes USER, UID, GID, HELIOS_USER, HELIOS_HOME and XDG_RUNTIME_DIR to
+#   s6's container environment so every later service sees the same user.
+#
+# Relies on: useradd/groupadd/usermod/groupmod, getent, chpasswd, openssl.
+# Env: USER, UID, GID, PASSWORD, PULSE_RUNTIME_PATH, HELIOS_ROOT (tests).
+set -euo pipefail
+# shellcheck source=common/root/opt/helios/lib/helios.sh
+source "${HELIOS_LIB:-${HELIOS_ROOT:-}/opt/helios/lib/helios.sh}"
+
+helios_resolve_user || exit 1
+user="$HELIOS_USER" uid="$HELIOS_UID" gid="$HELIOS_GID" home="$HELIOS_HOME"
+
+# --- group -----------------------------------------------------------------
+group="$(getent group "$gid" | cut -d: -f1 || true)"
+if [[ -z "$group" ]]; then
+    if getent group "$user" >/dev/null; then
+        helios_log user "moving group $user to GID $gid"
+        groupmod -o -g "$gid" "$user"
+    else
+        groupadd -g "$gid" "$user"
+    fi
+    group="$user"
+fi
+
+# --- user ------------------------------------------------------------------
+if entry="$(getent passwd "$user")"; then
+    IFS=: read -r _ _ cur_uid cur_gid _ cur_home _ <<<"$entry"
+    if [[ "$cur_uid" != "$uid" || "$cur_gid" != "$gid" || "$cur_home" != "/home/$user" ]]; then
+        helios_log user "updating $user to UID $uid, GID $gid"
+        usermod -o -u "$uid" -g "$gid" -d "/home/$user" "$user"
+    fi
+else
+    uid_flags=()
+    # Base images may ship a user with this UID (ubuntu:noble has "ubuntu" as 1000).
+    if getent passwd "$uid" >/dev/null; then
+        uid_flags=(-o)
+        helios_log user "UID $uid already belongs to $(getent passwd "$uid" | cut -d: -f1); sharing it"
+    fi
+    useradd "${uid_flags[@]}" -M -u "$uid" -g "$gid" -d "/home/$user" -s /bin/bash "$user"
+    helios_log user "created user $user ($uid:$gid)"
+fi
+
+# --- password ----------------------------------------------------------------
+password="$(helios_env PASSWORD)"
+if [[ -n "$password" ]]; then
+    # Here-strings and printf are shell built-ins: the secret reaches openssl
+    # and chpasswd on stdin only, never in argv.
+    hash="$(openssl passwd -6 -stdin <<<"$password")"
+    printf '%s:%s\n' "$user" "$hash" | chpasswd -e
+    helios_log user "password set for $user"
+fi
+unset password hash
+helios_contenv_unset PASSWORD
+
+# --- home --------------------------------------------------------------------
+skel="$HELIOS_ROOT/etc/skel"
+if [[ ! -d "$home" ]]; then
+    mkdir -p "$home"
+    chmod 0750 "$home"
+    chown "$uid:$gid" "$home"
+    helios_log user "created $home"
+fi
+# Copy what /etc/skel has and the home lacks; never overwrite the user's files.
+if [[ -d "$skel" ]]; then
+    while IFS= read -r -d '' src; do
+        rel="${src#"$skel"/}"
+        dst="$home/$rel"
+        [[ -e "$dst" || -L "$dst" ]] && continue
+        if [[ -d "$src" && ! -L "$src" ]]; then
+            mkdir -p "$dst"
+        else
+            cp -P "$src" "$dst"
+        fi
+        chown -h "$uid:$gid" "$dst"
+    done < <(find "$skel" -mindepth 1 -print0)
+fi
+for dir in Desktop Downloads; do
+    if [[ ! -e "$home/$dir" ]]; then
+        mkdir -p "$home/$dir"
+        chown "$uid:$gid" "$home/$dir"
+    fi
+done
+
+# --- runtime directories -----------------------------------------------------
+install -d -m 0755 "$HELIOS_RUN" "$HELIOS_RUN/health"
+pulse_dir="${PULSE_RUNTIME_PATH:-/run/helios/pulse}"
+for dir in "$HELIOS_ROOT$pulse_dir" "$HELIOS_ROOT/run/user/$uid"; do
+    mkdir -p "$dir"
+    chmod 0700 "$dir"
+    chown "$uid:$gid" "$dir"
+done
+
+# --- publish the resolved user to later services -------------------------------
+helios_contenv_set USER "$user"
+helios_contenv_set UID "$uid"
+helios_contenv_set GID "$gid"
+helios_contenv_set HELIOS_USER "$user"
+helios_contenv_set HELIOS_HOME "/home/$user"
+helios_contenv_set XDG_RUNTIME_DIR "/run/user/$uid"
+helios_log user "desktop user $user ($uid:$group) ready, home /home/$user"

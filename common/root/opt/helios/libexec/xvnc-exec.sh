@@ -1,0 +1,47 @@
+#!/bin/bash
+# xvnc-exec: exec KasmVNC's Xvnc in the foreground as the desktop user (run by
+# the longrun "svc-xvnc" through s6-setuidgid, so s6 supervises Xvnc itself).
+#
+# KasmVNC's own `vncserver -dry-run` turns the configuration files
+# (/usr/share/kasmvnc/kasmvnc_defaults.yaml, then /etc/helios/kasmvnc.yaml) into
+# the Xvnc command line, checks them, writes ~/.Xauthority; the command it
+# prints (shell-quoted by vncserver) is then exec'd without its log redirection,
+# so Xvnc logs go to the container log.
+#
+# Extra flags: -disableBasicAuth -SecurityTypes None (KasmVNC only listens on
+# 127.0.0.1 behind nginx; authentication belongs to the proxy in front),
+# -hw3d when HW3D=true, -drinode DRINODE when the device exists.
+# Env: DISPLAY (:1), HOME (set by the run script), HW3D, DRINODE, HELIOS_KASMVNC_DEFAULTS.
+set -euo pipefail
+# shellcheck source=common/root/opt/helios/lib/helios.sh
+source "${HELIOS_LIB:-${HELIOS_ROOT:-}/opt/helios/lib/helios.sh}"
+
+display="${DISPLAY:-:1}"
+[[ "$display" =~ ^:[0-9]+$ ]] || helios_die xvnc "DISPLAY='$display' must look like :1"
+
+mkdir -p "$HOME/.vnc"
+# Skip vncserver's interactive desktop picker: the session is svc-desktop's job.
+touch "$HOME/.vnc/.de-was-selected"
+
+defaults="${HELIOS_KASMVNC_DEFAULTS:-/usr/local/share/kasmvnc/kasmvnc_defaults.yaml}"
+configs="$HELIOS_ETC/kasmvnc.yaml"
+[[ -r "$defaults" ]] && configs="$defaults,$configs"
+
+extra=(-disableBasicAuth -SecurityTypes None)
+if helios_is_true "${HW3D:-false}"; then
+    extra+=(-hw3d)
+fi
+if [[ -n "${DRINODE:-}" && -e "$DRINODE" ]]; then
+    extra+=(-drinode "$DRINODE")
+fi
+
+cmd="$(vncserver "$display" -dry-run -noxstartup -config "$configs" "${extra[@]}")" ||
+    helios_die xvnc "vncserver rejected the configuration ($configs)"
+cmd="$(tail -n 1 <<<"$cmd")"
+# Drop vncserver's ">> logfile 2>&1": s6 collects stdout/stderr.
+cmd="${cmd% >> *}"
+# The line is vncserver's own shell quoting of trusted configuration.
+eval "set -- $cmd"
+[[ "$(basename "${1:-}")" == Xvnc ]] || helios_die xvnc "unexpected command from vncserver: $cmd"
+helios_log xvnc "starting $*"
+exec "$@"
