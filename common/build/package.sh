@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Step 8 (kasm): pack everything the build produced into the runtime rootfs /helios/out.
+#
+# Relies on:
+#   /src                          KasmVNC built (step 4) with Xvnc in unix/xserver/hw/vnc (step 5)
+#   /helios/web (read-only)       step 1's output: www/ (with www/view-only/) and kasmweb.version
+#   /opt/helios/kclient(.version) step 7's output
+#   a Node.js runtime: /opt/helios/node (where step 6 unpacks the pinned official build), else the
+#                     node on PATH (e.g. Alpine's own package; its shared libraries must then be in
+#                     the runtime package list)
+#   KASMVNC_VERSION, KASMVNC_COMMIT               ([kasmvnc])
+#   KASMBINS_VERSION, KASMBINS_URL, KASMBINS_SHA256 ([kasmbins], resolved for HELIOS_ARCH)
+#   NODEJS_VERSION                                ([nodejs])
+#   HELIOS_ARCH (amd64|arm64)
+# Leaves behind, in /helios/out:
+#   usr/local/**                  KasmVNC's server tarball: Xvnc, vncserver and its perl modules,
+#                                 share/kasmvnc/www (+ www/view-only), etc/kasmvnc, lib/kasmvnc
+#   usr/share/kasmvnc, etc/kasmvnc, usr/lib/kasmvncserver   links to the /usr/local paths
+#   opt/helios/kclient            kclient with node_modules
+#   opt/helios/node/bin/node      the Node.js runtime for kclient
+#   opt/helios/kasmbins           Kasm's helper binaries (audio relay), checksum-verified
+#   opt/helios/{kasmvnc,kasmweb,kasmbins,kclient,node}.version
+set -euo pipefail
+
+SRC_DIR=${SRC_DIR:-/src}
+WEB_DIR=${WEB_DIR:-/helios/web}
+OUT_DIR=${OUT_DIR:-/helios/out}
+HELIOS_DIR=${HELIOS_DIR:-/opt/helios}
+
+banner() { printf '\n==== [helios step %s] %s ====\n' "${HELIOS_STEP:-8}" "$*"; }
+die() { printf '[helios step %s] error: %s\n' "${HELIOS_STEP:-8}" "$*" >&2; exit 1; }
+
+require_env() {
+  local name
+  for name in "$@"; do
+    [[ -n "${!name:-}" ]] || die "$name is not set (it comes from pipeline/versions.toml)"
+  done
+}
+
+# verify_sha256 FILE EXPECTED: fail unless FILE has exactly the pinned sha256.
+verify_sha256() {
+  local file=$1 expected=$2 actual
+  [[ $expected =~ ^[0-9a-f]{64}$ ]] || die "no valid sha256 pinned for ${file##*/}: '$expected'"
+  actual=$(sha256sum "$file" | cut -d' ' -f1)
+  [[ $actual == "$expected" ]] || die "checksum mismatch for ${file##*/}: expected $expected, got $actual"
+}
+
+# download URL DEST SHA256: fetch over HTTPS and verify before anything reads it.
+download() {
+  local url=$1 dest=$2 sha256=$3
+  [[ $sha256 =~ ^[0-9a-f]{64}$ ]] || die "refusing to download ${url##*/}: no sha256 pinned in pipeline/versions.toml"
+  if command -v curl >/dev/null; then
+    curl -fsSL --retry 3 --retry-delay 2 -o "$dest" "$url"
+  else
+    wget -q -O "$dest" "$url"
+  fi
+  verify_sha256 "$dest" "$sha256"
+}
+
+# multiarch_triplet: the Debian multiarch directory name for HELIOS_ARCH.
+multiarch_triplet() {
+  case "${HELIOS_ARCH:-}" in
+    amd64) echo x86_64-linux-gnu ;;
+    arm64) echo aarch64-linux-gnu ;;
+    *) die "unsupported HELIOS_ARCH '${HELIOS_ARCH:-}' (expected amd64 or arm64)" ;;
+  esac
+}
+
+# find_dri_dir: the first directory with Mesa's swrast_dri.so, which KasmVNC's tarball ships.
+find_dri_dir() {
+  local dir
+  for dir in "/usr/lib/$(multiarch_triplet)/dri" /usr/lib64/dri /usr/lib/dri /usr/lib/xorg/modules/dri; do
+    if [[ -e "$dir/swrast_dri.so" ]]; then
+      echo "$dir"
+      return 0
+    fi
+  done
+  die "no Mesa DRI directory with swrast_dri.so found; the distro's step-2 kasm.sh must install Mesa's DRI drivers"
+}
+
+# xorg_skeleton: the xorg.build/ tree that KasmVNC's `make servertarball` reads.
+xorg_skeleton() {
+  local xvnc="$SRC_DIR/unix/xserver/hw/vnc/Xvnc" build="$SRC_DIR/xorg.build"
+  [[ -x $xvnc ]] || die "$xvnc is missing: the X server (step 5) did not build"
+  rm -rf "$build"
+  mkdir -p "$build/bin" "$build/man/man1" "$build/lib"
+  ln -s "$xvnc" "$build/bin/Xvnc"
+  : >"$build/man/man1/Xserver.1"
+  cp "$SRC_DIR/unix/xserver/hw/vnc/Xvnc.man" "$build/man/man1/Xvnc.1"
+  ln -s "$(find_dri_dir)" "$build/lib/dri"
+}
+
+# web_client: step 1's build becomes the www tree of the server tarball.
+web_client() {
+  [[ -f "$WEB_DIR/www/index.html" ]] || die "$WEB_DIR/www has no index.html: step 1 output is missing"
+  [[ -f "$WEB_DIR/www/view-only/index.html" ]] || die "$WEB_DIR/www/view-only has no index.html"
+  rm -rf "$SRC_DIR/builder/www"
+  mkdir -p "$SRC_DIR/builder/www"
+  cp -a "$WEB_DIR/www/." "$SRC_DIR/builder/www/"
+}
+
+server_tarball() {
+  local tarball
+  (cd "$SRC_DIR" && rm -f kasmvnc-Linux*.tar.gz && make servertarball)
+  tarball=$(find "$SRC_DIR" -maxdepth 1 -name 'kasmvnc-Linux*.tar.gz' | head -n 1)
+  [[ -n $tarball ]] || die "make servertarball produced no kasmvnc-Linux*.tar.gz"
+  tar -xzf "$tarball" -C "$OUT_DIR"
+  rm -rf "$OUT_DIR/usr/local/man"
+  mkdir -p "$OUT_DIR/usr/share" "$OUT_DIR/etc" "$OUT_DIR/usr/lib"
+  ln -sfn /usr/local/share/kasmvnc "$OUT_DIR/usr/share/kasmvnc"
+  ln -sfn /usr/local/etc/kasmvnc "$OUT_DIR/etc/kasmvnc"
+  ln -sfn /usr/local/lib/kasmvnc "$OUT_DIR/usr/lib/kasmvncserver"
+}
+
+kclient() {
+  [[ -f "$HELIOS_DIR/kclient/index.js" ]] || die "$HELIOS_DIR/kclient is missing: step 7 did not run"
+  mkdir -p "$OUT_DIR/opt/helios"
+  cp -a "$HELIOS_DIR/kclient" "$OUT_DIR/opt/helios/kclient"
+  cp "$HELIOS_DIR/kclient.version" "$OUT_DIR/opt/helios/kclient.version"
+}
+
+# node_binary: the node executable to ship (the pinned build in /opt/helios/node when present).
+node_binary() {
+  if [[ -x "$HELIOS_DIR/node/bin/node" ]]; then
+    echo "$HELIOS_DIR/node/bin/node"
+  elif command -v node >/dev/null; then
+    readlink -f "$(command -v node)"
+  else
+    die "no Node.js runtime: step 6 must install one in $HELIOS_DIR/node (or put node on PATH)"
+  fi
+}
+
+node_runtime() {
+  local node version
+  node=$(node_binary)
+  version=$("$node" --version)
+  if [[ $version != "v$NODEJS_VERSION" ]]; then
+    echo "note: shipping Node.js $version from $node (pinned: v$NODEJS_VERSION)"
+  fi
+  mkdir -p "$OUT_DIR/opt/helios/node/bin"
+  cp "$node" "$OUT_DIR/opt/helios/node/bin/node"
+  if [[ -f "$(dirname "$(dirname "$node")")/LICENSE" ]]; then
+    cp "$(dirname "$(dirname "$node")")/LICENSE" "$OUT_DIR/opt/helios/node/LICENSE"
+  fi
+  printf 'Node.js Version: %s\n' "$version" >"$OUT_DIR/opt/helios/node.version"
+}
+
+kasmbins() {
+  local dest="$OUT_DIR/opt/helios/kasmbins" tarball="/tmp/kasmbins.tar.gz"
+  download "$KASMBINS_URL" "$tarball" "$KASMBINS_SHA256"
+  mkdir -p "$dest"
+  tar -xzf "$tarball" -C "$dest"
+  rm -f "$tarball"
+  # Only the audio relay is used; the other servers would be dead weight and attack surface.
+  rm -rf "$dest/kasm_gamepad_server" "$dest/kasm_printer_service" "$dest/kasm_upload_server" "$dest/kasm_webcam_server"
+  chmod -R a+rX "$dest"
+  printf 'Kasm Bins Version: %s\n' "$KASMBINS_VERSION" >"$OUT_DIR/opt/helios/kasmbins.version"
+}
+
+main() {
+  banner "packaging the runtime rootfs into $OUT_DIR (${HELIOS_ARCH:-?})"
+  require_env KASMVNC_VERSION KASMVNC_COMMIT KASMBINS_VERSION KASMBINS_URL NODEJS_VERSION HELIOS_ARCH
+  [[ -n "${KASMBINS_SHA256:-}" ]] || die "KASMBINS_SHA256 is empty: pin the kasmbins checksum in pipeline/versions.toml"
+  multiarch_triplet >/dev/null
+  mkdir -p "$OUT_DIR"
+
+  banner "KasmVNC server tarball"
+  xorg_skeleton
+  web_client
+  server_tarball
+  mkdir -p "$OUT_DIR/opt/helios"
+  printf 'KasmVNC Version: %s (%s)\n' "$KASMVNC_VERSION" "$KASMVNC_COMMIT" >"$OUT_DIR/opt/helios/kasmvnc.version"
+  cp "$WEB_DIR/kasmweb.version" "$OUT_DIR/opt/helios/kasmweb.version"
+
+  banner "kclient and its Node.js runtime"
+  kclient
+  node_runtime
+
+  banner "kasmbins ${KASMBINS_VERSION}"
+  kasmbins
+
+  banner "rootfs ready in $OUT_DIR"
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  main "$@"
+fi
