@@ -1,0 +1,208 @@
+"""The Dagger graph of a build plan: lazy containers, one hook per exec, nothing of the build in the image.
+
+Stages web, kasm and system are independent chains until step 8 and step 11 join them, so the
+engine runs them in parallel by itself. Each hook step mounts only its own script and declared
+extras; its environment is set just for its exec, then removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+import dagger
+from dagger import dag
+
+from pipeline.imageconfig import ENTRYPOINT, HTTP_PORT
+from pipeline.order import PACKAGE_STEP, PACKAGES_LIST_STEP, Stage
+from pipeline.plan import Plan, PlannedStep
+
+HOOKS_MOUNT = "/helios/hooks"
+OUT_DIR = "/helios/out"
+WEB_MOUNT = "/helios/web"
+PACKAGES_MOUNT = "/helios/packages.list"
+
+# Package-manager caches per family: mounted while hooks run, never part of the image.
+FAMILY_CACHES = {
+    "debian": ("/var/cache/apt", "/var/lib/apt/lists"),
+    "rhel": ("/var/cache/dnf",),
+    "alpine": ("/var/cache/apk",),
+}
+NPM_CACHE = "/root/.npm"
+S6_ARCH = {"amd64": "x86_64", "arm64": "aarch64"}
+S6_RELEASES = "https://github.com/just-containers/s6-overlay/releases/download"
+
+
+def hook_files(source: dagger.Directory, planned: PlannedStep) -> dagger.Directory:
+    """A directory holding just this step's hook (executable) and its extras, keyed by their content."""
+    files = dag.directory().with_file(mounted_name(planned), source.file(planned.hook), permissions=0o755)
+    for extra in planned.extras:
+        files = files.with_file(_name(extra), source.file(extra))
+    return files
+
+
+def run_hook(
+    source: dagger.Directory, planned: PlannedStep, *, mounts: Iterable[tuple[str, dagger.Directory]] = ()
+) -> Callable[[dagger.Container], dagger.Container]:
+    """A container fragment that runs one hook, then removes its mounts and environment."""
+    extra_mounts = list(mounts)
+
+    def apply(ctr: dagger.Container) -> dagger.Container:
+        ctr = ctr.with_mounted_directory(HOOKS_MOUNT, hook_files(source, planned))
+        for path, directory in extra_mounts:
+            ctr = ctr.with_mounted_directory(path, directory)
+        for name, value in planned.env.items():
+            ctr = ctr.with_env_variable(name, value)
+        ctr = ctr.with_exec([f"{HOOKS_MOUNT}/{mounted_name(planned)}"])
+        for name in planned.env:
+            ctr = ctr.without_env_variable(name)
+        for path, _ in extra_mounts:
+            ctr = ctr.without_mount(path)
+        return ctr.without_mount(HOOKS_MOUNT)
+
+    return apply
+
+
+def _name(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
+def mounted_name(planned: PlannedStep) -> str:
+    """The hook's name in the container, prefixed with its step so a failed exec names its step."""
+    return f"{planned.step.number:02d}-{_name(planned.hook)}"
+
+
+def _cache_paths(plan: Plan, stage: Stage) -> tuple[str, ...]:
+    paths = FAMILY_CACHES[plan.distro.family]
+    return (*paths, NPM_CACHE) if stage is Stage.KASM else paths
+
+
+def with_caches(plan: Plan, stage: Stage) -> Callable[[dagger.Container], dagger.Container]:
+    """Mount the package caches of the distro's family, keyed per distro and platform."""
+
+    def apply(ctr: dagger.Container) -> dagger.Container:
+        for path in _cache_paths(plan, stage):
+            key = f"helios-{plan.distro.name}-{plan.arch}{path.replace('/', '-')}"
+            ctr = ctr.with_mounted_cache(path, dag.cache_volume(key), sharing=dagger.CacheSharingMode.LOCKED)
+        return ctr
+
+    return apply
+
+
+def without_caches(plan: Plan, stage: Stage) -> Callable[[dagger.Container], dagger.Container]:
+    def apply(ctr: dagger.Container) -> dagger.Container:
+        for path in _cache_paths(plan, stage):
+            ctr = ctr.without_mount(path)
+        return ctr
+
+    return apply
+
+
+def web_client(source: dagger.Directory, plan: Plan) -> dagger.Directory:
+    """Step 1: the web client, built on the engine's own platform (it is plain JavaScript)."""
+    step = plan.step(1)
+    return (
+        dag.container()
+        .from_(plan.web_image)
+        .with_mounted_cache(NPM_CACHE, dag.cache_volume("helios-web-npm"))
+        .with_(run_hook(source, step))
+        .without_mount(NPM_CACHE)
+        .directory(OUT_DIR)
+    )
+
+
+def distro_base(plan: Plan) -> dagger.Container:
+    """A fresh container of the distro's base image for the target platform."""
+    return dag.container(platform=dagger.Platform(plan.platform)).from_(plan.base)
+
+
+def kasm_rootfs(source: dagger.Directory, plan: Plan, web: dagger.Directory) -> dagger.Directory:
+    """Steps 2-8: build KasmVNC, the X server and kclient, and pack them as a rootfs."""
+    ctr = distro_base(plan).with_(with_caches(plan, Stage.KASM))
+    for planned in plan.stage(Stage.KASM):
+        mounts = [(WEB_MOUNT, web)] if planned.step.number == PACKAGE_STEP else []
+        ctr = ctr.with_(run_hook(source, planned, mounts=mounts))
+    return ctr.with_(without_caches(plan, Stage.KASM)).directory(OUT_DIR)
+
+
+def system_base(source: dagger.Directory, plan: Plan) -> dagger.Container:
+    """Steps 9-10: the distro's runtime packages and common setup; this becomes the image."""
+    packages = dag.directory().with_new_file("packages.list", "".join(f"{p}\n" for p in plan.packages))
+    ctr = distro_base(plan).with_(with_caches(plan, Stage.SYSTEM))
+    for planned in plan.stage(Stage.SYSTEM):
+        ctr = (
+            ctr.with_mounted_file(PACKAGES_MOUNT, packages.file("packages.list"))
+            if (planned.step.number == PACKAGES_LIST_STEP)
+            else ctr
+        )
+        ctr = ctr.with_(run_hook(source, planned))
+        if planned.step.number == PACKAGES_LIST_STEP:
+            ctr = ctr.without_mount(PACKAGES_MOUNT)
+    return ctr.with_(without_caches(plan, Stage.SYSTEM))
+
+
+def s6_overlay(plan: Plan) -> dagger.Directory:
+    """s6-overlay for the target architecture, checksum-verified and unpacked as a rootfs."""
+    s6 = plan.s6_overlay
+    version = s6["version"]
+    arch = S6_ARCH[plan.arch]
+    tarballs = {
+        "s6-overlay-noarch.tar.xz": s6["sha256_noarch"],
+        f"s6-overlay-{arch}.tar.xz": s6["sha256"][plan.arch],
+        "s6-overlay-symlinks-noarch.tar.xz": s6["sha256_symlinks_noarch"],
+        "s6-overlay-symlinks-arch.tar.xz": s6["sha256_symlinks_arch"],
+    }
+    downloads = dag.directory()
+    for name, sha256 in tarballs.items():
+        url = f"{S6_RELEASES}/v{version}/{name}"
+        downloads = downloads.with_file(name, dag.http(url, checksum=f"sha256:{sha256}"))
+    unpack = " && ".join(f"tar -C /s6 -Jxpf /tarballs/{name}" for name in tarballs)
+    return (
+        dag.container()
+        .from_(plan.web_image)
+        .with_mounted_directory("/tarballs", downloads)
+        .with_exec(["sh", "-c", f"mkdir -p /s6 && {unpack}"])
+        .without_mount("/tarballs")
+        .directory("/s6")
+    )
+
+
+def image(source: dagger.Directory, plan: Plan, *, labels: dict[str, str] | None = None) -> dagger.Container:
+    """Steps 11-13 and the image config: the final, runnable image of ``plan``."""
+    web = web_client(source, plan)
+    ctr = (
+        system_base(source, plan)
+        .with_directory("/", s6_overlay(plan))
+        .with_directory("/", kasm_rootfs(source, plan, web))
+    )
+    for overlay in (*plan.step(12).sources, *plan.step(13).sources):
+        ctr = ctr.with_directory("/", source.directory(overlay))
+    for name, value in plan.image_env.items():
+        ctr = ctr.with_env_variable(name, value)
+    ctr = (
+        ctr.with_entrypoint(list(ENTRYPOINT))
+        .without_default_args()
+        .with_exposed_port(HTTP_PORT, description="Helios web desktop")
+    )
+    for name, value in (labels or {}).items():
+        ctr = ctr.with_label(name, value)
+    return ctr
+
+
+def oci_labels(
+    plan: Plan, *, version: str, revision: str, source_url: str, created: datetime | None
+) -> dict[str, str]:
+    """The image's OCI labels; applied last, so they never invalidate a build step."""
+    moment = created or datetime.now(UTC)
+    labels = {
+        "org.opencontainers.image.title": f"helios-{plan.distro.name}",
+        "org.opencontainers.image.description": plan.distro.description,
+        "org.opencontainers.image.version": version,
+        "org.opencontainers.image.revision": revision,
+        "org.opencontainers.image.source": source_url,
+        "org.opencontainers.image.created": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "org.opencontainers.image.base.name": plan.base,
+        "io.helios.distro": plan.distro.name,
+        "io.helios.platform": plan.platform,
+    }
+    return {name: value for name, value in labels.items() if value}

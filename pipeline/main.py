@@ -1,0 +1,97 @@
+"""The Helios Dagger module: `dagger call build --distro=rhel`, `distros`, `plan`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
+
+import dagger
+from dagger import DefaultPath, Doc, Ignore, dag, function, object_type
+
+from pipeline import graph
+from pipeline.errors import HeliosError
+from pipeline.failure import describe_failure
+from pipeline.plan import Plan, Planner
+from pipeline.platforms import check_platform
+from pipeline.render import distros_table, plan_table
+from pipeline.snapshot import snapshot
+
+# Only the hook tree is uploaded: edits elsewhere (pipeline code, tests, docs) never touch a build key.
+SOURCE_FILTER = ["*", "!common", "!common/**", "!distros", "!distros/**", "**/__pycache__"]
+
+DistroArg = Annotated[str, Doc("distro name or alias, e.g. rhel, rocky, ubuntu (see `distros`)")]
+PlatformArg = Annotated[
+    str | None, Doc("target platform: linux/amd64 or linux/arm64 (default: the engine's own)")
+]
+BaseArg = Annotated[str | None, Doc("replace the distro's base image, e.g. almalinux:9.6 for --distro=rhel")]
+
+
+def helios_version() -> str:
+    """The version of this Helios checkout, as installed."""
+    try:
+        return version("helios")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+@object_type
+class Helios:
+    """Build ready-to-run Linux desktop images (KasmVNC, XFCE, s6) for many distros from one hook tree."""
+
+    source: Annotated[
+        dagger.Directory,
+        DefaultPath("/"),
+        Ignore(SOURCE_FILTER),
+        Doc("the Helios tree: common/ and distros/ (default: this repository)"),
+    ]
+
+    async def _plan(
+        self, distro: str, platform: str | None, base: str | None, *, digests: bool = False
+    ) -> Plan:
+        if platform is None:
+            platform = str(await dag.default_platform())
+        return Planner(await snapshot(self.source, digests=digests)).plan(
+            distro, check_platform(platform), base=base
+        )
+
+    @function
+    async def build(
+        self,
+        distro: DistroArg,
+        platform: PlatformArg = None,
+        base: BaseArg = None,
+        revision: Annotated[str, Doc("source revision for the image label, e.g. a git commit")] = "",
+        source_url: Annotated[str, Doc("source repository URL for the image label")] = "",
+        source_date_epoch: Annotated[
+            int | None, Doc("Unix time for the created label (default: now)")
+        ] = None,
+    ) -> dagger.Container:
+        """Build a distro's desktop image; chain export, publish or terminal after it."""
+        plan = await self._plan(distro, platform, base)
+        created = datetime.fromtimestamp(source_date_epoch, UTC) if source_date_epoch is not None else None
+        labels = graph.oci_labels(
+            plan, version=helios_version(), revision=revision, source_url=source_url, created=created
+        )
+        image = graph.image(self.source, plan, labels=labels)
+        try:
+            return await image.sync()
+        except dagger.ExecError as error:
+            report = describe_failure(plan, error.command, error.exit_code, error.stdout, error.stderr)
+            raise HeliosError(report, hint="fix the hook, then run the build again") from None
+
+    @function
+    async def distros(self) -> str:
+        """List the distros with a one-line description each."""
+        return distros_table(Planner(await snapshot(self.source)).catalogue)
+
+    @function
+    async def plan(
+        self,
+        distro: DistroArg,
+        platform: PlatformArg = None,
+        base: BaseArg = None,
+        digests: Annotated[bool, Doc("show a digest of everything each step's cache depends on")] = False,
+    ) -> str:
+        """Show the numbered build steps for a distro: stage and the exact file each step runs."""
+        return plan_table(await self._plan(distro, platform, base, digests=digests), digests=digests)

@@ -1,0 +1,48 @@
+"""Plain-text views of the catalogue and of a plan, shared by the CLI and the Dagger module."""
+
+from __future__ import annotations
+
+from pipeline.catalogue import Catalogue
+from pipeline.order import Action
+from pipeline.plan import Plan
+
+DIGEST_WIDTH = 12
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+    return "\n".join(lines)
+
+
+def distros_table(catalogue: Catalogue) -> str:
+    """One line per distro: name, family, base image, aliases and description."""
+    rows = [["DISTRO", "FAMILY", "BASE", "ALIASES", "DESCRIPTION"]]
+    for name in catalogue.names():
+        distro = catalogue.distros[name]
+        aliases = ", ".join(distro.aliases) or "-"
+        rows.append([name, distro.family, distro.base, aliases, distro.description])
+    return _table(rows)
+
+
+def plan_table(plan: Plan, *, digests: bool = False) -> str:
+    """The numbered steps of ``plan``: stage, what runs, and optionally each step's cache digest."""
+    header = ["#", "STAGE", "RUNS"] + (["DIGEST"] if digests else [])
+    rows = [header]
+    for planned in plan.steps:
+        step = planned.step
+        if step.action is Action.JOIN:
+            runs = f"packaged rootfs (8) + s6-overlay {plan.s6_overlay.get('version', '?')} -> base (10)"
+        elif step.action is Action.OVERLAY:
+            runs = " + ".join(f"{path}/" for path in planned.sources) or "(no overlay)"
+        else:
+            extras = [path.rsplit("/", 1)[-1] for path in planned.extras]
+            runs = planned.hook + (f"  [+ {', '.join(extras)}]" if extras else "")
+        row = [str(step.number), step.stage.value, runs]
+        rows.append(row + ([planned.digest[:DIGEST_WIDTH]] if digests else []))
+    title = f"{plan.distro.name} ({plan.distro.description}) on {plan.platform}, base {plan.base}" + (
+        f", extends {plan.distro.extends}" if plan.distro.extends else ""
+    )
+    return title + "\n" + _table(rows)
