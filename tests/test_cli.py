@@ -1,0 +1,158 @@
+"""The `helios` CLI through typer's CliRunner: output, exit codes, and one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import BASE_DISTRO, REPO
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def assert_user_error(result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.stderr.startswith("error: ")
+    for fragment in fragments:
+        assert fragment in result.stderr
+
+
+def test_distros_lists_every_distro_with_its_description(make_tree):
+    result = run("distros", "--root", str(make_tree()))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["DISTRO", "FAMILY", "BASE", "ALIASES", "DESCRIPTION"]
+    assert lines[1].startswith("base ") and "A fixture distro" in lines[1] and "fixture" in lines[1]
+    assert lines[2].startswith("child ")
+
+
+def test_distros_finds_the_tree_above_the_current_folder(make_tree, monkeypatch):
+    root = make_tree()
+    monkeypatch.chdir(root / "distros" / "base")
+    assert run("distros").exit_code == 0
+
+
+def test_plan_prints_numbered_steps_with_stage_and_file(make_tree):
+    result = run("plan", "--distro", "child", "--platform", "linux/arm64", "--root", str(make_tree()))
+    assert result.exit_code == 0, result.output
+    rows = [line.split() for line in result.stdout.splitlines()[2:]]
+    assert [row[0] for row in rows] == [str(n) for n in range(1, 14)]
+    assert rows[0][:3] == ["1", "web", "common/build/novnc.sh"]
+    assert rows[4][:3] == ["5", "kasm", "distros/base/build/xorg.sh"]
+    assert rows[8][:3] == ["9", "system", "distros/child/build/system.sh"]
+    assert rows[12][:3] == ["13", "image", "distros/base/root/"]
+    assert "linux/arm64" in result.stdout.splitlines()[0]
+
+
+def test_plan_digests_differ_only_where_a_change_reruns(make_tree):
+    def digests(root):
+        out = run("plan", "-d", "base", "--platform", "amd64", "--digests", "--root", str(root)).stdout
+        return [line.split()[-1] for line in out.splitlines()[2:]]
+
+    before = digests(make_tree(name="a"))
+    after = digests(make_tree({"common/build/system.sh": "#!/bin/sh\necho 2\n"}, name="b"))
+    assert [n + 1 for n, (x, y) in enumerate(zip(before, after, strict=True)) if x != y] == [10, 11, 12, 13]
+
+
+def test_unknown_distro_is_a_one_line_error_with_a_suggestion(make_tree):
+    result = run("plan", "--distro", "chil", "--root", str(make_tree()))
+    assert_user_error(result, "unknown distro 'chil'", "known distros: base, child", "did you mean 'child'")
+
+
+@pytest.mark.parametrize("name", ["../x", "a b", "rhel/9", ""])
+def test_names_that_are_not_plain_are_refused(make_tree, name):
+    assert_user_error(run("plan", "--distro", name, "--root", str(make_tree())), "not a valid distro name")
+
+
+def test_invalid_platform(make_tree):
+    result = run("plan", "--distro", "base", "--platform", "linux/s390x", "--root", str(make_tree()))
+    assert_user_error(result, "unsupported platform 'linux/s390x'", "linux/amd64, linux/arm64")
+
+
+def test_broken_distro_toml_names_file_and_key(make_tree):
+    root = make_tree({"distros/base/distro.toml": BASE_DISTRO.replace("webrtc = true", 'webrtc = "on"')})
+    assert_user_error(run("distros", "--root", str(root)), "distros/base/distro.toml", "'webrtc'")
+
+
+def test_missing_tree_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert_user_error(run("distros"), "no Helios tree")
+
+
+def test_validate_accepts_a_good_tree(make_tree):
+    result = run("validate", "--root", str(make_tree()))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("ok:")
+
+
+def test_validate_reports_every_problem(make_tree):
+    root = make_tree(
+        {
+            "common/build/turbo.sh": "echo no shebang\n",
+            "common/build/kasmm.sh": "#!/bin/sh\n",
+            "distros/base/build/notes.txt": "x",
+            "distros/child/extra.toml": "x",
+            "distros/base/build/xorg.sh": None,
+        }
+    )
+    result = run("validate", "--root", str(root))
+    assert result.exit_code == 2
+    err = result.stderr
+    assert (
+        "common/build/kasmm.sh is not a known hook, file or folder" in err and "did you mean 'kasm.sh'" in err
+    )
+    assert "distros/base/build/notes.txt is not a known hook" in err
+    assert "distros/child/extra.toml is not a known hook" in err
+    assert "step 5 (xorg): hook distros/base/build/xorg.sh is missing" in err
+    assert "problem(s) found" in err
+    assert "Traceback" not in result.output
+
+
+def test_validate_finds_a_missing_shebang(make_tree):
+    result = run("validate", "--root", str(make_tree({"common/build/turbo.sh": "echo hi\n"})))
+    assert result.exit_code == 2
+    assert "step 3: common/build/turbo.sh has no shebang" in result.stderr
+
+
+def test_validate_finds_a_hook_that_is_a_folder(make_tree):
+    result = run(
+        "validate", "--root", str(make_tree({"common/build/turbo.sh": None, "common/build/turbo.sh/x": "y"}))
+    )
+    assert result.exit_code == 2
+    assert "common/build/turbo.sh is not a regular file" in result.stderr
+
+
+def test_build_refuses_bad_input_before_connecting(make_tree, tmp_path):
+    root = str(make_tree())
+    assert_user_error(run("build", "--distro", "nope", "--root", root), "unknown distro 'nope'")
+    missing = tmp_path / "no" / "such" / "dir" / "x.tar"
+    assert_user_error(run("build", "-d", "base", "--export", str(missing), "--root", root), "is not a folder")
+    assert not missing.exists()
+
+
+@pytest.mark.real_versions
+def test_the_repository_tree_is_valid():
+    result = run("validate", "--root", str(REPO))
+    assert result.exit_code == 0, result.output
+
+
+def test_engine_free_commands_never_import_dagger():
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from pipeline.cli import app\n"
+        f"r = CliRunner().invoke(app, ['distros', '--root', {str(REPO)!r}])\n"
+        "assert r.exit_code in (0, 2), r.output\n"
+        "print(sorted(m for m in sys.modules if m == 'dagger' or m.startswith('dagger.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

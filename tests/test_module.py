@@ -1,0 +1,89 @@
+"""The Dagger module: its API surface, and `distros` / `plan` on a stand-in source directory."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+from pipeline.main import SOURCE_FILTER, Helios
+from pipeline.plan import Planner
+from pipeline.render import plan_table
+from pipeline.tree import LocalTree
+
+OBJECT = Helios.__dagger_module__.get_object("Helios")
+
+
+class FakeFile:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    async def contents(self) -> str:
+        return self.path.read_text()
+
+    async def digest(self) -> str:
+        return "sha256:" + hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+class FakeDirectory:
+    """Just the async reads snapshot() makes of a dagger.Directory, served from disk."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    async def glob(self, pattern: str) -> list[str]:
+        return sorted(p.relative_to(self.root).as_posix() for p in self.root.glob(pattern) if p.is_file())
+
+    def file(self, path: str) -> FakeFile:
+        return FakeFile(self.root / path)
+
+    def directory(self, path: str) -> FakeFolder:
+        return FakeFolder(self.root / path)
+
+
+class FakeFolder:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    async def digest(self) -> str:
+        return "sha256:" + LocalTree(self.path).digest(".")
+
+
+def test_the_main_object_has_the_promised_functions_with_docs():
+    assert set(OBJECT.functions) == {"build", "distros", "plan"}
+    for name, function in OBJECT.functions.items():
+        assert OBJECT.functions[name].doc, f"{name} needs a docstring"
+        for parameter in function.parameters.values():
+            assert parameter.doc, f"{name}({parameter.name}) needs Doc(...)"
+
+
+def test_the_source_is_taken_once_with_an_allow_list():
+    constructor = OBJECT.get_constructor(Helios.__dagger_module__._converter)
+    source = constructor.parameters["source"]
+    assert source.default_path == "/"
+    assert source.ignore == SOURCE_FILTER and source.doc
+
+
+def test_build_arguments_are_optional_except_the_distro():
+    parameters = OBJECT.functions["build"].parameters
+    assert not parameters["distro"].is_optional
+    assert all(parameters[name].is_optional for name in ("platform", "base", "revision", "source_date_epoch"))
+
+
+@pytest.mark.real_versions
+@pytest.mark.asyncio
+async def test_module_plan_matches_the_cli_plan():
+    helios = Helios(source=FakeDirectory(REPO))  # type: ignore[arg-type]
+    text = await helios.plan("rocky", platform="linux/arm64")
+    assert text == plan_table(Planner(LocalTree(REPO)).plan("rhel", "linux/arm64"))
+
+
+@pytest.mark.asyncio
+async def test_module_distros_and_plan_on_a_fixture_tree(make_tree):
+    root = make_tree()
+    helios = Helios(source=FakeDirectory(root))  # type: ignore[arg-type]
+    assert "A child of the fixture distro" in await helios.distros()
+    text = await helios.plan("child", platform="linux/amd64", digests=True)
+    assert "distros/child/build/system.sh" in text and "DIGEST" in text
