@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Step 2 (kasm), Debian family: the packages needed to build libjpeg-turbo, KasmVNC and the X server.
+#
+# Works on every apt distro of the family (Debian 13, Kali rolling, Ubuntu 24.04 and 22.04): the
+# names below exist on all of them, and the sources are switched on however the base image lists
+# them (deb822 *.sources or one-line sources.list).
+# Relies on: HELIOS_STEP; the base image's apt sources (deb lines only is fine).
+# Leaves behind: deb-src entries next to the base image's sources (in /etc/apt, build stage only),
+#   the X server's build dependencies (`apt-get build-dep xorg-server libxfont-dev`) and the tools
+#   and headers listed below. webp and sharpyuv come from the distro's own libwebp-dev.
+set -euo pipefail
+
+banner() { printf '\n==== [helios step %s] %s ====\n' "${HELIOS_STEP:-2}" "$*"; }
+
+export DEBIAN_FRONTEND=noninteractive
+
+# enable_deb_src: add source entries mirroring every binary entry, for `apt-get build-dep`.
+enable_deb_src() {
+  local file
+  shopt -s nullglob
+  for file in /etc/apt/sources.list.d/*.sources; do
+    sed -Ei 's/^Types:[[:space:]]*deb[[:space:]]*$/Types: deb deb-src/' "$file"
+  done
+  shopt -u nullglob
+  if [[ -f /etc/apt/sources.list ]]; then
+    # One-line format (Kali, Ubuntu 22.04): copy each active "deb" line as "deb-src".
+    sed -En 's/^deb([[:space:]])/deb-src\1/p' /etc/apt/sources.list >/etc/apt/sources.list.d/helios-deb-src.list
+  fi
+}
+
+banner "enable source packages"
+enable_deb_src
+apt-get update
+
+banner "X server build dependencies"
+apt-get build-dep -y xorg-server libxfont-dev
+
+banner "KasmVNC and libjpeg-turbo build dependencies"
+apt-get install -y --no-install-recommends \
+  autoconf \
+  automake \
+  ca-certificates \
+  cmake \
+  curl \
+  g++ \
+  gcc \
+  git \
+  libavcodec-dev \
+  libavformat-dev \
+  libdrm-dev \
+  libepoxy-dev \
+  libgbm-dev \
+  libgif-dev \
+  libgnutls28-dev \
+  libjpeg-dev \
+  libpciaccess-dev \
+  libpng-dev \
+  libssl-dev \
+  libswscale-dev \
+  libtiff-dev \
+  libtool \
+  libwebp-dev \
+  libx11-dev \
+  libxau-dev \
+  libxcursor-dev \
+  libxcvt-dev \
+  libxdmcp-dev \
+  libxext-dev \
+  libxfont-dev \
+  libxkbfile-dev \
+  libxrandr-dev \
+  libxshmfence-dev \
+  libxtst-dev \
+  make \
+  meson \
+  nasm \
+  nettle-dev \
+  patch \
+  pkg-config \
+  tar \
+  wayland-protocols \
+  xserver-xorg-dev \
+  xz-utils \
+  zlib1g-dev
+
+banner "build dependencies installed"
