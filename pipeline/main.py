@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
@@ -9,7 +10,7 @@ from typing import Annotated
 import dagger
 from dagger import DefaultPath, Doc, Ignore, dag, function, object_type
 
-from pipeline import graph
+from pipeline import graph, smoke
 from pipeline.errors import HeliosError
 from pipeline.failure import describe_failure
 from pipeline.plan import Plan, Planner
@@ -73,12 +74,43 @@ class Helios:
         labels = graph.oci_labels(
             plan, version=helios_version(), revision=revision, source_url=source_url, created=created
         )
-        image = graph.image(self.source, plan, labels=labels)
+        return await self._sync(plan, graph.image(self.source, plan, labels=labels))
+
+    @staticmethod
+    async def _sync(plan: Plan, image: dagger.Container) -> dagger.Container:
+        """Evaluate ``image``; a failed hook becomes an error naming its step, file and output."""
         try:
             return await image.sync()
         except dagger.ExecError as error:
             report = describe_failure(plan, error.command, error.exit_code, error.stdout, error.stderr)
             raise HeliosError(report, hint="fix the hook, then run the build again") from None
+
+    @function(cache="never")  # a health check must really run every time
+    async def smoke(
+        self,
+        distro: DistroArg,
+        platform: PlatformArg = None,
+        base: BaseArg = None,
+        timeout: Annotated[int, Doc("seconds to wait for the desktop to report ready")] = 180,
+    ) -> str:
+        """Build a distro's image, run it as a service and check port 3000 serves the desktop."""
+        if timeout <= 0:
+            raise HeliosError(f"timeout must be positive, not {timeout}", hint="pass --timeout=180")
+        plan = await self._plan(distro, platform, base)
+        image = await self._sync(plan, graph.image(self.source, plan))
+        nonce = uuid.uuid4().hex
+        try:
+            return await smoke.probe(image, plan.web_image, timeout=timeout, nonce=nonce).stdout()
+        except dagger.ExecError as error:
+            boot = smoke.diagnostic_boot(image, timeout=timeout, nonce=nonce)
+            log = (await boot.stdout()) + (await boot.stderr())
+            tail = "\n".join(log.splitlines()[-smoke.LOG_TAIL_LINES :])
+            raise HeliosError(
+                f"smoke check of {plan.distro.name} on {plan.platform} failed: {error.stderr.strip()}\n"
+                f"last lines of the container log:\n{tail}",
+                hint="try it: dagger call build --distro=... "
+                "as-service --args=/init --no-init up --ports=3000:3000",
+            ) from None
 
     @function
     async def distros(self) -> str:

@@ -52,7 +52,7 @@ class FakeFolder:
 
 
 def test_the_main_object_has_the_promised_functions_with_docs():
-    assert set(OBJECT.functions) == {"build", "distros", "plan"}
+    assert set(OBJECT.functions) == {"build", "distros", "plan", "smoke"}
     for name, function in OBJECT.functions.items():
         assert OBJECT.functions[name].doc, f"{name} needs a docstring"
         for parameter in function.parameters.values():

@@ -1,0 +1,67 @@
+"""The smoke check: boot an image as a Dagger service and probe its web endpoint on port 3000.
+
+s6-overlay must be PID 1, so the service runs ``/init`` with ``no_init`` (no init of Dagger's own).
+A probe container bound to the service polls ``/healthz`` until it reports "ready", then fetches
+``/``. When the check fails, a diagnostic boot of the same image, probed from inside, captures the
+container's own log so the caller can show its tail.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import dagger
+from dagger import dag
+
+from pipeline.imageconfig import ENTRYPOINT, HTTP_PORT
+
+SERVICE_HOST = "helios"
+LOG_TAIL_LINES = 40
+
+
+def probe_script(url: str, timeout: int) -> str:
+    """A POSIX sh script that waits for ``url``healthz to say ready, then checks ``url`` serves HTML."""
+    health, page = shlex.quote(f"{url}healthz"), shlex.quote(url)
+    return f"""
+deadline=$(( $(date +%s) + {timeout} ))
+until [ "$(curl -fsS --max-time 5 {health} 2>/dev/null)" = ready ]; do
+  if [ "$(date +%s)" -ge "$deadline" ]; then
+    echo "smoke: {health} did not report ready within {timeout}s (last status:" \\
+      "$(curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 {health}))" >&2
+    exit 1
+  fi
+  sleep 2
+done
+echo "smoke: {health} reports ready"
+body=$(curl -fsS --max-time 10 {page}) || {{ echo "smoke: GET {page} failed" >&2; exit 1; }}
+case "$body" in
+  *"<html"*|*"<HTML"*|*"<!DOCTYPE"*|*"<!doctype"*) echo "smoke: GET {page} serves the web client" ;;
+  *) echo "smoke: GET {page} did not return an HTML page" >&2; exit 1 ;;
+esac
+"""
+
+
+def service(image: dagger.Container) -> dagger.Service:
+    """The image running as it would under `docker run`: s6's /init as PID 1."""
+    return image.as_service(args=list(ENTRYPOINT), no_init=True)
+
+
+def probe(image: dagger.Container, probe_image: str, *, timeout: int, nonce: str) -> dagger.Container:
+    """A container that checks the running image from outside; ``nonce`` makes every run really run."""
+    url = f"http://{SERVICE_HOST}:{HTTP_PORT}/"
+    return (
+        dag.container()
+        .from_(probe_image)
+        .with_service_binding(SERVICE_HOST, service(image))
+        .with_env_variable("HELIOS_SMOKE_RUN", nonce)
+        .with_exec(["sh", "-c", probe_script(url, timeout)])
+    )
+
+
+def diagnostic_boot(image: dagger.Container, *, timeout: int, nonce: str) -> dagger.Container:
+    """Boot the image with s6 as PID 1 and the probe as its command; its output is the container log."""
+    url = f"http://127.0.0.1:{HTTP_PORT}/"
+    script = probe_script(url, timeout)
+    return image.with_env_variable("HELIOS_SMOKE_RUN", nonce).with_exec(
+        [*ENTRYPOINT, "sh", "-c", script], no_init=True, expect=dagger.ReturnType.ANY
+    )

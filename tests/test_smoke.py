@@ -1,0 +1,75 @@
+"""The smoke check: its graph (s6 as PID 1 behind a service binding) and its probe script, run here."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from dagger import dag
+from dagwalk import reachable, selections
+
+from pipeline import smoke
+from pipeline.main import Helios
+
+
+def fake_curl(folder: Path, health: str, page: str) -> Path:
+    """A curl stand-in: prints ``health`` for URLs ending in healthz, ``page`` otherwise."""
+    script = folder / "curl"
+    script.write_text(
+        "#!/bin/sh\n"
+        "for last; do :; done\n"
+        'case "$last" in *healthz) printf %s "$HEALTH" ;; *) printf %s "$PAGE" ;; esac\n'
+    )
+    script.chmod(0o755)
+    return folder
+
+
+def run_probe(tmp_path: Path, health: str, page: str, timeout: int = 2) -> subprocess.CompletedProcess:
+    bin_dir = fake_curl(tmp_path, health, page)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HEALTH": health, "PAGE": page}
+    script = smoke.probe_script("http://helios:3000/", timeout)
+    return subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=env, timeout=30)
+
+
+def test_probe_passes_when_ready_and_serving_html(tmp_path):
+    result = run_probe(tmp_path, "ready", "<!DOCTYPE html><html><title>Helios</title></html>")
+    assert result.returncode == 0, result.stderr
+    assert "reports ready" in result.stdout and "serves the web client" in result.stdout
+
+
+def test_probe_fails_in_time_when_never_ready(tmp_path):
+    result = run_probe(tmp_path, "starting", "<html></html>", timeout=1)
+    assert result.returncode == 1
+    assert "did not report ready within 1s" in result.stderr
+
+
+def test_probe_fails_when_the_page_is_not_html(tmp_path):
+    result = run_probe(tmp_path, "ready", "502 Bad Gateway")
+    assert result.returncode == 1
+    assert "did not return an HTML page" in result.stderr
+
+
+def test_the_image_runs_with_s6_as_pid_1_behind_a_service_binding():
+    image = dag.container().from_("example:1")
+    probe = smoke.probe(image, "node:22", timeout=60, nonce="n")
+    services = [f for obj in reachable(probe) for f in selections(obj) if f.name == "asService"]
+    assert len(services) == 1
+    assert services[0].args["args"] == ["/init"] and services[0].args["noInit"] is True
+    binding = next(f for f in selections(probe) if f.name == "withServiceBinding")
+    assert binding.args["alias"] == smoke.SERVICE_HOST
+
+
+def test_the_diagnostic_boot_runs_init_as_pid_1_and_keeps_the_output():
+    boot = smoke.diagnostic_boot(dag.container().from_("example:1"), timeout=5, nonce="n")
+    exec_field = selections(boot)[-1]
+    assert exec_field.args["args"][:3] == ["/init", "sh", "-c"]
+    assert exec_field.args["noInit"] is True and str(exec_field.args["expect"]).endswith("ANY")
+
+
+@pytest.mark.asyncio
+async def test_smoke_refuses_a_non_positive_timeout():
+    from pipeline.errors import HeliosError
+
+    with pytest.raises(HeliosError, match="timeout must be positive"):
+        await Helios(source=dag.directory()).smoke("rhel", timeout=0)
