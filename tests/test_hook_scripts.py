@@ -32,12 +32,6 @@ HOOKS = sorted(p for p in SCRIPTS if p.parent.name == "build")
 # The one documented exception to bash strict mode: Alpine's step-2 hook may be POSIX sh until it
 # has installed bash.
 POSIX_SH_ALLOWED = {ROOT / "distros" / "alpine" / "build" / "kasm.sh"}
-# Checksums nobody has published yet; each entry says why, and the test turns red once it is filled
-# in (strict xfail), so the entry gets removed.
-KNOWN_MISSING = {
-    "kasmbins.sha256": "Kasm publishes no checksum for kasmbins tarballs; to be pinned from two independent downloads",
-}
-
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 HEX40 = re.compile(r"^[0-9a-f]{40}$")
 
@@ -180,16 +174,7 @@ def pinned_values() -> Iterator[tuple[str, str, str]]:
                 yield f"{section}.{key}" + (f".{sub}" if sub else ""), kind, item
 
 
-def _pinned_params() -> list:
-    params = []
-    for ident, kind, value in pinned_values():
-        base = ".".join(ident.split(".")[:2])
-        marks = [pytest.mark.xfail(strict=True, reason=KNOWN_MISSING[base])] if base in KNOWN_MISSING else []
-        params.append(pytest.param(kind, value, id=ident, marks=marks))
-    return params
-
-
-@pytest.mark.parametrize(("kind", "value"), _pinned_params())
+@pytest.mark.parametrize(("kind", "value"), [pytest.param(k, v, id=i) for i, k, v in pinned_values()])
 def test_checksums_and_commits_are_well_formed(kind: str, value: str) -> None:
     pattern = HEX64 if kind == "sha256" else HEX40
     assert isinstance(value, str) and pattern.match(value), f"{kind} {value!r} is not {pattern.pattern}"
@@ -233,14 +218,15 @@ COMMON_HOOK_STEPS = [s for s in BUILD_ORDER if s.is_hook and s.scope is Scope.CO
 
 @pytest.mark.parametrize("step", COMMON_HOOK_STEPS, ids=lambda s: s.name)
 def test_common_hook_reads_only_variables_its_step_gets(step) -> None:
-    """A version variable a hook reads must come from a section that step declares, and exist."""
-    text = (COMMON_BUILD / step.name).read_text()
-    prefixes = {section.upper() + "_": section for section in VERSIONS if section != "images"}
-    referenced = {
-        name
-        for name in re.findall(r"\$\{?!?([A-Z][A-Z0-9_]*)", text) + re.findall(r"\b([A-Z][A-Z0-9_]*)\b", text)
-        if any(name.startswith(p) for p in prefixes)
-    }
+    """A version variable a hook reads must come from a section that step declares, and exist.
+
+    Only a variable the hook reads exclusively as ``${NAME:-...}`` counts as optional.
+    """
+    text = "\n".join(line for _, line in code_lines(COMMON_BUILD / step.name))
+    prefixes = tuple(section.upper() + "_" for section in VERSIONS if section != "images")
+    names = {name for name in re.findall(r"\b([A-Z][A-Z0-9_]*)\b", text) if name.startswith(prefixes)}
+    optional = {n for n in names if len(re.findall(rf"\b{n}\b", text)) == text.count(f"${{{n}:-")}
+    referenced = names - optional
     available = set().union(*(section_env_names(s) for s in step.versions)) if step.versions else set()
     missing = sorted(referenced - available)
     assert not missing, f"{step.name} reads {missing}, not given to step {step.number} by versions.toml"
@@ -412,3 +398,18 @@ def test_hooks_fail_fast_without_their_versions() -> None:
         result = run_bash(f'bash "{COMMON_BUILD / hook}"')
         assert result.returncode != 0
         assert f"{variable} is not set" in result.stderr, (hook, result.stderr)
+
+
+def test_package_skips_kasmbins_while_no_checksum_is_pinned(tmp_path: Path) -> None:
+    result = run_bash(
+        f'source "{COMMON_BUILD / "package.sh"}"; kasmbins',
+        env={"OUT_DIR": str(tmp_path), "KASMBINS_URL": "http://127.0.0.1:9/never", "KASMBINS_VERSION": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "kasmbins skipped" in result.stdout
+    assert not (tmp_path / "opt").exists()
+
+
+def test_optional_variables_are_read_with_a_default() -> None:
+    text = (COMMON_BUILD / "package.sh").read_text()
+    assert "$KASMBINS_SHA256" not in text  # only ever "${KASMBINS_SHA256:-}": it may be absent
