@@ -130,7 +130,15 @@ def test_ubuntu_list_avoids_names_renamed_between_jammy_and_noble() -> None:
 def test_build_tools_are_not_runtime_packages() -> None:
     for list_name in ("debian", "ubuntu", "rhel", "alpine"):
         names = set(package_list(SHIPPED, list_name))
-        assert not names & {"gcc", "g++", "gcc-c++", "make", "cmake", "sassc", "nodejs"}
+        assert not names & {"gcc", "g++", "gcc-c++", "make", "cmake", "sassc", "npm"}
+
+
+def test_node_comes_from_the_package_list_only_on_alpine() -> None:
+    # glibc images run the pinned Node.js that step 8 copies to /opt/helios/node; Alpine (musl)
+    # links that path to its own nodejs package, which the image must therefore install.
+    assert "nodejs" in package_list(SHIPPED, "alpine")
+    for list_name in ("debian", "ubuntu", "rhel"):
+        assert "nodejs" not in package_list(SHIPPED, list_name)
 
 
 def _error(text: str, list_name: str = "debian") -> HeliosError:

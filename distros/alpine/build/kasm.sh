@@ -1,0 +1,75 @@
+#!/bin/sh
+# Step 2 (kasm), Alpine: the packages needed to build libjpeg-turbo, KasmVNC and the X server.
+#
+# POSIX sh on purpose: the base image has no bash until this script installs it (every later hook
+# is bash).
+# Relies on: HELIOS_STEP; Alpine's signed main and community repositories of the base image; the
+#   apk cache volume at /var/cache/apk (linked as /etc/apk/cache so apk reuses it).
+# Leaves behind (build stage only): bash, curl, a toolchain (alpine-sdk), cmake, meson, nasm and the
+#   X, Mesa, webp and crypto headers below. webp and sharpyuv come from Alpine's libwebp-dev.
+set -eu
+
+printf '\n==== [helios step %s] %s ====\n' "${HELIOS_STEP:-2}" "KasmVNC and X server build dependencies"
+
+mkdir -p /var/cache/apk
+[ -e /etc/apk/cache ] || ln -s /var/cache/apk /etc/apk/cache
+
+apk add \
+  alpine-sdk \
+  autoconf \
+  automake \
+  bash \
+  ca-certificates \
+  cmake \
+  coreutils \
+  curl \
+  eudev-dev \
+  font-cursor-misc \
+  font-misc-misc \
+  font-util-dev \
+  freetype-dev \
+  git \
+  grep \
+  libdrm-dev \
+  libepoxy-dev \
+  libjpeg-turbo-dev \
+  libpciaccess-dev \
+  libtool \
+  libwebp-dev \
+  libx11-dev \
+  libxau-dev \
+  libxcb-dev \
+  libxcursor-dev \
+  libxcvt-dev \
+  libxdmcp-dev \
+  libxext-dev \
+  libxfont2-dev \
+  libxkbfile-dev \
+  libxrandr-dev \
+  libxshmfence-dev \
+  libxtst-dev \
+  linux-headers \
+  mesa-dev \
+  meson \
+  nasm \
+  nettle-dev \
+  openssl-dev \
+  patch \
+  pixman-dev \
+  tar \
+  wayland-dev \
+  wayland-protocols \
+  xcb-util-dev \
+  xcb-util-image-dev \
+  xcb-util-keysyms-dev \
+  xcb-util-renderutil-dev \
+  xcb-util-wm-dev \
+  xkbcomp \
+  xkbcomp-dev \
+  xkeyboard-config \
+  xorg-server-dev \
+  xorgproto \
+  xtrans \
+  xz
+
+printf '\n==== [helios step %s] %s ====\n' "${HELIOS_STEP:-2}" "build dependencies installed"

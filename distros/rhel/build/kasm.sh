@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Step 2 (kasm), RHEL family (Rocky Linux 9, AlmaLinux 9): the packages needed to build
+# libjpeg-turbo, KasmVNC and the X server.
+#
+# Relies on: HELIOS_STEP; the base image's signed repositories. EPEL comes from the distro's own
+#   epel-release package (extras repository, checked with the distro's key), CRB is switched on
+#   for the -devel packages; nothing is installed without a signature check.
+# Leaves behind (build stage only): EPEL and CRB enabled, a C/C++ toolchain, autotools, cmake,
+#   meson, nasm and the X, Mesa, webp and crypto headers below.
+#   libxcvt: X server 1.20 does not use it (it came with 21.1); it is installed from CRB when the
+#   repositories have it, so a move of xorg_version to 21.1 finds it in place.
+set -euo pipefail
+
+banner() { printf '\n==== [helios step %s] %s ====\n' "${HELIOS_STEP:-2}" "$*"; }
+
+banner "repositories: EPEL and CRB"
+dnf install -y dnf-plugins-core epel-release
+dnf config-manager --set-enabled crb
+
+banner "KasmVNC, libjpeg-turbo and X server build dependencies"
+dnf install -y --setopt=install_weak_deps=False \
+  autoconf \
+  automake \
+  bzip2 \
+  cmake \
+  diffutils \
+  file \
+  findutils \
+  freetype-devel \
+  gcc \
+  gcc-c++ \
+  git \
+  libX11-devel \
+  libXau-devel \
+  libXcursor-devel \
+  libXdmcp-devel \
+  libXext-devel \
+  libXfont2-devel \
+  libXrandr-devel \
+  libXtst-devel \
+  libdrm-devel \
+  libepoxy-devel \
+  libglvnd-devel \
+  libjpeg-turbo-devel \
+  libpciaccess-devel \
+  libpng-devel \
+  libtool \
+  libwebp-devel \
+  libxcb-devel \
+  libxkbfile-devel \
+  libxshmfence-devel \
+  make \
+  mesa-libEGL-devel \
+  mesa-libGL-devel \
+  mesa-libgbm-devel \
+  meson \
+  nasm \
+  nettle-devel \
+  openssl-devel \
+  patch \
+  pixman-devel \
+  pkgconf-pkg-config \
+  tar \
+  wayland-devel \
+  xcb-util-devel \
+  xcb-util-image-devel \
+  xcb-util-keysyms-devel \
+  xcb-util-renderutil-devel \
+  xcb-util-wm-devel \
+  xkbcomp \
+  xkeyboard-config \
+  xorg-x11-font-utils \
+  xorg-x11-proto-devel \
+  xorg-x11-server-devel \
+  xorg-x11-xtrans-devel \
+  xz \
+  zlib-devel
+
+if dnf -q list --available libxcvt-devel >/dev/null 2>&1; then
+  dnf install -y libxcvt-devel
+else
+  echo "libxcvt-devel is not in the enabled repositories (X server 1.20 does not need it)" >&2
+fi
+banner "build dependencies installed"

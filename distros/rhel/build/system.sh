@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Step 9 (system), RHEL family (Rocky Linux 9, AlmaLinux 9): runtime packages, VirtualGL, cleanup.
+#
+# Relies on:
+#   /helios/packages.list   one package name a line (common/packages.toml, list "rhel")
+#   HELIOS_STEP, HELIOS_ARCH
+#   /var/cache/dnf is a cache volume: nothing here cleans it or relies on its state
+# Leaves behind:
+#   the listed packages (EPEL and CRB enabled while installing; EPEL's repository definition is
+#   removed and CRB disabled afterwards, the installed packages stay), upgraded base packages,
+#   VirtualGL from its repository with every package checked against the project's signing key
+#   (pinned by fingerprint; the repository file is removed afterwards), an empty /tmp.
+set -euo pipefail
+
+PACKAGES_LIST=/helios/packages.list
+# The VirtualGL project's key for its official binaries, at a fixed commit of its key repository.
+VGL_KEY_URL=https://raw.githubusercontent.com/VirtualGL/repo/c844ecf5a397338c46b9c03d14a400a156bc2354/VGL-GPG-KEY
+VGL_KEY_FINGERPRINT=AE1A7BA4EFFF9A9987E1474C4BACCAB36E7FE9A1
+VGL_KEY=/etc/pki/rpm-gpg/RPM-GPG-KEY-VirtualGL
+VGL_REPO=/etc/yum.repos.d/helios-virtualgl.repo
+
+banner() { printf '\n==== [helios step %s] %s ====\n' "${HELIOS_STEP:-9}" "$*"; }
+die() { printf '[helios step %s] error: %s\n' "${HELIOS_STEP:-9}" "$*" >&2; exit 1; }
+
+[[ -s $PACKAGES_LIST ]] || die "$PACKAGES_LIST is missing or empty"
+mapfile -t packages < <(grep -v '^[[:space:]]*$' "$PACKAGES_LIST")
+
+banner "repositories: EPEL and CRB"
+dnf install -y dnf-plugins-core epel-release
+dnf config-manager --set-enabled crb
+
+banner "update the base image"
+# A plain upgrade only: the base image tag is pinned, but the image should carry the security
+# fixes published since; nothing is added or removed.
+dnf upgrade -y
+
+banner "runtime packages (${#packages[@]} from $PACKAGES_LIST)"
+# --allowerasing: the base image's curl-minimal makes way for the listed curl.
+dnf install -y --allowerasing --setopt=install_weak_deps=False "${packages[@]}"
+
+banner "VirtualGL"
+curl -fsSL --retry 3 -o "$VGL_KEY" "$VGL_KEY_URL"
+fingerprint=$(gpg --show-keys --with-colons "$VGL_KEY" 2>/dev/null | awk -F: '/^fpr:/ {print $10; exit}')
+[[ $fingerprint == "$VGL_KEY_FINGERPRINT" ]] || die "VirtualGL key fingerprint is '$fingerprint', expected $VGL_KEY_FINGERPRINT"
+rpm --import "$VGL_KEY"
+# Packages must carry the pinned key's signature (gpgcheck); the metadata is served by the
+# repository host, whose own key is not pinned here, so the package signature is the check.
+cat >"$VGL_REPO" <<REPO
+[helios-virtualgl]
+name=VirtualGL official RPMs
+baseurl=https://packagecloud.io/dcommander/virtualgl/rpm_any/rpm_any/\$basearch
+enabled=1
+gpgcheck=1
+repo_gpgcheck=0
+gpgkey=file://$VGL_KEY
+sslverify=1
+REPO
+dnf install -y --setopt=install_weak_deps=False VirtualGL
+# Let every user reach the GPU through VirtualGL (no vglusers group in a container).
+/opt/VirtualGL/bin/vglserver_config +glx +s +f +t
+rm -f "$VGL_REPO"
+
+banner "desktop defaults"
+# No screensaver or lock screen in a remote desktop.
+rm -f /etc/xdg/autostart/xscreensaver.desktop /etc/xdg/autostart/light-locker.desktop
+
+banner "cleanup"
+dnf config-manager --set-disabled crb
+dnf remove -y epel-release
+rm -rf /tmp/* /var/tmp/* /var/log/dnf*.log /var/log/hawkey.log
+banner "system packages installed"
