@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import BASE_DISTRO, REPO
 
 from pipeline.catalogue import Catalogue, check_name
 from pipeline.errors import HeliosError
 from pipeline.tree import LocalTree
+from tests.conftest import BASE_DISTRO, REPO
 
 SHIPPED = {"debian", "kali", "ubuntu", "jammy", "rhel", "alma", "alpine"}
 
@@ -28,7 +28,8 @@ def test_the_shipped_catalogue_has_every_promised_distro():
     assert set(catalogue.names()) == SHIPPED
     assert catalogue.get("rocky").name == "rhel"
     assert catalogue.get("alma").lineage == ("alma", "rhel")
-    assert catalogue.get("jammy").lineage == ("jammy", "ubuntu")
+    assert catalogue.get("jammy").lineage == ("jammy", "ubuntu", "debian")
+    assert catalogue.get("jammy").packages == "ubuntu"
     assert catalogue.get("kali").lineage == ("kali", "debian")
     for name in SHIPPED:
         distro = catalogue.get(name)

@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import BASE_DISTRO, REPO
 from typer.testing import CliRunner
 
 from pipeline.cli import app
+from tests.conftest import BASE_DISTRO, REPO
 
 runner = CliRunner()
 
@@ -156,3 +156,11 @@ def test_engine_free_commands_never_import_dagger():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_engine_test_fixture_is_a_valid_tree():
+    fixture = REPO / "tests" / "engine" / "fixture"
+    result = run("validate", "--root", str(fixture))
+    assert result.exit_code == 0, result.output
+    plan = run("plan", "--distro", "tiny", "--platform", "linux/amd64", "--root", str(fixture))
+    assert "distros/tiny/build/xorg.sh" in plan.stdout

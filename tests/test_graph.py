@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import REPO, write_files
-from dagwalk import Keyer, container_state, reachable, selections, source_directory
 
 from pipeline import graph
 from pipeline.plan import Plan, Planner
 from pipeline.tree import LocalTree
+from tests.conftest import REPO, write_files
+from tests.dagwalk import Keyer, container_state, reachable, selections, source_directory
 
 SHIPPED = ["debian", "kali", "ubuntu", "jammy", "rhel", "alma", "alpine"]
 HOOK_STEPS = [f"step {n}" for n in range(1, 11)]

@@ -6,12 +6,12 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 
 from pipeline.main import SOURCE_FILTER, Helios
 from pipeline.plan import Planner
 from pipeline.render import plan_table
 from pipeline.tree import LocalTree
+from tests.conftest import REPO
 
 OBJECT = Helios.__dagger_module__.get_object("Helios")
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from conftest import REPO
 
 from pipeline.errors import HeliosError
 from pipeline.order import BUILD_ORDER, Action, Scope, Stage
 from pipeline.plan import Planner
 from pipeline.tree import LocalTree
+from tests.conftest import REPO
 
 STAGES = ["web"] + ["kasm"] * 7 + ["system"] * 2 + ["image"] * 3
 RUNS = [
@@ -147,7 +147,7 @@ def test_missing_required_hook_names_step_and_paths(make_tree):
 
 
 def test_unknown_x_server_version_has_no_checksum(make_tree):
-    from conftest import BASE_DISTRO
+    from tests.conftest import BASE_DISTRO
 
     root = make_tree({"distros/base/distro.toml": BASE_DISTRO.replace("1.20.14", "9.9.9")})
     with pytest.raises(HeliosError, match=r"no sha256 for X server 9\.9\.9"):

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from dagger import dag
-from dagwalk import reachable, selections
 
 from pipeline import smoke
 from pipeline.main import Helios
+from tests.dagwalk import reachable, selections
 
 
 def fake_curl(folder: Path, health: str, page: str) -> Path:
