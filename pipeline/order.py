@@ -82,7 +82,7 @@ BUILD_ORDER: tuple[Step, ...] = (
          "packages and setup common to all distros",
          versions=("orchis_theme", "cascadia_code")),
     Step(11, Stage.IMAGE, Action.JOIN, None, "",
-         "packaged rootfs (8) and s6-overlay onto a fresh base (10)"),
+         "the build toolchain never reaches the image"),
     Step(12, Stage.IMAGE, Action.OVERLAY, Scope.COMMON, "root",
          "common runtime overlay"),
     Step(13, Stage.IMAGE, Action.OVERLAY, Scope.DISTRO, "root",

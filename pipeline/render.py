@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline.catalogue import Catalogue
-from pipeline.order import Action
+from pipeline.order import BUILD_ORDER, Action, Scope
 from pipeline.plan import Plan
 
 DIGEST_WIDTH = 12
@@ -46,3 +46,35 @@ def plan_table(plan: Plan, *, digests: bool = False) -> str:
         f", extends {plan.distro.extends}" if plan.distro.extends else ""
     )
     return title + "\n" + _table(rows)
+
+
+def _markdown(rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join("---" for _ in rows[0]) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows[1:]])
+
+
+def order_markdown() -> str:
+    """The build order as the Markdown table README.md carries (a test keeps them equal)."""
+    rows = [["#", "stage", "runs", "what"]]
+    for step in BUILD_ORDER:
+        if step.action is Action.JOIN:
+            runs = "packaged rootfs (8) + s6-overlay → fresh base (10)"
+        elif step.action is Action.OVERLAY:
+            runs = "`common/root/`" if step.scope is Scope.COMMON else "`distros/<d>/root/`"
+        else:
+            folder = "common/build" if step.scope is Scope.COMMON else "distros/<d>/build"
+            runs = f"`{folder}/{step.name}`"
+        rows.append([str(step.number), step.stage.value, runs, step.summary])
+    return _markdown(rows)
+
+
+def distros_markdown(catalogue: Catalogue) -> str:
+    """The distro catalogue as the Markdown table README.md carries."""
+    rows = [["distro", "description", "base image", "family", "X server", "WebRTC", "extends", "aliases"]]
+    for name in catalogue.names():
+        d = catalogue.distros[name]
+        rows.append(
+            [f"`{name}`", d.description, f"`{d.base}`", d.family, d.xorg_version,
+             "yes" if d.webrtc else "no", d.extends or "", ", ".join(d.aliases)]
+        )  # fmt: skip
+    return _markdown(rows)

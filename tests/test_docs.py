@@ -1,0 +1,38 @@
+"""The docs follow the code: README's tables are derived from the build order and the catalogue."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from pipeline.catalogue import Catalogue
+from pipeline.render import distros_markdown, order_markdown
+from pipeline.tree import LocalTree
+from tests.conftest import REPO
+
+README = (REPO / "README.md").read_text()
+
+
+def test_readme_carries_the_build_order_table():
+    assert order_markdown() in README, "README's build order is stale; paste pipeline.render.order_markdown()"
+
+
+@pytest.mark.real_versions
+def test_readme_carries_the_distro_table():
+    table = distros_markdown(Catalogue(LocalTree(REPO)))
+    assert table in README, "README's distro table is stale; paste pipeline.render.distros_markdown(...)"
+
+
+def test_ci_runs_the_test_command_of_the_readme():
+    command = re.search(r"Run the tests[^`]*```sh\n(.+?)\n```", README, re.S)
+    assert command, "README must show the test command under 'Run the tests'"
+    ci_lines = [line.strip() for line in (REPO / ".ci/run").read_text().splitlines()]
+    assert command.group(1).strip() in ci_lines
+
+
+def test_docs_name_the_mount_path_the_pipeline_uses():
+    from pipeline.graph import HOOKS_MOUNT
+
+    hooks_doc = (REPO / "docs/hooks.md").read_text()
+    assert f"{HOOKS_MOUNT}/<NN>-<file>" in hooks_doc
