@@ -75,7 +75,7 @@ BUILD_ORDER: tuple[Step, ...] = (
          extras=("kclient-*.patch",), versions=("kclient",)),
     Step(8, Stage.KASM, Action.HOOK, Scope.COMMON, "package.sh",
          "packs KasmVNC, the X server, kclient and the web client into a rootfs",
-         versions=("kasmvnc", "kasmbins", "nodejs")),
+         versions=("kasmvnc", "nodejs")),
     Step(9, Stage.SYSTEM, Action.HOOK, Scope.DISTRO, "system.sh",
          "distro runtime packages from common/packages.toml"),
     Step(10, Stage.SYSTEM, Action.HOOK, Scope.COMMON, "system.sh",

@@ -101,9 +101,6 @@ version = "22.22.2"
 sha256 = { amd64 = "88fd1ce767091fd8d4a99fdb2356e98c819f93f3b1f8663853a2dee9b438068a", arm64 = "e9e1930fd321a470e29bb68f30318bf58e3ecb4acb4f1533fb19c58328a091fe" }
 [kclient]
 commit = "0000000000000000000000000000000000000001"
-[kasmbins]
-version = "1.15.0"
-sha256 = { amd64 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", arm64 = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" }
 [orchis_theme]
 commit = "0000000000000000000000000000000000000002"
 [cascadia_code]

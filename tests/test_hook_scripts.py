@@ -399,18 +399,3 @@ def test_hooks_fail_fast_without_their_versions() -> None:
         result = run_bash(f'bash "{COMMON_BUILD / hook}"')
         assert result.returncode != 0
         assert f"{variable} is not set" in result.stderr, (hook, result.stderr)
-
-
-def test_package_skips_kasmbins_while_no_checksum_is_pinned(tmp_path: Path) -> None:
-    result = run_bash(
-        f'source "{COMMON_BUILD / "package.sh"}"; kasmbins',
-        env={"OUT_DIR": str(tmp_path), "KASMBINS_URL": "http://127.0.0.1:9/never", "KASMBINS_VERSION": "1"},
-    )
-    assert result.returncode == 0, result.stderr
-    assert "kasmbins skipped" in result.stdout
-    assert not (tmp_path / "opt").exists()
-
-
-def test_optional_variables_are_read_with_a_default() -> None:
-    text = (COMMON_BUILD / "package.sh").read_text()
-    assert "$KASMBINS_SHA256" not in text  # only ever "${KASMBINS_SHA256:-}": it may be absent

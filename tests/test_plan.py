@@ -91,8 +91,8 @@ def test_the_web_step_does_not_vary_by_distro_or_platform(make_tree):
 
 def test_arch_keyed_versions_resolve_for_the_target(make_tree):
     root = make_tree()
-    amd = planner(root).plan("base", "linux/amd64").step(8).env["KASMBINS_SHA256"]
-    arm = planner(root).plan("base", "linux/arm64").step(8).env["KASMBINS_SHA256"]
+    amd = planner(root).plan("base", "linux/amd64").step(6).env["NODEJS_SHA256"]
+    arm = planner(root).plan("base", "linux/arm64").step(6).env["NODEJS_SHA256"]
     assert amd != arm and len(amd) == 64
 
 

@@ -9,8 +9,6 @@
 #                     node on PATH (e.g. Alpine's own package; its shared libraries must then be in
 #                     the runtime package list)
 #   KASMVNC_VERSION, KASMVNC_COMMIT               ([kasmvnc])
-#   KASMBINS_VERSION, KASMBINS_URL               ([kasmbins], resolved for HELIOS_ARCH)
-#   KASMBINS_SHA256 (optional)                    kasmbins are only shipped once their sum is pinned
 #   NODEJS_VERSION                                ([nodejs])
 #   HELIOS_ARCH (amd64|arm64)
 # Leaves behind, in /helios/out:
@@ -19,9 +17,9 @@
 #   usr/share/kasmvnc, etc/kasmvnc, usr/lib/kasmvncserver   links to the /usr/local paths
 #   opt/helios/kclient            kclient with node_modules
 #   opt/helios/node/bin/node      the Node.js runtime for kclient
-#   opt/helios/kasmbins           Kasm's helper binaries (audio relay), checksum-verified; left out
-#                                 while [kasmbins] pins no sha256
-#   opt/helios/{kasmvnc,kasmweb,kasmbins,kclient,node}.version
+#   opt/helios/{kasmvnc,kasmweb,kclient,node}.version
+# Kasm's prebuilt helper binaries (kasmbins) are not shipped: audio goes through kclient, nothing
+# in the runtime starts them, and no checksum is published to verify them by.
 set -euo pipefail
 
 SRC_DIR=${SRC_DIR:-/src}
@@ -147,25 +145,9 @@ node_runtime() {
   printf 'Node.js Version: %s\n' "$version" >"$OUT_DIR/opt/helios/node.version"
 }
 
-kasmbins() {
-  local dest="$OUT_DIR/opt/helios/kasmbins" tarball="/tmp/kasmbins.tar.gz"
-  if [[ -z "${KASMBINS_SHA256:-}" ]]; then
-    echo "kasmbins skipped: [kasmbins] in pipeline/versions.toml pins no sha256 (nothing unverified is fetched)"
-    return 0
-  fi
-  download "$KASMBINS_URL" "$tarball" "${KASMBINS_SHA256:-}"
-  mkdir -p "$dest"
-  tar -xzf "$tarball" -C "$dest"
-  rm -f "$tarball"
-  # Only the audio relay is used; the other servers would be dead weight and attack surface.
-  rm -rf "$dest/kasm_gamepad_server" "$dest/kasm_printer_service" "$dest/kasm_upload_server" "$dest/kasm_webcam_server"
-  chmod -R a+rX "$dest"
-  printf 'Kasm Bins Version: %s\n' "$KASMBINS_VERSION" >"$OUT_DIR/opt/helios/kasmbins.version"
-}
-
 main() {
   banner "packaging the runtime rootfs into $OUT_DIR (${HELIOS_ARCH:-?})"
-  require_env KASMVNC_VERSION KASMVNC_COMMIT KASMBINS_VERSION KASMBINS_URL NODEJS_VERSION HELIOS_ARCH
+  require_env KASMVNC_VERSION KASMVNC_COMMIT NODEJS_VERSION HELIOS_ARCH
   multiarch_triplet >/dev/null
   mkdir -p "$OUT_DIR"
 
@@ -180,9 +162,6 @@ main() {
   banner "kclient and its Node.js runtime"
   kclient
   node_runtime
-
-  banner "kasmbins ${KASMBINS_VERSION}"
-  kasmbins
 
   banner "rootfs ready in $OUT_DIR"
 }

@@ -29,7 +29,8 @@ KEY_FILES = [
     "/opt/helios/node/bin/node",
     "/opt/helios/kasmvnc.version",
     "/opt/helios/kasmweb.version",
-    "/opt/helios/kasmbins.version",
+    "/opt/helios/kclient.version",
+    "/opt/helios/node.version",
     "/init",
 ]
 
