@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.errors import HeliosError
+from pipeline.layers import Layers, Ref
 from pipeline.tree import Tree
 
 DISTROS_DIR = "distros"
@@ -82,14 +83,18 @@ def check_name(name: str) -> str:
     return name
 
 
-def _load_raw(tree: Tree, name: str) -> dict[str, Any]:
-    path = config_path(name)
-    if not tree.is_file(path):
+def _load_raw(layers: Layers, name: str) -> dict[str, Any]:
+    ref = layers.find_file(config_path(name))
+    if ref is None:
+        folder = layers.dirs(f"{DISTROS_DIR}/{name}")[-1]
         raise HeliosError(
-            f"{path} is missing", hint=f"every folder under {DISTROS_DIR}/ needs a {CONFIG_NAME}"
+            f"{folder}/{CONFIG_NAME} is missing",
+            hint=f"every distro folder needs a {CONFIG_NAME} (a user's folder may instead override "
+            "the hooks of a distro of the same name)",
         )
+    path = str(ref)
     try:
-        data = tomllib.loads(tree.read_bytes(path).decode())
+        data = tomllib.loads(layers.read_bytes(ref).decode())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise HeliosError(f"{path} is not valid TOML: {error}", hint="fix the syntax") from error
     for key, value in data.items():
@@ -122,18 +127,23 @@ def _check_key(path: str, key: str, value: object) -> None:
 
 
 class Catalogue:
-    """All distros of a tree, loaded eagerly so every mistake is found at once."""
+    """All distros of a tree (or of layered trees), loaded eagerly so every mistake is found at once.
 
-    def __init__(self, tree: Tree) -> None:
-        self.tree = tree
-        names = [name for name in tree.list_dir(DISTROS_DIR) if tree.is_dir(f"{DISTROS_DIR}/{name}")]
+    A user layer may add distros; its distro.toml replaces ours for a distro of the same name.
+    """
+
+    def __init__(self, source: Tree | Layers) -> None:
+        self.layers = source if isinstance(source, Layers) else Layers(source)
+        entries = self.layers.entries(DISTROS_DIR)
+        names = [name for name, ref in entries.items() if self.layers.dirs(ref.path)]
         for name in names:
             if not _PLAIN_NAME.fullmatch(name):
                 raise HeliosError(
-                    f"{DISTROS_DIR}/{name}/ is not a valid distro folder name",
+                    f"{entries[name]}/ is not a valid distro folder name",
                     hint="rename it to a plain lower-case name (letters, digits, '.', '-' and '_')",
                 )
-        self._raw = {name: _load_raw(tree, name) for name in names}
+        self._raw = {name: _load_raw(self.layers, name) for name in names}
+        self._configs = {name: self.layers.find_file(config_path(name)) for name in names}
         self.distros = {name: self._resolve(name) for name in names}
         self._aliases = self._index_aliases()
 
@@ -142,13 +152,13 @@ class Catalogue:
         while (parent := self._raw[chain[-1]].get("extends")) is not None:
             if parent not in self._raw:
                 raise HeliosError(
-                    f"{config_path(chain[-1])}: extends unknown distro {parent!r}",
+                    f"{self.config(chain[-1])}: extends unknown distro {parent!r}",
                     hint=_suggest(parent, self._raw),
                 )
             if parent in chain:
                 cycle = " -> ".join([*chain, parent])
                 raise HeliosError(
-                    f"{config_path(name)}: 'extends' forms a cycle: {cycle}",
+                    f"{self.config(name)}: 'extends' forms a cycle: {cycle}",
                     hint="remove 'extends' from one of these distros",
                 )
             chain.append(parent)
@@ -167,7 +177,7 @@ class Catalogue:
             if spec.required and key not in merged:
                 where = "or in a distro it extends " if spec.inherited else ""
                 raise HeliosError(
-                    f"{config_path(name)}: missing key {key!r}",
+                    f"{self.config(name)}: missing key {key!r}",
                     hint=f"set it in this file {where}({spec.doc})",
                 )
         return Distro(
@@ -189,11 +199,15 @@ class Catalogue:
                 clash = alias if alias in self.distros else index.get(alias)
                 if clash is not None:
                     raise HeliosError(
-                        f"{config_path(distro.name)}: alias {alias!r} is already taken by {clash!r}",
+                        f"{self.config(distro.name)}: alias {alias!r} is already taken by {clash!r}",
                         hint="aliases must be unique across all distros and differ from distro names",
                     )
                 index[alias] = distro.name
         return index
+
+    def config(self, name: str) -> Ref | str:
+        """Where distro ``name``'s distro.toml comes from (for messages)."""
+        return self._configs.get(name) or config_path(name)
 
     def names(self) -> list[str]:
         return sorted(self.distros)

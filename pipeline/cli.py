@@ -13,6 +13,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from pipeline.errors import HeliosError
+from pipeline.layers import Layers
 from pipeline.plan import Plan, Planner
 from pipeline.platforms import check_platform, host_default
 from pipeline.render import distros_table, plan_table
@@ -36,6 +37,14 @@ RootOption = Annotated[
         "--root",
         envvar="HELIOS_ROOT",
         help="The Helios tree (with common/ and distros/). Default: the nearest one above this folder.",
+        show_default=False,
+    ),
+]
+HooksOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--hooks",
+        help="Your hooks tree, laid out like ours (common/build, common/root, distros/<d>/...), over ours.",
         show_default=False,
     ),
 ]
@@ -76,16 +85,30 @@ def open_tree(root: Path | None) -> LocalTree:
     return LocalTree(root)
 
 
-def make_plan(root: Path | None, distro: str, platform: str | None, base: str | None) -> Plan:
-    tree = open_tree(root)
-    return Planner(tree).plan(distro, check_platform(platform) if platform else host_default(), base=base)
+def open_layers(root: Path | None, hooks: Path | None) -> Layers:
+    """Our tree, with the user's hooks tree over it when ``--hooks`` is given."""
+    repo = open_tree(root)
+    if hooks is None:
+        return Layers(repo)
+    if not hooks.is_dir():
+        raise HeliosError(
+            f"--hooks {hooks}: no such folder", hint="pass a folder laid out like common/ and distros/"
+        )
+    return Layers(repo, LocalTree(hooks), user_label=str(hooks))
+
+
+def make_plan(
+    root: Path | None, hooks: Path | None, distro: str, platform: str | None, base: str | None
+) -> Plan:
+    layers = open_layers(root, hooks)
+    return Planner(layers).plan(distro, check_platform(platform) if platform else host_default(), base=base)
 
 
 @app.command()
-def distros(root: RootOption = None) -> None:
+def distros(hooks: HooksOption = None, root: RootOption = None) -> None:
     """List the distros with a one-line description each."""
     try:
-        typer.echo(distros_table(Planner(open_tree(root)).catalogue))
+        typer.echo(distros_table(Planner(open_layers(root, hooks)).catalogue))
     except HeliosError as error:
         fail(error)
 
@@ -98,29 +121,31 @@ def plan(
     digests: Annotated[
         bool, typer.Option("--digests", help="Show a digest of everything each step's cache depends on.")
     ] = False,
+    hooks: HooksOption = None,
     root: RootOption = None,
 ) -> None:
-    """Show the numbered build steps for a distro: stage and the exact file each step runs."""
+    """Show the numbered build steps for a distro: stage, the exact file each step runs, and its origin."""
     try:
-        typer.echo(plan_table(make_plan(root, distro, platform, base), digests=digests))
+        typer.echo(plan_table(make_plan(root, hooks, distro, platform, base), digests=digests))
     except HeliosError as error:
         fail(error)
 
 
 @app.command()
-def validate(root: RootOption = None) -> None:
-    """Check the whole tree: configs load, every hook exists with a shebang, nothing unknown."""
+def validate(hooks: HooksOption = None, root: RootOption = None) -> None:
+    """Check the whole tree (and your hooks): configs load, hooks exist with a shebang, nothing unknown."""
     try:
-        tree = open_tree(root)
+        layers = open_layers(root, hooks)
     except HeliosError as error:
         fail(error)
-    problems = validate_tree(tree)
+    checked = " + ".join(str(getattr(layer.tree, "root", layer.label)) for layer in layers.layers)
+    problems = validate_tree(layers)
     for problem in problems:
         typer.echo(f"error: {problem}", err=True)
     if problems:
-        typer.echo(f"{len(problems)} problem(s) found in {tree.root}", err=True)
+        typer.echo(f"{len(problems)} problem(s) found in {checked}", err=True)
         raise typer.Exit(USAGE_ERROR)
-    typer.echo(f"ok: {tree.root} is a valid Helios tree")
+    typer.echo(f"ok: {checked} is a valid Helios tree")
 
 
 @app.command()
@@ -132,11 +157,12 @@ def build(
         Path | None,
         typer.Option(help="Write the image as an OCI tarball here (written only when the build succeeds)."),
     ] = None,
+    hooks: HooksOption = None,
     root: RootOption = None,
 ) -> None:
     """Build a distro's image on a Dagger engine (needs the engine; see README)."""
     try:
-        the_plan = make_plan(root, distro, platform, base)
+        the_plan = make_plan(root, hooks, distro, platform, base)
         if export is not None and not export.parent.is_dir():
             raise HeliosError(
                 f"cannot write {export}: {export.parent} is not a folder", hint="create it first"
@@ -146,7 +172,7 @@ def build(
     from pipeline.run import run_build  # imports dagger-io, so only here
 
     try:
-        message = run_build(find_root(Path.cwd()) if root is None else root, the_plan, export)
+        message = run_build(find_root(Path.cwd()) if root is None else root, hooks, the_plan, export)
     except HeliosError as error:
         fail(error, BUILD_FAILED)
     typer.echo(message)

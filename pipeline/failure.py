@@ -11,13 +11,14 @@ TAIL_LINES = 25
 
 def describe_failure(plan: Plan, command: Sequence[str], exit_code: int, stdout: str, stderr: str) -> str:
     """A report of a failed exec, naming the hook step when the command was one."""
-    planned = plan.find_hook(command[0]) if command else None
-    if planned is None:
+    found = plan.find_run(command[0]) if command else None
+    if found is None:
         head = f"{' '.join(command) or 'a command'} failed with exit code {exit_code}"
     else:
+        planned, run = found
         step = planned.step
         head = (
-            f"step {step.number} ({step.stage} · {step.label}) failed: {planned.hook} "
+            f"step {step.number} ({step.stage} · {step.label}) failed: {run.script} "
             f"exited with code {exit_code} while building {plan.distro.name} for {plan.platform}"
         )
     output = "\n".join(part for part in (stdout.rstrip(), stderr.rstrip()) if part)

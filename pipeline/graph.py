@@ -1,8 +1,8 @@
 """The Dagger graph of a build plan: lazy containers, one hook per exec, nothing of the build in the image.
 
 Stages web, kasm and system are independent chains until step 8 and step 11 join them, so the
-engine runs them in parallel by itself. Each hook step mounts only its own script and declared
-extras; its environment is set just for its exec, then removed.
+engine runs them in parallel by itself. Each script runs with only itself and its declared extras
+mounted; a step's environment is set just for its scripts, then removed.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import dagger
 from dagger import dag
 
 from pipeline.imageconfig import ENTRYPOINT, HTTP_PORT
+from pipeline.layers import REPO, USER, Ref
 from pipeline.order import PACKAGE_STEP, PACKAGES_LIST_STEP, Stage
-from pipeline.plan import Plan, PlannedStep
+from pipeline.plan import Plan, PlannedStep, Run
 
 HOOKS_MOUNT = "/helios/hooks"
 OUT_DIR = "/helios/out"
@@ -33,43 +34,54 @@ S6_ARCH = {"amd64": "x86_64", "arm64": "aarch64"}
 S6_RELEASES = "https://github.com/just-containers/s6-overlay/releases/download"
 
 
-def hook_files(source: dagger.Directory, planned: PlannedStep) -> dagger.Directory:
-    """A directory holding just this step's hook (executable) and its extras, keyed by their content."""
-    files = dag.directory().with_file(mounted_name(planned), source.file(planned.hook), permissions=0o755)
-    for extra in planned.extras:
-        files = files.with_file(_name(extra), source.file(extra))
+class Sources:
+    """The directories files come from: the repository's tree and, optionally, the user's hooks."""
+
+    def __init__(self, repo: dagger.Directory, user: dagger.Directory | None = None) -> None:
+        self._dirs = {REPO: repo} | ({USER: user} if user is not None else {})
+
+    def file(self, ref: Ref) -> dagger.File:
+        return self._dirs[ref.layer].file(ref.path)
+
+    def directory(self, ref: Ref) -> dagger.Directory:
+        return self._dirs[ref.layer].directory(ref.path)
+
+
+Mount = tuple[str, dagger.Directory | dagger.File]
+
+
+def run_files(sources: Sources, run: Run) -> dagger.Directory:
+    """A directory holding just one script (executable) and the files beside it, keyed by content."""
+    files = dag.directory().with_file(run.mounted, sources.file(run.script), permissions=0o755)
+    for extra in run.files:
+        files = files.with_file(extra.name, sources.file(extra))
     return files
 
 
 def run_hook(
-    source: dagger.Directory, planned: PlannedStep, *, mounts: Iterable[tuple[str, dagger.Directory]] = ()
+    sources: Sources, planned: PlannedStep, *, mounts: Iterable[Mount] = ()
 ) -> Callable[[dagger.Container], dagger.Container]:
-    """A container fragment that runs one hook, then removes its mounts and environment."""
-    extra_mounts = list(mounts)
+    """A container fragment that runs a step's hook and drop-ins, then removes its mounts and env."""
+    step_mounts = list(mounts)
 
     def apply(ctr: dagger.Container) -> dagger.Container:
-        ctr = ctr.with_mounted_directory(HOOKS_MOUNT, hook_files(source, planned))
-        for path, directory in extra_mounts:
-            ctr = ctr.with_mounted_directory(path, directory)
+        for path, source in step_mounts:
+            if isinstance(source, dagger.File):
+                ctr = ctr.with_mounted_file(path, source)
+            else:
+                ctr = ctr.with_mounted_directory(path, source)
         for name, value in planned.env.items():
             ctr = ctr.with_env_variable(name, value)
-        ctr = ctr.with_exec([f"{HOOKS_MOUNT}/{mounted_name(planned)}"])
+        for run in planned.runs:
+            ctr = ctr.with_mounted_directory(HOOKS_MOUNT, run_files(sources, run))
+            ctr = ctr.with_exec([f"{HOOKS_MOUNT}/{run.mounted}"])
         for name in planned.env:
             ctr = ctr.without_env_variable(name)
-        for path, _ in extra_mounts:
+        for path, _ in step_mounts:
             ctr = ctr.without_mount(path)
         return ctr.without_mount(HOOKS_MOUNT)
 
     return apply
-
-
-def _name(path: str) -> str:
-    return path.rsplit("/", 1)[-1]
-
-
-def mounted_name(planned: PlannedStep) -> str:
-    """The hook's name in the container, prefixed with its step so a failed exec names its step."""
-    return f"{planned.step.number:02d}-{_name(planned.hook)}"
 
 
 def _cache_paths(plan: Plan, stage: Stage) -> tuple[str, ...]:
@@ -98,14 +110,14 @@ def without_caches(plan: Plan, stage: Stage) -> Callable[[dagger.Container], dag
     return apply
 
 
-def web_client(source: dagger.Directory, plan: Plan) -> dagger.Directory:
+def web_client(sources: Sources, plan: Plan) -> dagger.Directory:
     """Step 1: the web client, built on the engine's own platform (it is plain JavaScript)."""
     step = plan.step(1)
     return (
         dag.container()
         .from_(plan.web_image)
         .with_mounted_cache(NPM_CACHE, dag.cache_volume("helios-web-npm"))
-        .with_(run_hook(source, step))
+        .with_(run_hook(sources, step))
         .without_mount(NPM_CACHE)
         .directory(OUT_DIR)
     )
@@ -116,28 +128,25 @@ def distro_base(plan: Plan) -> dagger.Container:
     return dag.container(platform=dagger.Platform(plan.platform)).from_(plan.base)
 
 
-def kasm_rootfs(source: dagger.Directory, plan: Plan, web: dagger.Directory) -> dagger.Directory:
+def kasm_rootfs(sources: Sources, plan: Plan, web: dagger.Directory) -> dagger.Directory:
     """Steps 2-8: build KasmVNC, the X server and kclient, and pack them as a rootfs."""
     ctr = distro_base(plan).with_(with_caches(plan, Stage.KASM))
     for planned in plan.stage(Stage.KASM):
-        mounts = [(WEB_MOUNT, web)] if planned.step.number == PACKAGE_STEP else []
-        ctr = ctr.with_(run_hook(source, planned, mounts=mounts))
+        mounts: list[Mount] = [(WEB_MOUNT, web)] if planned.step.number == PACKAGE_STEP else []
+        ctr = ctr.with_(run_hook(sources, planned, mounts=mounts))
     return ctr.with_(without_caches(plan, Stage.KASM)).directory(OUT_DIR)
 
 
-def system_base(source: dagger.Directory, plan: Plan) -> dagger.Container:
+def system_base(sources: Sources, plan: Plan) -> dagger.Container:
     """Steps 9-10: the distro's runtime packages and common setup; this becomes the image."""
-    packages = dag.directory().with_new_file("packages.list", "".join(f"{p}\n" for p in plan.packages))
+    listing = "".join(f"{name}\n" for name in plan.packages)
+    packages = dag.directory().with_new_file("packages.list", listing).file("packages.list")
     ctr = distro_base(plan).with_(with_caches(plan, Stage.SYSTEM))
     for planned in plan.stage(Stage.SYSTEM):
-        ctr = (
-            ctr.with_mounted_file(PACKAGES_MOUNT, packages.file("packages.list"))
-            if (planned.step.number == PACKAGES_LIST_STEP)
-            else ctr
+        mounts: list[Mount] = (
+            [(PACKAGES_MOUNT, packages)] if planned.step.number == PACKAGES_LIST_STEP else []
         )
-        ctr = ctr.with_(run_hook(source, planned))
-        if planned.step.number == PACKAGES_LIST_STEP:
-            ctr = ctr.without_mount(PACKAGES_MOUNT)
+        ctr = ctr.with_(run_hook(sources, planned, mounts=mounts))
     return ctr.with_(without_caches(plan, Stage.SYSTEM))
 
 
@@ -167,16 +176,16 @@ def s6_overlay(plan: Plan) -> dagger.Directory:
     )
 
 
-def image(source: dagger.Directory, plan: Plan, *, labels: dict[str, str] | None = None) -> dagger.Container:
+def image(sources: Sources, plan: Plan, *, labels: dict[str, str] | None = None) -> dagger.Container:
     """Steps 11-13 and the image config: the final, runnable image of ``plan``."""
-    web = web_client(source, plan)
+    web = web_client(sources, plan)
     ctr = (
-        system_base(source, plan)
+        system_base(sources, plan)
         .with_directory("/", s6_overlay(plan))
-        .with_directory("/", kasm_rootfs(source, plan, web))
+        .with_directory("/", kasm_rootfs(sources, plan, web))
     )
-    for overlay in (*plan.step(12).sources, *plan.step(13).sources):
-        ctr = ctr.with_directory("/", source.directory(overlay))
+    for overlay in (*plan.step(12).overlays, *plan.step(13).overlays):
+        ctr = ctr.with_directory("/", sources.directory(overlay))
     for name, value in plan.image_env.items():
         ctr = ctr.with_env_variable(name, value)
     ctr = (

@@ -13,6 +13,8 @@ from dagger import DefaultPath, Doc, Ignore, dag, function, object_type
 from pipeline import graph, smoke
 from pipeline.errors import HeliosError
 from pipeline.failure import describe_failure
+from pipeline.graph import Sources
+from pipeline.layers import Layers
 from pipeline.plan import Plan, Planner
 from pipeline.platforms import check_platform
 from pipeline.render import distros_table, plan_table
@@ -24,6 +26,10 @@ SOURCE_FILTER = ["*", "!common", "!common/**", "!distros", "!distros/**", "**/__
 DistroArg = Annotated[str, Doc("distro name or alias, e.g. rhel, rocky, ubuntu (see `distros`)")]
 PlatformArg = Annotated[
     str | None, Doc("target platform: linux/amd64 or linux/arm64 (default: the engine's own)")
+]
+HooksArg = Annotated[
+    dagger.Directory | None,
+    Doc("your hooks tree, laid out like ours (common/build, common/root, distros/<d>/...); its files win"),
 ]
 BaseArg = Annotated[str | None, Doc("replace the distro's base image, e.g. almalinux:9.6 for --distro=rhel")]
 
@@ -47,14 +53,24 @@ class Helios:
         Doc("the Helios tree: common/ and distros/ (default: this repository)"),
     ]
 
+    async def _layers(self, hooks: dagger.Directory | None, *, digests: bool = False) -> Layers:
+        repo = await snapshot(self.source, digests=digests)
+        user = await snapshot(hooks, digests=digests) if hooks is not None else None
+        return Layers(repo, user, user_label="hooks")
+
     async def _plan(
-        self, distro: str, platform: str | None, base: str | None, *, digests: bool = False
+        self,
+        distro: str,
+        platform: str | None,
+        base: str | None,
+        hooks: dagger.Directory | None,
+        *,
+        digests: bool = False,
     ) -> Plan:
         if platform is None:
             platform = str(await dag.default_platform())
-        return Planner(await snapshot(self.source, digests=digests)).plan(
-            distro, check_platform(platform), base=base
-        )
+        layers = await self._layers(hooks, digests=digests)
+        return Planner(layers).plan(distro, check_platform(platform), base=base)
 
     @function
     async def build(
@@ -62,6 +78,7 @@ class Helios:
         distro: DistroArg,
         platform: PlatformArg = None,
         base: BaseArg = None,
+        hooks: HooksArg = None,
         revision: Annotated[str, Doc("source revision for the image label, e.g. a git commit")] = "",
         source_url: Annotated[str, Doc("source repository URL for the image label")] = "",
         source_date_epoch: Annotated[
@@ -69,12 +86,12 @@ class Helios:
         ] = None,
     ) -> dagger.Container:
         """Build a distro's desktop image; chain export, publish or terminal after it."""
-        plan = await self._plan(distro, platform, base)
+        plan = await self._plan(distro, platform, base, hooks)
         created = datetime.fromtimestamp(source_date_epoch, UTC) if source_date_epoch is not None else None
         labels = graph.oci_labels(
             plan, version=helios_version(), revision=revision, source_url=source_url, created=created
         )
-        return await self._sync(plan, graph.image(self.source, plan, labels=labels))
+        return await self._sync(plan, graph.image(Sources(self.source, hooks), plan, labels=labels))
 
     @staticmethod
     async def _sync(plan: Plan, image: dagger.Container) -> dagger.Container:
@@ -91,13 +108,14 @@ class Helios:
         distro: DistroArg,
         platform: PlatformArg = None,
         base: BaseArg = None,
+        hooks: HooksArg = None,
         timeout: Annotated[int, Doc("seconds to wait for the desktop to report ready")] = 180,
     ) -> str:
         """Build a distro's image, run it as a service and check port 3000 serves the desktop."""
         if timeout <= 0:
             raise HeliosError(f"timeout must be positive, not {timeout}", hint="pass --timeout=180")
-        plan = await self._plan(distro, platform, base)
-        image = await self._sync(plan, graph.image(self.source, plan))
+        plan = await self._plan(distro, platform, base, hooks)
+        image = await self._sync(plan, graph.image(Sources(self.source, hooks), plan))
         nonce = uuid.uuid4().hex
         try:
             return await smoke.probe(image, plan.web_image, timeout=timeout, nonce=nonce).stdout()
@@ -113,9 +131,9 @@ class Helios:
             ) from None
 
     @function
-    async def distros(self) -> str:
+    async def distros(self, hooks: HooksArg = None) -> str:
         """List the distros with a one-line description each."""
-        return distros_table(Planner(await snapshot(self.source)).catalogue)
+        return distros_table(Planner(await self._layers(hooks)).catalogue)
 
     @function
     async def plan(
@@ -123,7 +141,9 @@ class Helios:
         distro: DistroArg,
         platform: PlatformArg = None,
         base: BaseArg = None,
+        hooks: HooksArg = None,
         digests: Annotated[bool, Doc("show a digest of everything each step's cache depends on")] = False,
     ) -> str:
-        """Show the numbered build steps for a distro: stage and the exact file each step runs."""
-        return plan_table(await self._plan(distro, platform, base, digests=digests), digests=digests)
+        """Show the numbered build steps for a distro: stage, the file each step runs, and its origin."""
+        plan = await self._plan(distro, platform, base, hooks, digests=digests)
+        return plan_table(plan, digests=digests)

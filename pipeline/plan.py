@@ -1,8 +1,9 @@
 """A build plan: the build order resolved for one distro and platform, with no engine.
 
-The plan names the exact files each step uses, the environment each hook gets, and a digest of
-everything each step's cache depends on, so comparing two checkouts shows what a change re-runs.
-The Dagger graph is built from a plan and nothing else.
+The plan names the exact files each step uses (and whether they come from the repository or from
+the user's hooks), the environment each hook gets, and a digest of everything each step's cache
+depends on, so comparing two checkouts shows what a change re-runs. The Dagger graph is built
+from a plan and nothing else.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from pipeline.catalogue import DISTROS_DIR, Catalogue, Distro
 from pipeline.errors import HeliosError
 from pipeline.imageconfig import load_image_env
+from pipeline.layers import REPO, USER, Layers, Ref
 from pipeline.order import BUILD_ORDER, PACKAGES_LIST_STEP, WEB_STEP, Action, Scope, Stage, Step
 from pipeline.platforms import arch_of, check_platform
 from pipeline.tree import Tree
@@ -25,23 +27,41 @@ from pipeline.versions import image_ref, load_versions, section_env
 COMMON_BUILD = "common/build"
 COMMON_ROOT = "common/root"
 PACKAGES_FILE = "common/packages.toml"
+DROP_IN_SUFFIX = ".d"
+"""``<hook>.d/`` next to a hook holds scripts that run right after it, in lexical order."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One script execution: the script, the files mounted beside it, and its name in the container."""
+
+    script: Ref
+    files: tuple[Ref, ...]
+    mounted: str
+    """The script's file name under /helios/hooks, "<NN>-<hook>" or "<NN>-<hook>.d-<script>"."""
 
 
 @dataclass(frozen=True)
 class PlannedStep:
-    """A step of the build order, resolved: its files, its environment and its cache digest."""
+    """A step of the build order, resolved: what it runs or copies, its environment and its digest."""
 
     step: Step
-    sources: tuple[str, ...]
-    """The hook file, or the overlay directories in the order they are applied."""
-    extras: tuple[str, ...] = ()
+    runs: tuple[Run, ...] = ()
+    """Hook steps: the hook, then its drop-in scripts."""
+    overlays: tuple[Ref, ...] = ()
+    """Overlay steps: the root/ folders in the order they are copied (the last one wins)."""
     env: Mapping[str, str] = field(default_factory=dict)
     digest: str = ""
 
     @property
-    def hook(self) -> str:
-        """The hook's path in the tree (hook steps only)."""
-        return self.sources[0]
+    def hook(self) -> Ref:
+        """The hook itself (hook steps only)."""
+        return self.runs[0].script
+
+    @property
+    def extras(self) -> tuple[Ref, ...]:
+        """The extra files the hook's step declares (patches, images)."""
+        return self.runs[0].files
 
 
 @dataclass(frozen=True)
@@ -67,13 +87,15 @@ class Plan:
     def stage(self, stage: Stage) -> tuple[PlannedStep, ...]:
         return tuple(s for s in self.steps if s.step.stage is stage)
 
-    def find_hook(self, mount_path: str) -> PlannedStep | None:
-        """The hook step whose script ran as ``mount_path``, named "<NN>-<hook>" (to explain a failure)."""
-        number, _, name = mount_path.rsplit("/", 1)[-1].partition("-")
+    def find_run(self, command: str) -> tuple[PlannedStep, Run] | None:
+        """The step and script that ran as ``command`` (a path ending in the mounted name)."""
+        mounted = command.rsplit("/", 1)[-1]
+        number = mounted.split("-", 1)[0]
         if not number.isdigit() or not 1 <= int(number) <= len(self.steps):
             return None
         planned = self.step(int(number))
-        return planned if planned.step.is_hook and planned.step.name == name else None
+        run = next((r for r in planned.runs if r.mounted == mounted), None)
+        return (planned, run) if run else None
 
 
 def _digest(*parts: object) -> str:
@@ -81,11 +103,11 @@ def _digest(*parts: object) -> str:
 
 
 class Planner:
-    """Resolves plans against one tree (and its catalogue)."""
+    """Resolves plans against one tree, or the repository's tree with a user's hooks over it."""
 
-    def __init__(self, tree: Tree, versions: Mapping[str, Any] | None = None) -> None:
-        self.tree = tree
-        self.catalogue = Catalogue(tree)
+    def __init__(self, source: Tree | Layers, versions: Mapping[str, Any] | None = None) -> None:
+        self.layers = source if isinstance(source, Layers) else Layers(source)
+        self.catalogue = Catalogue(self.layers)
         self.versions = load_versions() if versions is None else versions
 
     def plan(self, distro_name: str, platform: str, *, base: str | None = None) -> Plan:
@@ -105,7 +127,8 @@ class Planner:
             planned = self._resolve(step, distro, platform)
             if step.is_hook:
                 inputs: list[object] = [chains[step.stage], planned.env]
-                inputs += [self.tree.digest(path) for path in (*planned.sources, *planned.extras)]
+                for run in planned.runs:
+                    inputs += [run.mounted, self._digest(run.script), [self._digest(f) for f in run.files]]
                 if step.number == PACKAGES_LIST_STEP:
                     inputs.append(packages)
                 if step.stage is Stage.KASM and step.name == "package.sh":
@@ -114,10 +137,11 @@ class Planner:
             elif step.action is Action.JOIN:
                 chains[Stage.IMAGE] = _digest(chains[Stage.KASM], chains[Stage.SYSTEM], self._s6())
             else:
-                overlays = [(path, self.tree.digest(path)) for path in planned.sources]
+                overlays = [(str(ref), self._digest(ref)) for ref in planned.overlays]
                 chains[Stage.IMAGE] = _digest(chains[Stage.IMAGE], overlays)
-            steps.append(PlannedStep(planned.step, planned.sources, planned.extras, planned.env,
-                                     chains[step.stage]))  # fmt: skip
+            steps.append(
+                PlannedStep(planned.step, planned.runs, planned.overlays, planned.env, chains[step.stage])
+            )
         return Plan(
             distro=distro,
             platform=platform,
@@ -125,9 +149,13 @@ class Planner:
             web_image=web_image,
             steps=tuple(steps),
             packages=packages,
-            image_env=load_image_env(self.tree),
+            image_env=load_image_env(self.layers.tree(REPO)),
             s6_overlay=self._s6(),
         )
+
+    def _digest(self, ref: Ref) -> str:
+        # By content only, as the engine keys files: moving a file between layers re-runs nothing.
+        return self.layers.digest(ref)
 
     def _s6(self) -> Mapping[str, Any]:
         s6 = self.versions.get("s6_overlay")
@@ -137,27 +165,33 @@ class Planner:
 
     def _resolve(self, step: Step, distro: Distro, platform: str) -> PlannedStep:
         if step.action is Action.JOIN:
-            return PlannedStep(step, ())
+            return PlannedStep(step)
         if step.action is Action.OVERLAY:
-            return PlannedStep(step, self._overlays(step, distro))
-        hook = self.hook_path(step, distro)
-        directory = hook.rsplit("/", 1)[0]
+            return PlannedStep(step, overlays=self._overlays(step, distro))
+        hook = self.hook_ref(step, distro)
+        folder = hook.path.rsplit("/", 1)[0]
         extras = tuple(
-            f"{directory}/{name}"
-            for name in self.tree.list_dir(directory)
-            if any(fnmatch.fnmatch(name, pattern) for pattern in step.extras)
+            ref
+            for name, ref in self.layers.entries(folder).items()
+            if any(fnmatch.fnmatch(name, pattern) for pattern in step.extras) and self.layers.is_file(ref)
         )
-        return PlannedStep(step, (hook,), extras, self._env(step, distro, platform))
+        mounted = f"{step.number:02d}-{step.name}"
+        runs = (Run(hook, extras, mounted), *self._drop_ins(step, distro, mounted))
+        return PlannedStep(step, runs=runs, env=self._env(step, distro, platform))
 
-    def hook_path(self, step: Step, distro: Distro) -> str:
-        """Where the hook of ``step`` comes from for ``distro`` (its own folder, then its ancestors')."""
+    def _folders(self, step: Step, distro: Distro, leaf: str) -> list[str]:
+        """Where ``leaf`` of ``step`` may live, nearest first (distro hooks follow ``extends``)."""
         if step.scope is Scope.COMMON:
-            candidates = [f"{COMMON_BUILD}/{step.name}"]
-        else:
-            candidates = [f"{DISTROS_DIR}/{name}/build/{step.name}" for name in distro.lineage]
+            return [f"{COMMON_BUILD}/{leaf}"]
+        return [f"{DISTROS_DIR}/{name}/build/{leaf}" for name in distro.lineage]
+
+    def hook_ref(self, step: Step, distro: Distro) -> Ref:
+        """Where the hook of ``step`` comes for ``distro``: the nearest distro, the user's copy first."""
+        candidates = self._folders(step, distro, step.name)
         for path in candidates:
-            if self.tree.is_file(path):
-                return path
+            ref = self.layers.find_file(path)
+            if ref is not None:
+                return ref
         raise HeliosError(
             f"step {step.number} ({step.label}): hook {candidates[0]} is missing",
             hint=f"create it (step {step.number} builds the {step.summary})"
@@ -168,12 +202,37 @@ class Planner:
             ),
         )
 
-    def _overlays(self, step: Step, distro: Distro) -> tuple[str, ...]:
+    def _drop_ins(self, step: Step, distro: Distro, mounted: str) -> list[Run]:
+        """The scripts of every ``<hook>.d/`` for this step, merged by name, in lexical order.
+
+        Folders are merged from the farthest ancestor to the distro itself, repository before user,
+        so a nearer or user file with the same name replaces the other. Files that are not ``*.sh``
+        are data, mounted beside every script of the folder.
+        """
+        folder = step.name.removesuffix(".sh") + DROP_IN_SUFFIX
+        merged: dict[str, Ref] = {}
+        for path in reversed(self._folders(step, distro, folder)):
+            merged.update(self.layers.entries(path))
+        files = {name: ref for name, ref in merged.items() if self.layers.is_file(ref)}
+        data = tuple(ref for name, ref in files.items() if not name.endswith(".sh"))
+        return [
+            Run(ref, data, f"{mounted.removesuffix('.sh')}.d-{name}")
+            for name, ref in sorted(files.items())
+            if name.endswith(".sh")
+        ]
+
+    def _overlays(self, step: Step, distro: Distro) -> tuple[Ref, ...]:
+        """Overlay order: repo common (12), then repo distro, user common, user distro (13)."""
+        distro_roots = [f"{DISTROS_DIR}/{name}/root" for name in reversed(distro.lineage)]
+        repo, user = self.layers.tree(REPO), self.layers.tree(USER) if self.layers.has_user else None
         if step.scope is Scope.COMMON:
-            candidates = [COMMON_ROOT]
-        else:  # ancestors first, so the distro's own files win
-            candidates = [f"{DISTROS_DIR}/{name}/root" for name in reversed(distro.lineage)]
-        return tuple(path for path in candidates if self.tree.is_dir(path))
+            return (self.layers.ref(REPO, COMMON_ROOT),) if repo.is_dir(COMMON_ROOT) else ()
+        ordered = [self.layers.ref(REPO, path) for path in distro_roots if repo.is_dir(path)]
+        if user is not None:
+            ordered += [
+                self.layers.ref(USER, path) for path in [COMMON_ROOT, *distro_roots] if user.is_dir(path)
+            ]
+        return tuple(ordered)
 
     def _env(self, step: Step, distro: Distro, platform: str) -> dict[str, str]:
         env = {"HELIOS_STEP": str(step.number), "HELIOS_WEBRTC": str(distro.webrtc).lower()}
@@ -192,9 +251,10 @@ class Planner:
     def _packages(self, distro: Distro) -> tuple[str, ...]:
         from pipeline.packages import package_list
 
-        if not self.tree.is_file(PACKAGES_FILE):
+        repo = self.layers.tree(REPO)
+        if not repo.is_file(PACKAGES_FILE):
             raise HeliosError(f"{PACKAGES_FILE} is missing", hint="restore the unified package list")
-        text = self.tree.read_bytes(PACKAGES_FILE).decode()
+        text = repo.read_bytes(PACKAGES_FILE).decode()
         return tuple(package_list(text, distro.packages, source=PACKAGES_FILE))
 
 

@@ -28,20 +28,33 @@ def distros_table(catalogue: Catalogue) -> str:
 
 
 def plan_table(plan: Plan, *, digests: bool = False) -> str:
-    """The numbered steps of ``plan``: stage, what runs, and optionally each step's cache digest."""
-    header = ["#", "STAGE", "RUNS"] + (["DIGEST"] if digests else [])
+    """The numbered steps of ``plan``: stage, what runs, where it comes from, optionally digests.
+
+    A hook's drop-in scripts (``<hook>.d/*.sh``) follow it on rows of their own, numbered "9.1"...
+    """
+    header = ["#", "STAGE", "FROM", "RUNS"] + (["DIGEST"] if digests else [])
     rows = [header]
+
+    def add(number: str, stage: str, origin: str, runs: str, digest: str) -> None:
+        rows.append([number, stage, origin, runs] + ([digest[:DIGEST_WIDTH]] if digests else []))
+
     for planned in plan.steps:
         step = planned.step
+        number, stage, digest = str(step.number), step.stage.value, planned.digest
         if step.action is Action.JOIN:
-            runs = f"packaged rootfs (8) + s6-overlay {plan.s6_overlay.get('version', '?')} -> base (10)"
+            add(number, stage, "-", f"packaged rootfs (8) + s6-overlay {plan.s6_overlay.get('version', '?')} "
+                "-> base (10)", digest)  # fmt: skip
         elif step.action is Action.OVERLAY:
-            runs = " + ".join(f"{path}/" for path in planned.sources) or "(no overlay)"
+            overlays = planned.overlays or ()
+            origins = "+".join(sorted({ref.layer for ref in overlays})) or "-"
+            add(number, stage, origins, " + ".join(f"{ref}/" for ref in overlays) or "(no overlay)", digest)
         else:
-            extras = [path.rsplit("/", 1)[-1] for path in planned.extras]
-            runs = planned.hook + (f"  [+ {', '.join(extras)}]" if extras else "")
-        row = [str(step.number), step.stage.value, runs]
-        rows.append(row + ([planned.digest[:DIGEST_WIDTH]] if digests else []))
+            hook, *drop_ins = planned.runs
+            extras = [ref.name for ref in hook.files]
+            add(number, stage, hook.script.layer,
+                f"{hook.script}" + (f"  [+ {', '.join(extras)}]" if extras else ""), digest)  # fmt: skip
+            for index, run in enumerate(drop_ins, start=1):
+                add(f"{number}.{index}", stage, run.script.layer, str(run.script), digest)
     title = f"{plan.distro.name} ({plan.distro.description}) on {plan.platform}, base {plan.base}" + (
         f", extends {plan.distro.extends}" if plan.distro.extends else ""
     )

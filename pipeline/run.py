@@ -39,10 +39,13 @@ def source_metadata(root: Path) -> tuple[str, str, datetime | None]:
     return revision, url, datetime.fromtimestamp(int(stamp), UTC) if stamp.isdigit() else None
 
 
-async def _build(root: Path, plan: Plan, export: Path | None) -> str:
+async def _build(root: Path, hooks: Path | None, plan: Plan, export: Path | None) -> str:
     revision, url, created = source_metadata(root)
     async with dagger.connection(dagger.Config(log_output=sys.stderr)):
-        source = dag.host().directory(str(root), include=HOST_INCLUDE, exclude=HOST_EXCLUDE)
+        user = dag.host().directory(str(hooks), exclude=HOST_EXCLUDE) if hooks is not None else None
+        source = graph.Sources(
+            dag.host().directory(str(root), include=HOST_INCLUDE, exclude=HOST_EXCLUDE), user
+        )
         labels = graph.oci_labels(
             plan, version=helios_version(), revision=revision, source_url=url, created=created
         )
@@ -68,6 +71,6 @@ async def _build(root: Path, plan: Plan, export: Path | None) -> str:
             ) from None
 
 
-def run_build(root: Path, plan: Plan, export: Path | None) -> str:
-    """Build ``plan`` from the tree at ``root``; optionally export the image; return a summary line."""
-    return anyio.run(_build, root, plan, export)
+def run_build(root: Path, hooks: Path | None, plan: Plan, export: Path | None) -> str:
+    """Build ``plan`` from the tree at ``root`` (and ``hooks``); optionally export the image; summarize."""
+    return anyio.run(_build, root, hooks, plan, export)

@@ -9,7 +9,14 @@ from pipeline.tree import SnapshotTree
 
 # The files the core reads: configs are loaded with their text, everything else by name only.
 TEXT_PATTERNS = ("distros/*/distro.toml", "common/*.toml")
-NAME_PATTERNS = ("distros/*/build/*", "common/build/*", "common/root/**/*", "distros/*/root/**/*")
+NAME_PATTERNS = (
+    "distros/*/build/*",
+    "distros/*/build/*.d/*",
+    "common/build/*",
+    "common/build/*.d/*",
+    "common/root/**/*",
+    "distros/*/root/**/*",
+)
 
 
 async def snapshot(source: dagger.Directory, *, digests: bool = False) -> SnapshotTree:

@@ -1,4 +1,9 @@
-"""Checking a whole hook tree without an engine: configs, hooks, and nothing unknown at a hook point."""
+"""Checking hook trees without an engine: configs, hooks, drop-ins, and nothing unknown at a hook point.
+
+The repository's tree and a user's hooks tree are checked the same way, except that a user's tree
+may hold only the hook layout (``common/build``, ``common/root``, ``distros/<d>/{distro.toml,build,
+root}``): it cannot replace the package list or the image configuration.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +13,23 @@ import fnmatch
 from pipeline.catalogue import CONFIG_NAME, DISTROS_DIR
 from pipeline.errors import HeliosError
 from pipeline.imageconfig import IMAGE_CONFIG
+from pipeline.layers import REPO, Layers, Ref
 from pipeline.order import BUILD_ORDER, Scope
-from pipeline.plan import COMMON_BUILD, PACKAGES_FILE, Planner
+from pipeline.plan import COMMON_BUILD, DROP_IN_SUFFIX, PACKAGES_FILE, Planner
 from pipeline.platforms import PLATFORMS
 from pipeline.tree import Tree
 
 
-def validate_tree(tree: Tree) -> list[HeliosError]:
-    """Every problem found in ``tree``; an empty list means every distro can be planned."""
-    problems = _unknown_entries(tree)
+def validate_tree(source: Tree | Layers) -> list[HeliosError]:
+    """Every problem found; an empty list means every distro can be planned on every platform."""
+    layers = source if isinstance(source, Layers) else Layers(source)
+    problems: list[HeliosError | None] = []
+    for layer in layers.layers:
+        problems += LayoutCheck(layers, layer.name).problems()
     try:
-        planner = Planner(tree)
+        planner = Planner(layers)
     except HeliosError as error:
-        return [*problems, error]
+        return _unique([*(p for p in problems if p is not None), error])
     for name in planner.catalogue.names():
         for platform in PLATFORMS:
             try:
@@ -28,8 +37,10 @@ def validate_tree(tree: Tree) -> list[HeliosError]:
             except HeliosError as error:
                 problems.append(error)
                 break
-            problems += [p for p in _hook_problems(tree, plan.steps) if p not in problems]
-    return _unique(problems)
+            for planned in plan.steps:  # drop-in scripts are checked with their folder
+                if planned.runs:
+                    problems.append(_no_shebang(layers, planned.step.number, planned.hook))
+    return _unique([p for p in problems if p is not None])
 
 
 def _unique(problems: list[HeliosError]) -> list[HeliosError]:
@@ -37,62 +48,126 @@ def _unique(problems: list[HeliosError]) -> list[HeliosError]:
     return [p for p in problems if not (str(p) in seen or seen.add(str(p)))]
 
 
-def _hook_problems(tree: Tree, steps: tuple) -> list[HeliosError]:
-    problems = []
-    for planned in steps:
-        if not planned.step.is_hook:
-            continue
-        head = tree.read_bytes(planned.hook)[:2]
-        if head != b"#!":
-            problems.append(
-                HeliosError(
-                    f"step {planned.step.number}: {planned.hook} has no shebang",
-                    hint="start it with a line such as #!/usr/bin/env bash",
-                )
-            )
-    return problems
+def _no_shebang(layers: Layers, number: int, script: Ref) -> HeliosError | None:
+    if layers.read_bytes(script)[:2] == b"#!":
+        return None
+    return HeliosError(
+        f"step {number}: {script} has no shebang", hint="start it with a line such as #!/usr/bin/env bash"
+    )
 
 
-def _known_names(scope: Scope) -> tuple[list[str], list[str]]:
+def _hook_names(scope: Scope) -> tuple[list[str], list[str]]:
     """Hook file names and extra-file patterns allowed in a build folder of ``scope``."""
     steps = [s for s in BUILD_ORDER if s.is_hook and s.scope is scope]
     return [s.name for s in steps], [pattern for s in steps for pattern in s.extras]
 
 
-def _check_folder(
-    tree: Tree, folder: str, *, files: list[str], patterns: list[str] = (), dirs: list[str] = ()
-) -> list[HeliosError]:
-    """Problems with the entries of ``folder``: each must be a known file (or pattern) or folder."""
-    problems = []
-    for entry in tree.list_dir(folder):
-        path = f"{folder}/{entry}"
-        if entry in dirs:
-            if not tree.is_dir(path):
-                problems.append(HeliosError(f"{path} must be a folder", hint="move the file away"))
-        elif entry in files or any(fnmatch.fnmatch(entry, p) for p in patterns):
-            if not tree.is_file(path):
-                problems.append(
-                    HeliosError(f"{path} is not a regular file", hint="hooks and configs are files")
+def _suggest(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"did you mean {close[0]!r}?" if close else f"known here: {', '.join(known)}"
+
+
+class LayoutCheck:
+    """Problems with the files of one layer: every entry must be a known hook, file or folder."""
+
+    def __init__(self, layers: Layers, layer: str) -> None:
+        self.layers = layers
+        self.layer = layer
+        self.tree = layers.tree(layer)
+
+    def _ref(self, path: str) -> Ref:
+        return self.layers.ref(self.layer, path)
+
+    def problems(self) -> list[HeliosError]:
+        top = ["common", DISTROS_DIR]
+        found = [] if self.layer == REPO else self._folder("", files=[], dirs=top)
+        common_files = [PACKAGES_FILE.rsplit("/", 1)[1], IMAGE_CONFIG.rsplit("/", 1)[1]]
+        found += self._folder(
+            "common", files=common_files if self.layer == REPO else [], dirs=["build", "root"]
+        )
+        found += self._build_folder(COMMON_BUILD, Scope.COMMON)
+        for distro in self.tree.list_dir(DISTROS_DIR):
+            folder = f"{DISTROS_DIR}/{distro}"
+            if not self.tree.is_dir(folder):
+                found.append(
+                    HeliosError(f"{self._ref(folder)} is not a folder", hint="each distro is a folder")
                 )
-        else:
-            known = [*files, *dirs]
-            close = difflib.get_close_matches(entry, known, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"known here: {', '.join([*known, *patterns])}"
-            problems.append(HeliosError(f"{path} is not a known hook, file or folder", hint=hint))
-    return problems
+                continue
+            found += self._folder(folder, files=[CONFIG_NAME], dirs=["build", "root"])
+            found += self._build_folder(f"{folder}/build", Scope.DISTRO)
+        return found
 
+    def _folder(self, folder: str, *, files: list[str], dirs: list[str]) -> list[HeliosError]:
+        problems = []
+        for entry in self.tree.list_dir(folder):
+            path = f"{folder}/{entry}" if folder else entry
+            if entry in dirs:
+                if not self.tree.is_dir(path):
+                    problems.append(
+                        HeliosError(f"{self._ref(path)} must be a folder", hint="move the file away")
+                    )
+            elif entry in files:
+                if not self.tree.is_file(path):
+                    problems.append(
+                        HeliosError(
+                            f"{self._ref(path)} is not a regular file", hint="hooks and configs are files"
+                        )
+                    )
+            else:
+                problems.append(
+                    HeliosError(
+                        f"{self._ref(path)} is not a known hook, file or folder",
+                        hint=_suggest(entry, [*files, *dirs]),
+                    )
+                )
+        return problems
 
-def _unknown_entries(tree: Tree) -> list[HeliosError]:
-    common_files = [PACKAGES_FILE.rsplit("/", 1)[1], IMAGE_CONFIG.rsplit("/", 1)[1]]
-    problems = _check_folder(tree, "common", files=common_files, dirs=["build", "root"])
-    hooks, extras = _known_names(Scope.COMMON)
-    problems += _check_folder(tree, COMMON_BUILD, files=hooks, patterns=extras)
-    hooks, extras = _known_names(Scope.DISTRO)
-    for distro in tree.list_dir(DISTROS_DIR):
-        folder = f"{DISTROS_DIR}/{distro}"
-        if not tree.is_dir(folder):
-            problems.append(HeliosError(f"{folder} is not a folder", hint="each distro is a folder"))
-            continue
-        problems += _check_folder(tree, folder, files=[CONFIG_NAME], dirs=["build", "root"])
-        problems += _check_folder(tree, f"{folder}/build", files=hooks, patterns=extras)
-    return problems
+    def _build_folder(self, folder: str, scope: Scope) -> list[HeliosError]:
+        hooks, extras = _hook_names(scope)
+        drop_ins = [name.removesuffix(".sh") + DROP_IN_SUFFIX for name in hooks]
+        problems = []
+        for entry in self.tree.list_dir(folder):
+            path = f"{folder}/{entry}"
+            if entry.endswith(DROP_IN_SUFFIX) and entry not in drop_ins:
+                problems.append(
+                    HeliosError(
+                        f"{self._ref(path)} is a drop-in folder for a hook that does not exist here",
+                        hint=_suggest(entry, drop_ins),
+                    )
+                )
+            elif entry in drop_ins:
+                problems += self._drop_in_folder(path)
+            else:
+                problems += self._folder_entry(folder, entry, hooks, extras)
+        return problems
+
+    def _folder_entry(
+        self, folder: str, entry: str, hooks: list[str], extras: list[str]
+    ) -> list[HeliosError]:
+        path = f"{folder}/{entry}"
+        if entry in hooks or any(fnmatch.fnmatch(entry, p) for p in extras):
+            if self.tree.is_file(path):
+                return []
+            return [HeliosError(f"{self._ref(path)} is not a regular file", hint="hooks are files")]
+        return [
+            HeliosError(
+                f"{self._ref(path)} is not a known hook or file",
+                hint=_suggest(entry, hooks) + f" (known hooks here: {', '.join(hooks)})",
+            )
+        ]
+
+    def _drop_in_folder(self, folder: str) -> list[HeliosError]:
+        problems = []
+        if not self.tree.is_dir(folder):
+            return [HeliosError(f"{self._ref(folder)} must be a folder", hint="drop-in scripts live in it")]
+        for entry in self.tree.list_dir(folder):
+            path = f"{folder}/{entry}"
+            if not self.tree.is_file(path):
+                problems.append(
+                    HeliosError(f"{self._ref(path)} is not a file", hint="drop-in folders are flat")
+                )
+            elif entry.endswith(".sh") and self.tree.read_bytes(path)[:2] != b"#!":
+                problems.append(
+                    HeliosError(f"{self._ref(path)} has no shebang", hint="start it with #!/usr/bin/env bash")
+                )
+        return problems

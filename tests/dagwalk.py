@@ -19,38 +19,43 @@ from dagger import dag
 from pipeline.tree import LocalTree
 
 SOURCE_PATH = "/helios-source"
+USER_PATH = "/helios-user-hooks"
 
 
-def source_directory() -> dagger.Directory:
-    """The source every test graph is built from; its identity is replaced by content below."""
-    return dag.host().directory(SOURCE_PATH)
+def source_directory(path: str = SOURCE_PATH) -> dagger.Directory:
+    """A source test graphs are built from; its identity is replaced by content below."""
+    return dag.host().directory(path)
 
 
 def selections(obj: Any) -> list[Any]:
     return list(obj._ctx.selections)
 
 
-def _is_source(fields: list[Any]) -> bool:
-    return (
+def _source_path(fields: list[Any]) -> str | None:
+    if (
         len(fields) >= 2
         and (fields[0].type_name, fields[0].name) == ("Query", "host")
         and fields[1].name == "directory"
-        and fields[1].args.get("path") == SOURCE_PATH
-    )
+    ):
+        return fields[1].args.get("path")
+    return None
 
 
 @dataclass
 class Keyer:
-    """Renders objects to content-aware cache keys for one tree."""
+    """Renders objects to content-aware cache keys for one tree (and optionally a user's hooks)."""
 
     tree: LocalTree
+    user: LocalTree | None = None
 
     def key(self, fields: list[Any]) -> str:
-        if _is_source(fields):
+        trees = {SOURCE_PATH: self.tree, USER_PATH: self.user}
+        tree = trees.get(_source_path(fields) or "")
+        if tree is not None:
             rest = fields[2:]
             if all(f.name in ("file", "directory") for f in rest):
                 path = "/".join(f.args["path"].strip("/") for f in rest)
-                return f"content({path}:{self.tree.digest(path)})"
+                return f"content({path}:{tree.digest(path)})"
         return " / ".join(
             f"{f.type_name}.{f.name}({', '.join(f'{k}={self.value(v)}' for k, v in sorted(f.args.items()))})"
             for f in fields
@@ -75,9 +80,13 @@ class Keyer:
 
 
 def exec_label(args: list[str]) -> str:
+    """ "step 9" for a hook, "step 9 system.d-50-x.sh" for a drop-in script, "s6" otherwise."""
     name = args[0].rsplit("/", 1)[-1]
-    number = name.split("-", 1)[0]
-    return f"step {int(number)}" if number.isdigit() else "s6"
+    number, _, rest = name.partition("-")
+    if not number.isdigit():
+        return "s6"
+    drop_in = rest.split(".d-", 1)
+    return f"step {int(number)}" + (f" {rest}" if len(drop_in) == 2 else "")
 
 
 def reachable(root: Any) -> list[Any]:

@@ -46,10 +46,10 @@ def test_plan_prints_numbered_steps_with_stage_and_file(make_tree):
     assert result.exit_code == 0, result.output
     rows = [line.split() for line in result.stdout.splitlines()[2:]]
     assert [row[0] for row in rows] == [str(n) for n in range(1, 14)]
-    assert rows[0][:3] == ["1", "web", "common/build/novnc.sh"]
-    assert rows[4][:3] == ["5", "kasm", "distros/base/build/xorg.sh"]
-    assert rows[8][:3] == ["9", "system", "distros/child/build/system.sh"]
-    assert rows[12][:3] == ["13", "image", "distros/base/root/"]
+    assert rows[0][:4] == ["1", "web", "repo", "common/build/novnc.sh"]
+    assert rows[4][:4] == ["5", "kasm", "repo", "distros/base/build/xorg.sh"]
+    assert rows[8][:4] == ["9", "system", "repo", "distros/child/build/system.sh"]
+    assert rows[12][:4] == ["13", "image", "repo", "distros/base/root/"]
     assert "linux/arm64" in result.stdout.splitlines()[0]
 
 
@@ -107,10 +107,8 @@ def test_validate_reports_every_problem(make_tree):
     result = run("validate", "--root", str(root))
     assert result.exit_code == 2
     err = result.stderr
-    assert (
-        "common/build/kasmm.sh is not a known hook, file or folder" in err and "did you mean 'kasm.sh'" in err
-    )
-    assert "distros/base/build/notes.txt is not a known hook" in err
+    assert "common/build/kasmm.sh is not a known hook or file" in err and "did you mean 'kasm.sh'" in err
+    assert "distros/base/build/notes.txt is not a known hook or file" in err
     assert "distros/child/extra.toml is not a known hook" in err
     assert "step 5 (xorg): hook distros/base/build/xorg.sh is missing" in err
     assert "problem(s) found" in err

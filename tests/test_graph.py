@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import graph
+from pipeline.graph import Sources
 from pipeline.plan import Plan, Planner
 from pipeline.tree import LocalTree
 from tests.conftest import REPO, write_files
@@ -19,7 +20,7 @@ HOOK_STEPS = [f"step {n}" for n in range(1, 11)]
 def build(root: Path, distro: str, platform: str = "linux/amd64") -> tuple[Plan, object]:
     plan = Planner(LocalTree(root)).plan(distro, platform)
     labels = {"org.opencontainers.image.title": f"helios-{distro}"}
-    return plan, graph.image(source_directory(), plan, labels=labels)
+    return plan, graph.image(Sources(source_directory()), plan, labels=labels)
 
 
 def field_names(obj) -> list[str]:
@@ -67,7 +68,7 @@ def test_each_hook_step_mounts_only_its_own_script_and_declared_extras(make_tree
     for planned in plan.steps[:10]:
         files = mounted[planned.step.number]
         hook_name = f"{planned.step.number:02d}-{planned.step.name}"
-        expected = [(hook_name, planned.hook)] + [(p.rsplit("/", 1)[1], p) for p in planned.extras]
+        expected = [(hook_name, planned.hook.path)] + [(ref.name, ref.path) for ref in planned.extras]
         assert [(name, src.split(":")[0].removeprefix("{content(")) for name, src in files] == expected
 
 
@@ -129,7 +130,7 @@ def changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
 
 def _order(label: str) -> tuple[int, str]:
     parts = label.split()
-    return (int(parts[1]) if len(parts) == 2 else 99, label)
+    return (int(parts[1]) if parts[0] == "step" else 99, label)
 
 
 def edit(root: Path, path: str) -> None:

@@ -69,7 +69,10 @@ def test_the_source_is_taken_once_with_an_allow_list():
 def test_build_arguments_are_optional_except_the_distro():
     parameters = OBJECT.functions["build"].parameters
     assert not parameters["distro"].is_optional
-    assert all(parameters[name].is_optional for name in ("platform", "base", "revision", "source_date_epoch"))
+    assert all(
+        parameters[name].is_optional
+        for name in ("platform", "base", "hooks", "revision", "source_date_epoch")
+    )
 
 
 @pytest.mark.real_versions
@@ -87,3 +90,14 @@ async def test_module_distros_and_plan_on_a_fixture_tree(make_tree):
     assert "A child of the fixture distro" in await helios.distros()
     text = await helios.plan("child", platform="linux/amd64", digests=True)
     assert "distros/child/build/system.sh" in text and "DIGEST" in text
+
+
+@pytest.mark.asyncio
+async def test_module_plan_takes_a_users_hooks_tree(make_tree, tmp_path):
+    user = tmp_path / "site"
+    (user / "common/build/system.d").mkdir(parents=True)
+    (user / "common/build/system.d/50-firefox.sh").write_text("#!/bin/sh\n")
+    helios = Helios(source=FakeDirectory(make_tree()))  # type: ignore[arg-type]
+    text = await helios.plan("base", platform="linux/amd64", hooks=FakeDirectory(user))  # type: ignore[arg-type]
+    row = next(line.split() for line in text.splitlines() if line.startswith("10.1"))
+    assert row == ["10.1", "system", "user", "hooks/common/build/system.d/50-firefox.sh"]

@@ -11,6 +11,7 @@ from dagger import dag
 
 from pipeline import graph
 from pipeline.failure import describe_failure
+from pipeline.graph import Sources
 from pipeline.plan import Planner
 from pipeline.platforms import host_default
 from pipeline.tree import LocalTree
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 def build(root: Path) -> tuple[object, dagger.Container]:
     plan = Planner(LocalTree(root)).plan("tiny", host_default())
     source = dag.host().directory(str(root))
-    return plan, graph.image(source, plan, labels={"io.helios.test": "fixture"})
+    return plan, graph.image(Sources(source), plan, labels={"io.helios.test": "fixture"})
 
 
 async def read(image: dagger.Container, path: str) -> str:

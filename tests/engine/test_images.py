@@ -13,6 +13,7 @@ import pytest
 from dagger import dag
 
 from pipeline import graph, smoke
+from pipeline.graph import Sources
 from pipeline.plan import Planner
 from pipeline.platforms import host_default
 from pipeline.tree import LocalTree
@@ -38,7 +39,7 @@ KEY_FILES = [
 def image_of(distro: str):
     plan = Planner(LocalTree(REPO)).plan(distro, host_default())
     source = dag.host().directory(str(REPO), include=["common/**", "distros/**"])
-    return plan, graph.image(source, plan)
+    return plan, graph.image(Sources(source), plan)
 
 
 @pytest.mark.parametrize("distro", ["debian", "rhel", "alpine"])
