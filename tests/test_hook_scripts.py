@@ -399,3 +399,74 @@ def test_hooks_fail_fast_without_their_versions() -> None:
         result = run_bash(f'bash "{COMMON_BUILD / hook}"')
         assert result.returncode != 0
         assert f"{variable} is not set" in result.stderr, (hook, result.stderr)
+
+
+# --- the X server hook (step 5), run end to end against stub tools ---------------------------
+
+XORG_HOOKS = sorted((ROOT / "distros").glob("*/build/xorg.sh"))
+
+
+def fake_xorg_tarball(tmp_path: Path, version: str, libgl: str) -> Path:
+    """An xorg-server tarball whose configure records the GL requirement it was left with."""
+    top = tmp_path / "tarball" / f"xorg-server-{version}"
+    top.mkdir(parents=True)
+    configure = top / "configure"
+    configure.write_text(
+        f'#!/bin/sh\nLIBGL="{libgl}"\nprintf "%s\\n" "$LIBGL" >configure.libgl\n: >Makefile\n'
+    )
+    configure.chmod(0o755)
+    tarball = tmp_path / "xorg.tar.gz"
+    subprocess.run(["tar", "-czf", str(tarball), "-C", str(top.parent), top.name], check=True)
+    return tarball
+
+
+def stub_build_tools(bin_dir: Path, tarball: Path) -> None:
+    """curl serves the fake tarball; patch, autoreconf and make only pretend to work."""
+    bin_dir.mkdir()
+    stubs = {
+        "curl": f'while [ $# -gt 0 ]; do [ "$1" = -o ] && cp "{tarball}" "$2"; shift; done\n',
+        "patch": "cat >/dev/null\n",
+        "autoreconf": ":\n",
+        "make": "mkdir -p hw/vnc && : >hw/vnc/Xvnc && chmod +x hw/vnc/Xvnc\n",
+    }
+    for name, body in stubs.items():
+        (bin_dir / name).write_text("#!/bin/sh\n" + body)
+        (bin_dir / name).chmod(0o755)
+
+
+@pytest.mark.parametrize("hook", XORG_HOOKS, ids=rel)
+@pytest.mark.parametrize(
+    ("version", "upstream_libgl", "expected_libgl"),
+    [
+        # 1.20 wants Mesa's version in gl.pc; libglvnd's gl.pc (EL9) says 1.2.
+        ("1.20.14", "gl >= 7.1.0", "gl >= 1.2"),
+        ("21.1.16", "gl >= 1.2", "gl >= 1.2"),
+    ],
+)
+def test_xorg_hook_configures_against_glvnd(
+    hook: Path, version: str, upstream_libgl: str, expected_libgl: str, tmp_path: Path
+) -> None:
+    if shutil.which("tar") is None or shutil.which("sha256sum") is None:
+        pytest.skip("tar and sha256sum are needed to run the hook")
+    tarball = fake_xorg_tarball(tmp_path, version, upstream_libgl)
+    stub_build_tools(tmp_path / "bin", tarball)
+    src = tmp_path / "src"
+    (src / "unix" / "xserver" / "hw" / "vnc").mkdir(parents=True)
+    for patch in ("xserver21.patch", "xserver120.patch", "CVE-2022-2320-v1.20.patch"):
+        (src / "unix" / patch).write_text("")
+    result = subprocess.run(
+        ["bash", str(hook)],
+        capture_output=True,
+        text=True,
+        env={
+            "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}",
+            "HOME": str(tmp_path),
+            "SRC_DIR": str(src),
+            "XORG_VERSION": version,
+            "XORG_SHA256": hashlib.sha256(tarball.read_bytes()).hexdigest(),
+        },
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    seen = (src / "unix" / "xserver" / "configure.libgl").read_text().strip()
+    assert seen == expected_libgl

@@ -64,6 +64,11 @@ fi
 
 banner "X server $XORG_VERSION: configure"
 autoreconf -fi
+if [[ $XORG_VERSION == 1.20.* ]]; then
+  # 1.20 asks for Mesa's own version of gl.pc (>= 7.1.0); where libglvnd provides gl.pc (EL9)
+  # it reports the GL API version (1.2) and configure stops. 21.1 already asks for gl >= 1.2.
+  sed -i -e 's/LIBGL="gl >= 7\.1\.0"/LIBGL="gl >= 1.2"/' -e 's/LIBGL="gl >= 9\.2\.0"/LIBGL="gl >= 1.2"/' configure
+fi
 # Newer compilers turn old warnings into errors (array-bounds on GCC 12, pointer types on GCC 14);
 # the X server sources predate them, so keep those as warnings.
 lenient="-Wno-error=array-bounds -Wno-error=incompatible-pointer-types -Wno-error=implicit-function-declaration -Wno-error=int-conversion"
