@@ -12,6 +12,7 @@ from dagger import dag
 from pipeline import graph
 from pipeline.failure import describe_failure
 from pipeline.graph import Sources
+from pipeline.layers import Layers
 from pipeline.plan import Planner
 from pipeline.platforms import host_default
 from pipeline.tree import LocalTree
@@ -75,3 +76,20 @@ async def test_a_failing_hook_is_reported_with_step_path_code_and_output(engine,
     report = describe_failure(plan, error.command, error.exit_code, error.stdout, error.stderr)
     assert report.startswith("step 3 (kasm · turbo) failed: common/build/turbo.sh exited with code 3")
     assert "fatal: no compiler" in report
+
+
+async def test_a_users_hooks_tree_adds_drop_ins_and_wins_overlays(engine, tmp_path):
+    site = tmp_path / "site"
+    drop_in = site / "common/build/system.d/50-mark.sh"
+    drop_in.parent.mkdir(parents=True)
+    drop_in.write_text('#!/bin/sh\nset -eu\necho "$HELIOS_STEP user drop-in" >> /etc/helios-system.log\n')
+    drop_in.chmod(0o755)
+    (site / "common/root/etc/helios").mkdir(parents=True)
+    (site / "common/root/etc/helios/precedence").write_text("user\n")
+    layers = Layers(LocalTree(FIXTURE), LocalTree(site), user_label="site")
+    plan = Planner(layers).plan("tiny", host_default())
+    sources = Sources(dag.host().directory(str(FIXTURE)), dag.host().directory(str(site)))
+    image = graph.image(sources, plan)
+    system = [line for line in (await read(image, "/etc/helios-system.log")).split("\n") if line]
+    assert system == ["9 distros/tiny/build/system.sh", "10 common/build/system.sh", "10 user drop-in"]
+    assert (await read(image, "/etc/helios/precedence")).strip() == "user"
