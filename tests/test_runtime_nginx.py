@@ -180,3 +180,44 @@ def test_health_endpoint_answers_503_then_ready(running_nginx: tuple[int, Path])
     # Outside the prefix there is nothing; the backend is down here, so the proxy says 502.
     assert get(f"http://127.0.0.1:{port}/other")[0] == 404
     assert get(f"http://127.0.0.1:{port}/desk/")[0] == 502
+
+
+# nginx -h of 1.18 (Ubuntu 22.04) and of a release with -e (1.19.5 and later).
+NGINX_HELP = {
+    "1.18": "Usage: nginx [-?hvVtTq] [-s signal] [-c filename] [-p prefix] [-g directives]\n",
+    "1.22": "Usage: nginx [-?hvVtTq] [-s signal] [-p prefix]\n"
+    "             [-e filename] [-c filename] [-g directives]\n"
+    "  -e filename   : set error log file (default: stderr)\n",
+}
+
+
+@pytest.mark.parametrize(("version", "error_log_flag"), [("1.18", False), ("1.22", True)])
+def test_nginx_service_passes_only_options_its_nginx_knows(
+    tmp_path: Path, version: str, error_log_flag: bool
+) -> None:
+    """svc-nginx's run script, with nginx and s6-notifyoncheck faked: the command it execs."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fakes = {
+        "nginx": f"cat >&2 <<'HELP'\n{NGINX_HELP[version]}HELP\n",
+        "s6-notifyoncheck": 'printf "%s\\n" "$@" >"$FAKE_ARGV"\n',
+    }
+    for name, body in fakes.items():
+        (bin_dir / name).write_text("#!/bin/sh\n" + body)
+        (bin_dir / name).chmod(0o755)
+    run = (OVERLAY / "etc/s6-overlay/s6-rc.d/svc-nginx/run").read_text()
+    script = tmp_path / "run"
+    script.write_text(run.replace("/opt/helios/lib/helios.sh", str(OVERLAY / "opt/helios/lib/helios.sh")))
+    argv = tmp_path / "argv"
+    result = subprocess.run(
+        ["bash", str(script)],
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "FAKE_ARGV": str(argv), "HELIOS_ROOT": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    args = argv.read_text().splitlines()
+    command = args[args.index("nginx") :]
+    assert ("-e" in command) is error_log_flag
+    assert command[-4:] == ["-c", f"{tmp_path}/run/helios/nginx/nginx.conf", "-g", "daemon off;"]
