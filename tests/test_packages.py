@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import tomllib
 from pathlib import Path
 
@@ -130,7 +131,30 @@ def test_ubuntu_list_avoids_names_renamed_between_jammy_and_noble() -> None:
 def test_build_tools_are_not_runtime_packages() -> None:
     for list_name in ("debian", "ubuntu", "rhel", "alpine"):
         names = set(package_list(SHIPPED, list_name))
-        assert not names & {"gcc", "g++", "gcc-c++", "make", "cmake", "sassc", "npm"}
+        assert not names & {"gcc", "g++", "gcc-c++", "make", "cmake", "npm"}
+
+
+# The package that brings each tool step 10 (common/build/system.sh) checks for with require_tools;
+# sha256sum is part of every base image (coreutils, coreutils-single, busybox).
+STEP10_TOOL_PACKAGES = {"git": "git", "sassc": "sassc", "unzip": "unzip", "fc-cache": "fontconfig"}
+
+
+def test_step_10_finds_its_tools_in_every_list() -> None:
+    """Step 10 runs in the system stage right after step 9: only the package list provides tools."""
+    text = (REPO / "common" / "build" / "system.sh").read_text()
+    required = set(re.search(r"^\s*require_tools (.+)$", text, re.MULTILINE).group(1).split())
+    assert required - {"sha256sum"} == set(STEP10_TOOL_PACKAGES), "update STEP10_TOOL_PACKAGES"
+    data = tomllib.loads(SHIPPED)
+    data.pop("lists")
+    entries = {name: value for group in data.values() for name, value in group.items()}
+    for list_name in ("debian", "ubuntu", "rhel", "alpine"):
+        names = set(package_list(SHIPPED, list_name))
+        for tool, package in STEP10_TOOL_PACKAGES.items():
+            value = entries.get(package)
+            expected = value.get(list_name) if isinstance(value, dict) else value
+            assert expected and set([expected] if isinstance(expected, str) else expected) <= names, (
+                f"{list_name}: step 10 needs {tool} (package {package})"
+            )
 
 
 def test_node_comes_from_the_package_list_only_on_alpine() -> None:
