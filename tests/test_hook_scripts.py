@@ -470,3 +470,15 @@ def test_xorg_hook_configures_against_glvnd(
     assert result.returncode == 0, result.stdout + result.stderr
     seen = (src / "unix" / "xserver" / "configure.libgl").read_text().strip()
     assert seen == expected_libgl
+
+
+# Mesa's DRI driver package of each family: it holds swrast_dri.so, which step 8 packs.
+MESA_DRI_PACKAGE = {"debian": "libgl1-mesa-dri", "rhel": "mesa-dri-drivers", "alpine": "mesa-dri-gallium"}
+
+
+@pytest.mark.parametrize("family", sorted(MESA_DRI_PACKAGE))
+def test_step_2_installs_mesa_dri_drivers_for_step_8(family: str) -> None:
+    """Named, not left to recommends or weak dependencies, which a base image may switch off."""
+    hook = ROOT / "distros" / family / "build" / "kasm.sh"
+    words = {word for _, line in code_lines(hook) for word in line.split()}
+    assert MESA_DRI_PACKAGE[family] in words

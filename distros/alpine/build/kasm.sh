@@ -7,6 +7,7 @@
 #   apk cache volume at /var/cache/apk (linked as /etc/apk/cache so apk reuses it).
 # Leaves behind (build stage only): bash, curl, a toolchain (alpine-sdk), cmake, meson, nasm and the
 #   X, Mesa, webp and crypto headers below. webp and sharpyuv come from Alpine's libwebp-dev.
+#   Mesa's DRI drivers (mesa-dri-gallium) are named explicitly: step 8 packs their swrast_dri.so.
 set -eu
 
 printf '\n==== [helios step %s] %s ====\n' "${HELIOS_STEP:-2}" "KasmVNC and X server build dependencies"
@@ -50,6 +51,7 @@ apk add \
   libxtst-dev \
   linux-headers \
   mesa-dev \
+  mesa-dri-gallium \
   meson \
   nasm \
   nettle-dev \

@@ -7,7 +7,8 @@
 # Relies on: HELIOS_STEP; the base image's apt sources (deb lines only is fine).
 # Leaves behind: deb-src entries next to the base image's sources (in /etc/apt, build stage only),
 #   the X server's build dependencies (`apt-get build-dep xorg-server libxfont-dev`) and the tools
-#   and headers listed below. webp and sharpyuv come from the distro's own libwebp-dev.
+#   and headers listed below. webp and sharpyuv come from the distro's own libwebp-dev. Mesa's DRI
+#   drivers (libgl1-mesa-dri) are named explicitly: step 8 packs their swrast_dri.so.
 set -euo pipefail
 
 banner() { printf '\n==== [helios step %s] %s ====\n' "${HELIOS_STEP:-2}" "$*"; }
@@ -51,6 +52,7 @@ apt-get install -y --no-install-recommends \
   libepoxy-dev \
   libgbm-dev \
   libgif-dev \
+  libgl1-mesa-dri \
   libgnutls28-dev \
   libjpeg-dev \
   libpciaccess-dev \

@@ -6,7 +6,8 @@
 #   epel-release package (extras repository, checked with the distro's key), CRB is switched on
 #   for the -devel packages; nothing is installed without a signature check.
 # Leaves behind (build stage only): EPEL and CRB enabled, a C/C++ toolchain, autotools, cmake,
-#   meson, nasm and the X, Mesa, webp and crypto headers below.
+#   meson, nasm and the X, Mesa, webp and crypto headers below, and Mesa's DRI drivers
+#   (mesa-dri-drivers: weak dependencies are off, and step 8 packs their swrast_dri.so).
 #   libxcvt: X server 1.20 does not use it (it came with 21.1); it is installed from CRB when the
 #   repositories have it, so a move of xorg_version to 21.1 finds it in place.
 set -euo pipefail
@@ -50,6 +51,7 @@ dnf install -y --setopt=install_weak_deps=False \
   libxkbfile-devel \
   libxshmfence-devel \
   make \
+  mesa-dri-drivers \
   mesa-libEGL-devel \
   mesa-libGL-devel \
   mesa-libgbm-devel \
