@@ -46,6 +46,7 @@ SCHEMA: dict[str, Key] = {
     "webrtc": Key(bool, "whether the web client and kclient offer WebRTC"),
     "aliases": Key(list, "other names for this distro", required=False, inherited=False),
     "extends": Key(str, "a distro whose settings, hooks and overlay this one reuses", required=False),
+    "default": Key(bool, "the one distro also published as 'latest'", required=False, inherited=False),
 }
 
 
@@ -61,6 +62,7 @@ class Distro:
     xorg_version: str
     webrtc: bool
     aliases: tuple[str, ...]
+    is_default: bool
     lineage: tuple[str, ...]
     """This distro then its ancestors, nearest first: where its hooks and overlays are looked up."""
 
@@ -146,6 +148,12 @@ class Catalogue:
         self._configs = {name: self.layers.find_file(config_path(name)) for name in names}
         self.distros = {name: self._resolve(name) for name in names}
         self._aliases = self._index_aliases()
+        defaults = [name for name, distro in self.distros.items() if distro.is_default]
+        if len(defaults) > 1:
+            raise HeliosError(
+                f"{' and '.join(str(self.config(n)) for n in defaults)} all set default = true",
+                hint="only one distro can be published as 'latest'",
+            )
 
     def _lineage(self, name: str) -> tuple[str, ...]:
         chain = [name]
@@ -189,6 +197,7 @@ class Catalogue:
             xorg_version=merged["xorg_version"],
             webrtc=merged["webrtc"],
             aliases=tuple(own.get("aliases", ())),
+            is_default=own.get("default", False),
             lineage=lineage,
         )
 

@@ -30,6 +30,13 @@ FAMILY_CACHES = {
     "alpine": ("/var/cache/apk",),
 }
 NPM_CACHE = "/root/.npm"
+PACKAGES_TXT = "/opt/helios/packages.txt"
+# How each family lists its installed packages, one "name version" line each.
+PACKAGE_QUERY = {
+    "debian": r"dpkg-query -W -f='${Package} ${Version}\n'",
+    "rhel": r"rpm -qa --qf '%{NAME} %{EPOCHNUM}:%{VERSION}-%{RELEASE}.%{ARCH}\n'",
+    "alpine": "apk info -v",
+}
 S6_ARCH = {"amd64": "x86_64", "arm64": "aarch64"}
 S6_RELEASES = "https://github.com/just-containers/s6-overlay/releases/download"
 
@@ -147,7 +154,18 @@ def system_base(sources: Sources, plan: Plan) -> dagger.Container:
             [(PACKAGES_MOUNT, packages)] if planned.step.number == PACKAGES_LIST_STEP else []
         )
         ctr = ctr.with_(run_hook(sources, planned, mounts=mounts))
-    return ctr.with_(without_caches(plan, Stage.SYSTEM))
+    return ctr.with_(without_caches(plan, Stage.SYSTEM)).with_(installed_packages(plan))
+
+
+def installed_packages(plan: Plan) -> Callable[[dagger.Container], dagger.Container]:
+    """Record every installed package with its version in the image, sorted, for audits and diffs."""
+    query = PACKAGE_QUERY[plan.distro.family]
+    script = f"mkdir -p {PACKAGES_TXT.rsplit('/', 1)[0]} && {query} | LC_ALL=C sort > {PACKAGES_TXT}"
+
+    def apply(ctr: dagger.Container) -> dagger.Container:
+        return ctr.with_exec(["sh", "-c", script])
+
+    return apply
 
 
 def s6_overlay(plan: Plan) -> dagger.Directory:
@@ -176,16 +194,26 @@ def s6_overlay(plan: Plan) -> dagger.Directory:
     )
 
 
-def image(sources: Sources, plan: Plan, *, labels: dict[str, str] | None = None) -> dagger.Container:
-    """Steps 11-13 and the image config: the final, runnable image of ``plan``."""
+def image(
+    sources: Sources, plan: Plan, *, labels: dict[str, str] | None = None, epoch: int | None = None
+) -> dagger.Container:
+    """Steps 11-13 and the image config: the final, runnable image of ``plan``.
+
+    With ``epoch`` (SOURCE_DATE_EPOCH), every file the image stage copies gets that time, so two
+    builds of one commit copy identical layers.
+    """
+
+    def stamped(directory: dagger.Directory) -> dagger.Directory:
+        return directory if epoch is None else directory.with_timestamps(epoch)
+
     web = web_client(sources, plan)
     ctr = (
         system_base(sources, plan)
-        .with_directory("/", s6_overlay(plan))
-        .with_directory("/", kasm_rootfs(sources, plan, web))
+        .with_directory("/", stamped(s6_overlay(plan)))
+        .with_directory("/", stamped(kasm_rootfs(sources, plan, web)))
     )
     for overlay in (*plan.step(12).overlays, *plan.step(13).overlays):
-        ctr = ctr.with_directory("/", sources.directory(overlay))
+        ctr = ctr.with_directory("/", stamped(sources.directory(overlay)))
     for name, value in plan.image_env.items():
         ctr = ctr.with_env_variable(name, value)
     ctr = (
@@ -198,11 +226,12 @@ def image(sources: Sources, plan: Plan, *, labels: dict[str, str] | None = None)
     return ctr
 
 
-def oci_labels(
-    plan: Plan, *, version: str, revision: str, source_url: str, created: datetime | None
-) -> dict[str, str]:
-    """The image's OCI labels; applied last, so they never invalidate a build step."""
-    moment = created or datetime.now(UTC)
+def oci_labels(plan: Plan, *, version: str, revision: str, source_url: str, epoch: int) -> dict[str, str]:
+    """The image's OCI labels, all derived from the inputs (``epoch`` gives "created").
+
+    They are applied last, so they never invalidate a build step.
+    """
+    moment = datetime.fromtimestamp(epoch, UTC)
     labels = {
         "org.opencontainers.image.title": f"helios-{plan.distro.name}",
         "org.opencontainers.image.description": plan.distro.description,
@@ -213,5 +242,6 @@ def oci_labels(
         "org.opencontainers.image.base.name": plan.base,
         "io.helios.distro": plan.distro.name,
         "io.helios.platform": plan.platform,
+        "io.helios.packages": PACKAGES_TXT,
     }
     return {name: value for name, value in labels.items() if value}

@@ -1,45 +1,47 @@
-"""The Helios Dagger module: `dagger call build --distro=rhel`, `distros`, `plan`."""
+"""The Helios Dagger module: build, smoke-test and publish desktop images for every distro."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
 import dagger
 from dagger import DefaultPath, Doc, Ignore, dag, function, object_type
 
-from pipeline import graph, smoke
+from pipeline import shipping, smoke
 from pipeline.errors import HeliosError
-from pipeline.failure import describe_failure
-from pipeline.graph import Sources
+from pipeline.graph import PACKAGES_TXT, Sources
 from pipeline.layers import Layers
 from pipeline.plan import Plan, Planner
 from pipeline.platforms import check_platform
+from pipeline.release import DEFAULT_PLATFORMS, Metadata, Target, check_credentials, matrix
 from pipeline.render import distros_table, plan_table
 from pipeline.snapshot import snapshot
+from pipeline.version import helios_version
 
 # Only the hook tree is uploaded: edits elsewhere (pipeline code, tests, docs) never touch a build key.
 SOURCE_FILTER = ["*", "!common", "!common/**", "!distros", "!distros/**", "**/__pycache__"]
 
 DistroArg = Annotated[str, Doc("distro name or alias, e.g. rhel, rocky, ubuntu (see `distros`)")]
+DistrosArg = Annotated[list[str] | None, Doc("distros to include, by name or alias (default: all)")]
 PlatformArg = Annotated[
     str | None, Doc("target platform: linux/amd64 or linux/arm64 (default: the engine's own)")
 ]
+PlatformsArg = Annotated[list[str] | None, Doc("target platforms (default: linux/amd64 and linux/arm64)")]
 HooksArg = Annotated[
     dagger.Directory | None,
     Doc("your hooks tree, laid out like ours (common/build, common/root, distros/<d>/...); its files win"),
 ]
 BaseArg = Annotated[str | None, Doc("replace the distro's base image, e.g. almalinux:9.6 for --distro=rhel")]
-
-
-def helios_version() -> str:
-    """The version of this Helios checkout, as installed."""
-    try:
-        return version("helios")
-    except PackageNotFoundError:
-        return "0.0.0"
+RevisionArg = Annotated[str, Doc("source revision for the image label, e.g. the git commit")]
+SourceUrlArg = Annotated[str, Doc("source repository URL for the image label")]
+EpochArg = Annotated[
+    int,
+    Doc("SOURCE_DATE_EPOCH: Unix time of the created label and of copied files (pass the commit time)"),
+]
+AddressArg = Annotated[str, Doc("registry repository without a tag, e.g. ghcr.io/org/helios")]
+UsernameArg = Annotated[str | None, Doc("registry username (default: the caller's docker credentials)")]
+PasswordArg = Annotated[dagger.Secret | None, Doc("registry password or token, e.g. env:REGISTRY_TOKEN")]
 
 
 @object_type
@@ -53,24 +55,28 @@ class Helios:
         Doc("the Helios tree: common/ and distros/ (default: this repository)"),
     ]
 
-    async def _layers(self, hooks: dagger.Directory | None, *, digests: bool = False) -> Layers:
+    async def _planner(self, hooks: dagger.Directory | None, *, digests: bool = False) -> Planner:
         repo = await snapshot(self.source, digests=digests)
         user = await snapshot(hooks, digests=digests) if hooks is not None else None
-        return Layers(repo, user, user_label="hooks")
+        return Planner(Layers(repo, user, user_label="hooks"))
 
-    async def _plan(
+    async def _platform(self, platform: str | None) -> str:
+        return check_platform(platform if platform is not None else str(await dag.default_platform()))
+
+    async def _images(
         self,
-        distro: str,
-        platform: str | None,
-        base: str | None,
-        hooks: dagger.Directory | None,
+        targets: list[Target] | None,
         *,
-        digests: bool = False,
-    ) -> Plan:
-        if platform is None:
-            platform = str(await dag.default_platform())
-        layers = await self._layers(hooks, digests=digests)
-        return Planner(layers).plan(distro, check_platform(platform), base=base)
+        planner: Planner,
+        hooks: dagger.Directory | None,
+        base: str | None = None,
+        metadata: Metadata,
+    ) -> list[shipping.Built]:
+        return shipping.plan_images(planner, Sources(self.source, hooks), targets or [], metadata, base=base)
+
+    @staticmethod
+    def _metadata(revision: str, source_url: str, epoch: int) -> Metadata:
+        return Metadata(helios_version(), revision, source_url, epoch)
 
     @function
     async def build(
@@ -79,28 +85,128 @@ class Helios:
         platform: PlatformArg = None,
         base: BaseArg = None,
         hooks: HooksArg = None,
-        revision: Annotated[str, Doc("source revision for the image label, e.g. a git commit")] = "",
-        source_url: Annotated[str, Doc("source repository URL for the image label")] = "",
-        source_date_epoch: Annotated[
-            int | None, Doc("Unix time for the created label (default: now)")
-        ] = None,
+        revision: RevisionArg = "",
+        source_url: SourceUrlArg = "",
+        source_date_epoch: EpochArg = 0,
     ) -> dagger.Container:
         """Build a distro's desktop image; chain export, publish or terminal after it."""
-        plan = await self._plan(distro, platform, base, hooks)
-        created = datetime.fromtimestamp(source_date_epoch, UTC) if source_date_epoch is not None else None
-        labels = graph.oci_labels(
-            plan, version=helios_version(), revision=revision, source_url=source_url, created=created
-        )
-        return await self._sync(plan, graph.image(Sources(self.source, hooks), plan, labels=labels))
+        planner = await self._planner(hooks)
+        target = Target(planner.catalogue.get(distro).name, await self._platform(platform))
+        metadata = self._metadata(revision, source_url, source_date_epoch)
+        (built,) = await self._images([target], planner=planner, hooks=hooks, base=base, metadata=metadata)
+        return await shipping.sync_one(built)
 
-    @staticmethod
-    async def _sync(plan: Plan, image: dagger.Container) -> dagger.Container:
-        """Evaluate ``image``; a failed hook becomes an error naming its step, file and output."""
-        try:
-            return await image.sync()
-        except dagger.ExecError as error:
-            report = describe_failure(plan, error.command, error.exit_code, error.stdout, error.stderr)
-            raise HeliosError(report, hint="fix the hook, then run the build again") from None
+    @function
+    async def build_all(
+        self,
+        distros: DistrosArg = None,
+        platforms: Annotated[list[str] | None, Doc("target platforms (default: the engine's own)")] = None,
+        hooks: HooksArg = None,
+        revision: RevisionArg = "",
+        source_url: SourceUrlArg = "",
+        source_date_epoch: EpochArg = 0,
+    ) -> dagger.Directory:
+        """Build every distro (or a subset) concurrently; returns helios-<distro>-<arch>.tar files."""
+        planner = await self._planner(hooks)
+        targets = matrix(planner.catalogue, distros, platforms or [await self._platform(None)])
+        metadata = self._metadata(revision, source_url, source_date_epoch)
+        images = await self._images(targets, planner=planner, hooks=hooks, metadata=metadata)
+        await shipping.sync_all(images)
+        return shipping.tarballs(images)
+
+    @function
+    async def publish(
+        self,
+        distro: DistroArg,
+        address: AddressArg,
+        tag: Annotated[list[str] | None, Doc("tags to push instead of <version>-<distro>, <distro>")] = None,
+        platforms: PlatformsArg = None,
+        username: UsernameArg = None,
+        password: PasswordArg = None,
+        base: BaseArg = None,
+        hooks: HooksArg = None,
+        revision: RevisionArg = "",
+        source_url: SourceUrlArg = "",
+        source_date_epoch: EpochArg = 0,
+    ) -> list[str]:
+        """Push a distro's image, multi-arch, under its tags; returns the references with digests."""
+        return await self._publish(
+            [distro], address, tag, platforms, username, password, base, hooks, revision, source_url,
+            source_date_epoch,
+        )  # fmt: skip
+
+    @function
+    async def publish_all(
+        self,
+        address: AddressArg,
+        distros: DistrosArg = None,
+        platforms: PlatformsArg = None,
+        username: UsernameArg = None,
+        password: PasswordArg = None,
+        hooks: HooksArg = None,
+        revision: RevisionArg = "",
+        source_url: SourceUrlArg = "",
+        source_date_epoch: EpochArg = 0,
+    ) -> list[str]:
+        """Push every distro (or a subset), multi-arch; returns the references with digests."""
+        return await self._publish(
+            distros, address, None, platforms, username, password, None, hooks, revision, source_url,
+            source_date_epoch,
+        )  # fmt: skip
+
+    async def _publish(
+        self,
+        distros: list[str] | None,
+        address: str,
+        tags: list[str] | None,
+        platforms: list[str] | None,
+        username: str | None,
+        password: dagger.Secret | None,
+        base: str | None,
+        hooks: dagger.Directory | None,
+        revision: str,
+        source_url: str,
+        epoch: int,
+    ) -> list[str]:
+        check_credentials(username, password is not None)
+        planner = await self._planner(hooks)
+        targets = matrix(planner.catalogue, distros, platforms or DEFAULT_PLATFORMS)
+        metadata = self._metadata(revision, source_url, epoch)
+        images = await self._images(targets, planner=planner, hooks=hooks, base=base, metadata=metadata)
+        shipped = await shipping.publish(
+            images, address, version=metadata.version, tags=tags, username=username, password=password
+        )
+        return [f"{item.reference}@{item.digest}" for item in shipped]
+
+    @function
+    async def packages(
+        self,
+        distro: DistroArg,
+        platform: PlatformArg = None,
+        base: BaseArg = None,
+        hooks: HooksArg = None,
+    ) -> dagger.File:
+        """The image's installed packages with versions (also in the image at /opt/helios/packages.txt)."""
+        image = await self.build(distro, platform, base, hooks)
+        return image.file(PACKAGES_TXT)
+
+    @function
+    async def distros(self, hooks: HooksArg = None) -> str:
+        """List the distros with a one-line description each."""
+        return distros_table((await self._planner(hooks)).catalogue)
+
+    @function
+    async def plan(
+        self,
+        distro: DistroArg,
+        platform: PlatformArg = None,
+        base: BaseArg = None,
+        hooks: HooksArg = None,
+        digests: Annotated[bool, Doc("show a digest of everything each step's cache depends on")] = False,
+    ) -> str:
+        """Show the numbered build steps for a distro: stage, the file each step runs, and its origin."""
+        planner = await self._planner(hooks, digests=digests)
+        return plan_table(planner.plan(distro, await self._platform(platform), base=base), digests=digests)
 
     @function(cache="never")  # a health check must really run every time
     async def smoke(
@@ -114,8 +220,8 @@ class Helios:
         """Build a distro's image, run it as a service and check port 3000 serves the desktop."""
         if timeout <= 0:
             raise HeliosError(f"timeout must be positive, not {timeout}", hint="pass --timeout=180")
-        plan = await self._plan(distro, platform, base, hooks)
-        image = await self._sync(plan, graph.image(Sources(self.source, hooks), plan))
+        image = await self.build(distro, platform, base, hooks)
+        plan: Plan = (await self._planner(hooks)).plan(distro, await self._platform(platform), base=base)
         nonce = uuid.uuid4().hex
         try:
             return await smoke.probe(image, plan.web_image, timeout=timeout, nonce=nonce).stdout()
@@ -129,21 +235,3 @@ class Helios:
                 hint="try it: dagger call build --distro=... "
                 "as-service --args=/init --no-init up --ports=3000:3000",
             ) from None
-
-    @function
-    async def distros(self, hooks: HooksArg = None) -> str:
-        """List the distros with a one-line description each."""
-        return distros_table(Planner(await self._layers(hooks)).catalogue)
-
-    @function
-    async def plan(
-        self,
-        distro: DistroArg,
-        platform: PlatformArg = None,
-        base: BaseArg = None,
-        hooks: HooksArg = None,
-        digests: Annotated[bool, Doc("show a digest of everything each step's cache depends on")] = False,
-    ) -> str:
-        """Show the numbered build steps for a distro: stage, the file each step runs, and its origin."""
-        plan = await self._plan(distro, platform, base, hooks, digests=digests)
-        return plan_table(plan, digests=digests)

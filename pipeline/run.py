@@ -1,76 +1,141 @@
-"""Running a planned build on a Dagger engine through dagger-io's connection (used by `helios build`)."""
+"""Running builds and publishes on a Dagger engine through dagger-io's connection (for the CLI).
+
+This module imports dagger-io, so the CLI imports it only when a command needs an engine.
+"""
 
 from __future__ import annotations
 
-import subprocess
+import hashlib
 import sys
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
 import dagger
 from dagger import dag
 
-from pipeline import graph
+from pipeline import shipping
 from pipeline.errors import HeliosError
-from pipeline.failure import describe_failure
-from pipeline.main import helios_version
-from pipeline.plan import Plan
+from pipeline.graph import Sources
+from pipeline.plan import Planner
+from pipeline.release import Metadata, Target
+from pipeline.shipping import Shipped
 
 # The same files the module's source takes: the hook tree only.
 HOST_INCLUDE = ["common/**", "distros/**"]
 HOST_EXCLUDE = ["**/__pycache__"]
 
 
-def _git(root: Path, *args: str) -> str:
+def _sources(root: Path, hooks: Path | None) -> Sources:
+    user = dag.host().directory(str(hooks), exclude=HOST_EXCLUDE) if hooks is not None else None
+    return Sources(dag.host().directory(str(root), include=HOST_INCLUDE, exclude=HOST_EXCLUDE), user)
+
+
+def _say(message: str) -> None:
+    print(f"helios: {message}", file=sys.stderr, flush=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()  # streamed: image tarballs are large
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}"
+
+
+async def _export(image: dagger.Container, target: Path) -> str:
+    """Export beside ``target`` then rename: a failed export never leaves a partial tarball."""
+    partial = target.with_name(f".{target.name}.partial")
     try:
-        return subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return ""
+        await image.export(str(partial.resolve()))
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return _sha256(target)
 
 
-def source_metadata(root: Path) -> tuple[str, str, datetime | None]:
-    """Revision, source URL and commit time of the checkout at ``root`` (empty when not in git)."""
-    revision = _git(root, "rev-parse", "HEAD")
-    url = _git(root, "remote", "get-url", "origin")
-    stamp = _git(root, "log", "-1", "--format=%ct")
-    return revision, url, datetime.fromtimestamp(int(stamp), UTC) if stamp.isdigit() else None
-
-
-async def _build(root: Path, hooks: Path | None, plan: Plan, export: Path | None) -> str:
-    revision, url, created = source_metadata(root)
+async def _build(
+    root: Path,
+    hooks: Path | None,
+    planner: Planner,
+    targets: Sequence[Target],
+    metadata: Metadata,
+    base: str | None,
+    export: Path | None,
+) -> list[shipping.Shipped]:
     async with dagger.connection(dagger.Config(log_output=sys.stderr)):
-        user = dag.host().directory(str(hooks), exclude=HOST_EXCLUDE) if hooks is not None else None
-        source = graph.Sources(
-            dag.host().directory(str(root), include=HOST_INCLUDE, exclude=HOST_EXCLUDE), user
-        )
-        labels = graph.oci_labels(
-            plan, version=helios_version(), revision=revision, source_url=url, created=created
-        )
-        image = graph.image(source, plan, labels=labels)
+        images = shipping.plan_images(planner, _sources(root, hooks), targets, metadata, base=base)
         try:
-            if export is None:
-                await image.sync()
-                return f"built {plan.distro.name} for {plan.platform}"
-            # Export beside the target, then rename: a failed build never leaves a partial tarball.
-            partial = export.with_name(f".{export.name}.partial")
-            try:
-                await image.export(str(partial.resolve()))
-                partial.replace(export)
-            finally:
-                partial.unlink(missing_ok=True)
-            return f"wrote {export}"
-        except dagger.ExecError as error:
-            report = describe_failure(plan, error.command, error.exit_code, error.stdout, error.stderr)
-            raise HeliosError(report, hint="fix the hook, then run the build again") from None
+            await shipping.sync_all(images, _say)
+            shipped = []
+            for built in images:
+                reference, digest = "(built)", "-"
+                if export is not None:
+                    path = export / shipping.tarball_name(built.target) if export.is_dir() else export
+                    _say(f"exporting {path}")
+                    digest, reference = await _export(built.image, path), str(path)
+                shipped.append(Shipped(built.target.distro, built.target.platform, reference, digest))
+            return shipped
         except dagger.DaggerError as error:
-            raise HeliosError(
-                f"the Dagger engine failed: {error}", hint="see README: running a build"
-            ) from None
+            raise HeliosError(f"the Dagger engine failed: {error}", hint="see README: Building") from None
 
 
-def run_build(root: Path, hooks: Path | None, plan: Plan, export: Path | None) -> str:
-    """Build ``plan`` from the tree at ``root`` (and ``hooks``); optionally export the image; summarize."""
-    return anyio.run(_build, root, hooks, plan, export)
+async def _publish(
+    root: Path,
+    hooks: Path | None,
+    planner: Planner,
+    targets: Sequence[Target],
+    metadata: Metadata,
+    base: str | None,
+    address: str,
+    tags: Sequence[str] | None,
+    username: str | None,
+    password_env: str | None,
+) -> list[shipping.Shipped]:
+    async with dagger.connection(dagger.Config(log_output=sys.stderr)):
+        images = shipping.plan_images(planner, _sources(root, hooks), targets, metadata, base=base)
+        # The engine reads the variable itself: the password never enters this process's objects.
+        secret = dag.secret(f"env://{password_env}") if password_env is not None else None
+        try:
+            return await shipping.publish(
+                images, address, version=metadata.version, tags=tags, username=username, password=secret,
+                progress=_say,
+            )  # fmt: skip
+        except dagger.DaggerError as error:
+            raise HeliosError(f"the Dagger engine failed: {error}", hint="see README: Publishing") from None
+
+
+def run_build(
+    root: Path,
+    hooks: Path | None,
+    planner: Planner,
+    targets: Sequence[Target],
+    metadata: Metadata,
+    *,
+    base: str | None,
+    export: Path | None,
+) -> list[Shipped]:
+    """Build ``targets`` concurrently on an engine; with ``export``, write their OCI tarballs."""
+    return anyio.run(_build, root, hooks, planner, targets, metadata, base, export)
+
+
+def run_publish(
+    root: Path,
+    hooks: Path | None,
+    planner: Planner,
+    targets: Sequence[Target],
+    metadata: Metadata,
+    *,
+    base: str | None,
+    address: str,
+    tags: Sequence[str] | None,
+    username: str | None,
+    password_env: str | None,
+) -> list[Shipped]:
+    """Build ``targets`` and push each distro as one multi-arch image under its tags.
+
+    ``password_env`` names the environment variable holding the registry password.
+    """
+    return anyio.run(
+        _publish, root, hooks, planner, targets, metadata, base, address, tags, username, password_env
+    )

@@ -52,7 +52,16 @@ class FakeFolder:
 
 
 def test_the_main_object_has_the_promised_functions_with_docs():
-    assert set(OBJECT.functions) == {"build", "distros", "plan", "smoke"}
+    assert set(OBJECT.functions) == {
+        "build",
+        "build_all",
+        "distros",
+        "packages",
+        "plan",
+        "publish",
+        "publish_all",
+        "smoke",
+    }
     for name, function in OBJECT.functions.items():
         assert OBJECT.functions[name].doc, f"{name} needs a docstring"
         for parameter in function.parameters.values():

@@ -1,0 +1,5 @@
+"""`python -m pipeline` runs the `helios` CLI."""
+
+from pipeline.cli import main
+
+main()

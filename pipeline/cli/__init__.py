@@ -1,0 +1,29 @@
+"""The `helios` command line.
+
+`distros`, `plan` and `validate` (pipeline.cli.views) need no engine and never import dagger-io;
+`build` and `publish` (pipeline.cli.ship) import it only when they run.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from pipeline.cli import ship, views
+
+app = typer.Typer(
+    name="helios",
+    help="Build ready-to-run Linux desktop images for many distros from one hook tree.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals can hold secrets
+    add_completion=False,
+)
+app.command()(views.distros)
+app.command()(views.plan)
+app.command()(views.validate)
+app.command()(ship.build)
+app.command()(ship.publish)
+
+
+def main() -> None:
+    """Console entry point."""
+    app(prog_name="helios")

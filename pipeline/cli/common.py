@@ -1,0 +1,89 @@
+"""What every `helios` command shares: its options, its error reporting, and finding the tree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from pipeline.errors import HeliosError
+from pipeline.layers import Layers
+from pipeline.plan import Plan, Planner
+from pipeline.platforms import check_platform, host_default
+from pipeline.tree import LocalTree
+
+USAGE_ERROR = 2
+BUILD_FAILED = 1
+
+RootOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--root",
+        envvar="HELIOS_ROOT",
+        help="The Helios tree (with common/ and distros/). Default: the nearest one above this folder.",
+        show_default=False,
+    ),
+]
+HooksOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--hooks",
+        help="Your hooks tree, laid out like ours (common/build, common/root, distros/<d>/...), over ours.",
+        show_default=False,
+    ),
+]
+DistroOption = Annotated[str, typer.Option("--distro", "-d", help="Distro name or alias, e.g. rhel.")]
+PlatformOption = Annotated[
+    str | None,
+    typer.Option(help="linux/amd64 or linux/arm64. Default: this machine's.", show_default=False),
+]
+BaseOption = Annotated[
+    str | None, typer.Option(help="Replace the distro's base image, e.g. almalinux:9.6.", show_default=False)
+]
+
+
+def fail(error: HeliosError, code: int = USAGE_ERROR) -> NoReturn:
+    """Report a user error on stderr in one line (plus hint) and exit, without a traceback."""
+    typer.echo(f"error: {error.message}", err=True)
+    if error.hint:
+        typer.echo(f"hint: {error.hint}", err=True)
+    raise typer.Exit(code)
+
+
+def find_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` that holds a Helios tree."""
+    for folder in (start, *start.parents):
+        if (folder / "distros").is_dir() and (folder / "common").is_dir():
+            return folder
+    raise HeliosError(
+        f"no Helios tree (common/ and distros/) found at or above {start}",
+        hint="run inside a Helios checkout, or pass --root PATH",
+    )
+
+
+def open_tree(root: Path | None) -> LocalTree:
+    if root is None:
+        return LocalTree(find_root(Path.cwd()))
+    if not (root / "distros").is_dir():
+        raise HeliosError(f"{root} has no distros/ folder", hint="pass the root of a Helios tree to --root")
+    return LocalTree(root)
+
+
+def open_layers(root: Path | None, hooks: Path | None) -> Layers:
+    """Our tree, with the user's hooks tree over it when ``--hooks`` is given."""
+    repo = open_tree(root)
+    if hooks is None:
+        return Layers(repo)
+    if not hooks.is_dir():
+        raise HeliosError(
+            f"--hooks {hooks}: no such folder", hint="pass a folder laid out like common/ and distros/"
+        )
+    return Layers(repo, LocalTree(hooks), user_label=str(hooks))
+
+
+def make_plan(
+    root: Path | None, hooks: Path | None, distro: str, platform: str | None, base: str | None
+) -> Plan:
+    layers = open_layers(root, hooks)
+    return Planner(layers).plan(distro, check_platform(platform) if platform else host_default(), base=base)

@@ -1,0 +1,169 @@
+"""Commands that need a Dagger engine: `build` and `publish`. dagger-io is imported only when they run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipeline.cli.common import (
+    BUILD_FAILED,
+    BaseOption,
+    HooksOption,
+    RootOption,
+    fail,
+    find_root,
+    open_layers,
+)
+from pipeline.errors import HeliosError
+from pipeline.plan import Planner
+from pipeline.platforms import host_default
+from pipeline.release import (
+    DEFAULT_PLATFORMS,
+    Metadata,
+    Target,
+    check_address,
+    check_credentials,
+    matrix,
+    tags_by_distro,
+)
+from pipeline.sourceinfo import source_info
+from pipeline.version import helios_version
+
+DistrosOption = Annotated[
+    list[str] | None,
+    typer.Option("--distro", "-d", help="Distro name or alias; repeat for several.", show_default=False),
+]
+AllOption = Annotated[bool, typer.Option("--all", help="Every distro of the catalogue.")]
+PlatformsOption = Annotated[
+    list[str] | None,
+    typer.Option("--platform", help="linux/amd64 or linux/arm64; repeat for several.", show_default=False),
+]
+
+
+def choose_targets(
+    planner: Planner, distros: list[str] | None, every: bool, platforms: list[str] | None, default: list[str]
+) -> list[Target]:
+    """The distro x platform matrix the options ask for; an error when they name no distro."""
+    if every and distros:
+        raise HeliosError("--all and --distro were both given", hint="use one of them")
+    if not every and not distros:
+        raise HeliosError("no distro chosen", hint="pass --distro NAME (repeatable) or --all")
+    return matrix(planner.catalogue, None if every else distros, platforms or default)
+
+
+def metadata_for(root: Path) -> Metadata:
+    """Labels and timestamps for a build of the checkout at ``root`` (see pipeline.sourceinfo)."""
+    info = source_info(root)
+    return Metadata(helios_version(), info.revision, info.url, info.epoch)
+
+
+def print_summary(shipped) -> None:
+    """The closing table on stdout: distro, platform, reference, digest."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("distro", "platform", "reference", "digest", box=None, pad_edge=False)
+    for item in shipped:
+        table.add_row(item.distro, item.platform, item.reference, item.digest)
+    Console(width=200).print(table)
+
+
+def build(
+    distro: DistrosOption = None,
+    every: AllOption = False,
+    platform: PlatformsOption = None,
+    base: BaseOption = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write OCI tarballs: a file for one image, a folder (helios-<distro>-<arch>.tar) "
+            "for several. Written only when the build succeeds.",
+        ),
+    ] = None,
+    hooks: HooksOption = None,
+    root: RootOption = None,
+) -> None:
+    """Build images on a Dagger engine, several at once (needs the engine; see README)."""
+    try:
+        layers = open_layers(root, hooks)
+        planner = Planner(layers)
+        targets = choose_targets(planner, distro, every, platform, [host_default()])
+        for target in targets:  # every bad input fails here, before the engine starts
+            planner.plan(target.distro, target.platform, base=base)
+        if export is not None:
+            several = len(targets) > 1
+            if several and not export.is_dir():
+                raise HeliosError(f"--export {export} must be an existing folder for {len(targets)} images")
+            if not several and not export.parent.is_dir():
+                raise HeliosError(
+                    f"cannot write {export}: {export.parent} is not a folder", hint="create it first"
+                )
+        checkout = find_root(Path.cwd()) if root is None else root
+        metadata = metadata_for(checkout)
+    except HeliosError as error:
+        fail(error)
+    from pipeline.run import run_build  # imports dagger-io, so only here
+
+    try:
+        shipped = run_build(checkout, hooks, planner, targets, metadata, base=base, export=export)
+    except HeliosError as error:
+        fail(error, BUILD_FAILED)
+    print_summary(shipped)
+
+
+def publish(
+    address: Annotated[str, typer.Option(help="Registry repository without a tag, e.g. ghcr.io/org/helios.")],
+    distro: DistrosOption = None,
+    every: AllOption = False,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Tag to push instead of <version>-<distro> and <distro>; repeatable.", show_default=False
+        ),
+    ] = None,
+    platform: PlatformsOption = None,
+    username: Annotated[str | None, typer.Option(help="Registry username.", show_default=False)] = None,
+    password_env: Annotated[
+        str | None,
+        typer.Option(
+            help="Name of the environment variable holding the registry password or token "
+            "(never pass the password itself on the command line).",
+            show_default=False,
+        ),
+    ] = None,
+    base: BaseOption = None,
+    hooks: HooksOption = None,
+    root: RootOption = None,
+) -> None:
+    """Build and push images, multi-arch (linux/amd64 + linux/arm64 by default), with derived tags."""
+    try:
+        check_address(address)
+        if password_env is not None and not os.environ.get(password_env):
+            raise HeliosError(
+                f"environment variable {password_env} is not set or empty", hint="export it first"
+            )
+        check_credentials(username, password_env is not None)
+        layers = open_layers(root, hooks)
+        planner = Planner(layers)
+        targets = choose_targets(planner, distro, every, platform, list(DEFAULT_PLATFORMS))
+        for target in targets:
+            planner.plan(target.distro, target.platform, base=base)
+        checkout = find_root(Path.cwd()) if root is None else root
+        metadata = metadata_for(checkout)
+        defaults = [t.distro for t in targets if planner.catalogue.get(t.distro).is_default]
+        tags_by_distro([t.distro for t in targets], metadata.version, defaults, tag)
+    except HeliosError as error:
+        fail(error)
+    from pipeline.run import run_publish  # imports dagger-io, so only here
+
+    try:
+        shipped = run_publish(
+            checkout, hooks, planner, targets, metadata, base=base, address=address, tags=tag,
+            username=username, password_env=password_env,
+        )  # fmt: skip
+    except HeliosError as error:
+        fail(error, BUILD_FAILED)
+    print_summary(shipped)

@@ -1,0 +1,137 @@
+"""Release rules without an engine: registry addresses, image tags, and the distro x platform matrix.
+
+Everything here is checked before anything runs, so a typo in an address or a tag never costs a build.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from pipeline.catalogue import Catalogue
+from pipeline.errors import HeliosError
+from pipeline.platforms import PLATFORMS, check_platform
+
+DEFAULT_PLATFORMS = tuple(PLATFORMS)
+LATEST = "latest"
+
+# The grammar of the distribution spec: an optional registry host[:port], then lower-case path
+# components separated by "/"; tags are up to 128 of [A-Za-z0-9_.-], not starting with . or -.
+_HOST = (
+    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?"
+)
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_ADDRESS = re.compile(rf"^(?:{_HOST}/)?{_COMPONENT}(?:/{_COMPONENT})*$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+def check_address(address: str) -> str:
+    """A registry repository address such as ghcr.io/org/helios (without a tag or digest)."""
+    text = address.strip()
+    if "@" in text:
+        raise HeliosError(
+            f"address {address!r} holds a digest", hint="give the repository only, e.g. ghcr.io/org/helios"
+        )
+    last = text.rsplit("/", 1)[-1]
+    if ":" in last:
+        raise HeliosError(
+            f"address {address!r} holds a tag", hint="give the repository only and pass tags with --tag"
+        )
+    if not _ADDRESS.fullmatch(text):
+        raise HeliosError(
+            f"{address!r} is not a valid registry address",
+            hint="use [registry[:port]/]path in lower case, e.g. ghcr.io/org/helios or localhost:5000/helios",
+        )
+    return text
+
+
+def check_tag(tag: str) -> str:
+    """An image tag: letters, digits, '_', '.', '-', at most 128, not starting with '.' or '-'."""
+    if not _TAG.fullmatch(tag):
+        raise HeliosError(
+            f"{tag!r} is not a valid image tag",
+            hint="use up to 128 of A-Z a-z 0-9 _ . - (not starting with . or -)",
+        )
+    return tag
+
+
+def registry_host(address: str) -> str:
+    """The registry part of an address (docker.io when the address names none)."""
+    first, _, rest = address.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "docker.io"
+
+
+def default_tags(version: str, distro: str, *, is_default: bool) -> list[str]:
+    """``<version>-<distro>``, ``<distro>``, and ``latest`` for the default distro."""
+    tags = [f"{version}-{distro}", distro]
+    return [*tags, LATEST] if is_default else tags
+
+
+def tags_for(version: str, distro: str, *, is_default: bool, override: Sequence[str] | None) -> list[str]:
+    """The tags to push: the ``override`` list when given, else :func:`default_tags`; all validated."""
+    chosen = list(override) if override else default_tags(version, distro, is_default=is_default)
+    return [check_tag(tag) for tag in dict.fromkeys(chosen)]
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """What an image's labels and file times are derived from."""
+
+    version: str
+    revision: str = ""
+    source_url: str = ""
+    epoch: int = 0
+    """SOURCE_DATE_EPOCH: the created label and the time of every file the image stage copies."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One image to build: a distro for one platform."""
+
+    distro: str
+    platform: str
+
+
+def select_distros(catalogue: Catalogue, names: Iterable[str] | None) -> list[str]:
+    """Canonical names of the chosen distros (aliases resolved), or all of them; no duplicates."""
+    chosen = list(names or [])
+    if not chosen:
+        return catalogue.names()
+    return list(dict.fromkeys(catalogue.get(name).name for name in chosen))
+
+
+def matrix(
+    catalogue: Catalogue, distros: Iterable[str] | None, platforms: Iterable[str] | None
+) -> list[Target]:
+    """Every chosen distro for every chosen platform (defaults: all distros, amd64 and arm64)."""
+    chosen_platforms = list(dict.fromkeys(check_platform(p) for p in (platforms or DEFAULT_PLATFORMS)))
+    return [Target(d, p) for d in select_distros(catalogue, distros) for p in chosen_platforms]
+
+
+def tags_by_distro(
+    distros: Sequence[str], version: str, defaults: Sequence[str], override: Sequence[str] | None
+) -> dict[str, list[str]]:
+    """The tags each distro is pushed under; ``defaults`` names the distros also tagged latest.
+
+    Custom tags (``override``) name one image, so they are refused for several distros.
+    """
+    unique = list(dict.fromkeys(distros))
+    if override and len(unique) > 1:
+        raise HeliosError(
+            f"custom tags were given for {len(unique)} distros", hint="--tag is for one distro at a time"
+        )
+    return {d: tags_for(version, d, is_default=d in defaults, override=override) for d in unique}
+
+
+def check_credentials(username: str | None, has_password: bool) -> None:
+    """A registry login needs both a username and a password secret, or neither."""
+    if username and not has_password:
+        raise HeliosError(
+            f"--username {username} was given without a password",
+            hint="pass the password as a secret, e.g. --password=env:REGISTRY_TOKEN",
+        )
+    if has_password and not username:
+        raise HeliosError("a password was given without --username", hint="pass both, or neither")
