@@ -29,8 +29,6 @@ from pipeline.release import (
     matrix,
     tags_by_distro,
 )
-from pipeline.sourceinfo import source_info
-from pipeline.version import helios_version
 
 DistrosOption = Annotated[
     list[str] | None,
@@ -56,6 +54,10 @@ def choose_targets(
 
 def metadata_for(root: Path) -> Metadata:
     """Labels and timestamps for a build of the checkout at ``root`` (see pipeline.sourceinfo)."""
+    # Imported here: reading package metadata costs ~20 ms that the engine-free commands never need.
+    from pipeline.sourceinfo import source_info
+    from pipeline.version import helios_version
+
     info = source_info(root)
     return Metadata(helios_version(), info.revision, info.url, info.epoch)
 

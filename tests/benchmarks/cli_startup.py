@@ -40,7 +40,7 @@ def main() -> None:
     plan = [
         sys.executable,
         "-m",
-        "pipeline.cli",
+        "pipeline",
         "plan",
         "--distro",
         args.distro,
