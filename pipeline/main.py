@@ -39,6 +39,9 @@ EpochArg = Annotated[
     int,
     Doc("SOURCE_DATE_EPOCH: Unix time of the created label and of copied files (pass the commit time)"),
 ]
+ChannelArg = Annotated[
+    str | None, Doc("publish as <channel>-<distro> (e.g. unstable for main) instead of release tags")
+]
 AddressArg = Annotated[str, Doc("registry repository without a tag, e.g. ghcr.io/org/helios")]
 UsernameArg = Annotated[str | None, Doc("registry username (default: the caller's docker credentials)")]
 PasswordArg = Annotated[dagger.Secret | None, Doc("registry password or token, e.g. env:REGISTRY_TOKEN")]
@@ -120,6 +123,7 @@ class Helios:
         distro: DistroArg,
         address: AddressArg,
         tag: Annotated[list[str] | None, Doc("tags to push instead of <version>-<distro>, <distro>")] = None,
+        channel: ChannelArg = None,
         platforms: PlatformsArg = None,
         username: UsernameArg = None,
         password: PasswordArg = None,
@@ -131,8 +135,8 @@ class Helios:
     ) -> list[str]:
         """Push a distro's image, multi-arch, under its tags; returns the references with digests."""
         return await self._publish(
-            [distro], address, tag, platforms, username, password, base, hooks, revision, source_url,
-            source_date_epoch,
+            [distro], address, tag, channel, platforms, username, password, base, hooks, revision,
+            source_url, source_date_epoch,
         )  # fmt: skip
 
     @function
@@ -140,6 +144,7 @@ class Helios:
         self,
         address: AddressArg,
         distros: DistrosArg = None,
+        channel: ChannelArg = None,
         platforms: PlatformsArg = None,
         username: UsernameArg = None,
         password: PasswordArg = None,
@@ -150,8 +155,8 @@ class Helios:
     ) -> list[str]:
         """Push every distro (or a subset), multi-arch; returns the references with digests."""
         return await self._publish(
-            distros, address, None, platforms, username, password, None, hooks, revision, source_url,
-            source_date_epoch,
+            distros, address, None, channel, platforms, username, password, None, hooks, revision,
+            source_url, source_date_epoch,
         )  # fmt: skip
 
     async def _publish(
@@ -159,6 +164,7 @@ class Helios:
         distros: list[str] | None,
         address: str,
         tags: list[str] | None,
+        channel: str | None,
         platforms: list[str] | None,
         username: str | None,
         password: dagger.Secret | None,
@@ -174,7 +180,13 @@ class Helios:
         metadata = self._metadata(revision, source_url, epoch)
         images = await self._images(targets, planner=planner, hooks=hooks, base=base, metadata=metadata)
         shipped = await shipping.publish(
-            images, address, version=metadata.version, tags=tags, username=username, password=password
+            images,
+            address,
+            version=metadata.version,
+            tags=tags,
+            channel=channel,
+            username=username,
+            password=password,
         )
         return [f"{item.reference}@{item.digest}" for item in shipped]
 

@@ -64,15 +64,35 @@ def registry_host(address: str) -> str:
     return "docker.io"
 
 
-def default_tags(version: str, distro: str, *, is_default: bool) -> list[str]:
-    """``<version>-<distro>``, ``<distro>``, and ``latest`` for the default distro."""
+def default_tags(version: str, distro: str, *, is_default: bool, channel: str | None = None) -> list[str]:
+    """Release tags ``<version>-<distro>``, ``<distro>`` and ``latest`` for the default distro.
+
+    On a ``channel`` (e.g. "unstable" for builds of main) they are ``<channel>-<distro>`` and,
+    for the default distro, ``<channel>``, so such builds never overwrite a release's tags.
+    """
+    if channel:
+        return [f"{channel}-{distro}", *([channel] if is_default else [])]
     tags = [f"{version}-{distro}", distro]
     return [*tags, LATEST] if is_default else tags
 
 
-def tags_for(version: str, distro: str, *, is_default: bool, override: Sequence[str] | None) -> list[str]:
+def tags_for(
+    version: str,
+    distro: str,
+    *,
+    is_default: bool,
+    override: Sequence[str] | None,
+    channel: str | None = None,
+) -> list[str]:
     """The tags to push: the ``override`` list when given, else :func:`default_tags`; all validated."""
-    chosen = list(override) if override else default_tags(version, distro, is_default=is_default)
+    if override and channel:
+        raise HeliosError(
+            "both custom tags and a channel were given", hint="use --tag or --channel, not both"
+        )
+    if override:
+        chosen = list(override)
+    else:
+        chosen = default_tags(version, distro, is_default=is_default, channel=channel and check_tag(channel))
     return [check_tag(tag) for tag in dict.fromkeys(chosen)]
 
 
@@ -85,6 +105,18 @@ class Metadata:
     source_url: str = ""
     epoch: int = 0
     """SOURCE_DATE_EPOCH: the created label and the time of every file the image stage copies."""
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where and how to push: the repository, tag choice, and the registry login (if any)."""
+
+    address: str
+    tags: tuple[str, ...] = ()
+    channel: str | None = None
+    username: str | None = None
+    password_env: str | None = None
+    """The name of the environment variable holding the password; never the password itself."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +144,11 @@ def matrix(
 
 
 def tags_by_distro(
-    distros: Sequence[str], version: str, defaults: Sequence[str], override: Sequence[str] | None
+    distros: Sequence[str],
+    version: str,
+    defaults: Sequence[str],
+    override: Sequence[str] | None,
+    channel: str | None = None,
 ) -> dict[str, list[str]]:
     """The tags each distro is pushed under; ``defaults`` names the distros also tagged latest.
 
@@ -123,7 +159,9 @@ def tags_by_distro(
         raise HeliosError(
             f"custom tags were given for {len(unique)} distros", hint="--tag is for one distro at a time"
         )
-    return {d: tags_for(version, d, is_default=d in defaults, override=override) for d in unique}
+    return {
+        d: tags_for(version, d, is_default=d in defaults, override=override, channel=channel) for d in unique
+    }
 
 
 def check_credentials(username: str | None, has_password: bool) -> None:

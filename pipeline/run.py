@@ -18,7 +18,7 @@ from pipeline import shipping
 from pipeline.errors import HeliosError
 from pipeline.graph import Sources
 from pipeline.plan import Planner
-from pipeline.release import Metadata, Target
+from pipeline.release import Destination, Metadata, Target
 from pipeline.shipping import Shipped
 
 # The same files the module's source takes: the hook tree only.
@@ -62,7 +62,7 @@ async def _build(
     metadata: Metadata,
     base: str | None,
     export: Path | None,
-) -> list[shipping.Shipped]:
+) -> list[Shipped]:
     async with dagger.connection(dagger.Config(log_output=sys.stderr)):
         images = shipping.plan_images(planner, _sources(root, hooks), targets, metadata, base=base)
         try:
@@ -87,20 +87,24 @@ async def _publish(
     targets: Sequence[Target],
     metadata: Metadata,
     base: str | None,
-    address: str,
-    tags: Sequence[str] | None,
-    username: str | None,
-    password_env: str | None,
-) -> list[shipping.Shipped]:
+    destination: Destination,
+) -> list[Shipped]:
     async with dagger.connection(dagger.Config(log_output=sys.stderr)):
         images = shipping.plan_images(planner, _sources(root, hooks), targets, metadata, base=base)
         # The engine reads the variable itself: the password never enters this process's objects.
-        secret = dag.secret(f"env://{password_env}") if password_env is not None else None
+        env = destination.password_env
+        secret = dag.secret(f"env://{env}") if env is not None else None
         try:
             return await shipping.publish(
-                images, address, version=metadata.version, tags=tags, username=username, password=secret,
+                images,
+                destination.address,
+                version=metadata.version,
+                tags=destination.tags,
+                channel=destination.channel,
+                username=destination.username,
+                password=secret,
                 progress=_say,
-            )  # fmt: skip
+            )
         except dagger.DaggerError as error:
             raise HeliosError(f"the Dagger engine failed: {error}", hint="see README: Publishing") from None
 
@@ -127,15 +131,7 @@ def run_publish(
     metadata: Metadata,
     *,
     base: str | None,
-    address: str,
-    tags: Sequence[str] | None,
-    username: str | None,
-    password_env: str | None,
+    destination: Destination,
 ) -> list[Shipped]:
-    """Build ``targets`` and push each distro as one multi-arch image under its tags.
-
-    ``password_env`` names the environment variable holding the registry password.
-    """
-    return anyio.run(
-        _publish, root, hooks, planner, targets, metadata, base, address, tags, username, password_env
-    )
+    """Build ``targets`` and push each distro as one multi-arch image under its tags."""
+    return anyio.run(_publish, root, hooks, planner, targets, metadata, base, destination)

@@ -120,13 +120,18 @@ def by_distro(images: Sequence[Built]) -> dict[str, list[Built]]:
 
 
 def push_plan(
-    images: Sequence[Built], address: str, *, version: str, tags: Sequence[str] | None
+    images: Sequence[Built],
+    address: str,
+    *,
+    version: str,
+    tags: Sequence[str] | None,
+    channel: str | None = None,
 ) -> dict[str, tuple[list[Built], list[str]]]:
     """Per distro: its platform variants and the tags to push them under (validated, no engine)."""
     check_address(address)
     grouped = by_distro(images)
     defaults = [d for d, variants in grouped.items() if variants[0].plan.distro.is_default]
-    tags_of = tags_by_distro(list(grouped), version, defaults, tags)
+    tags_of = tags_by_distro(list(grouped), version, defaults, tags, channel)
     return {distro: (variants, tags_of[distro]) for distro, variants in grouped.items()}
 
 
@@ -150,11 +155,12 @@ async def publish(
     tags: Sequence[str] | None,
     username: str | None,
     password: dagger.Secret | None,
+    channel: str | None = None,
     progress: Progress | None = None,
 ) -> list[Shipped]:
     """Push each distro's images (all its platforms as one multi-arch index) under its tags."""
     address = check_address(address)
-    plans = push_plan(images, address, version=version, tags=tags)
+    plans = push_plan(images, address, version=version, tags=tags, channel=channel)
     await sync_all(images, progress)
     pusher = publisher(address, username, password)
     shipped: list[Shipped] = []

@@ -165,8 +165,8 @@ def test_cli_publish_passes_the_secret_by_name_and_prints_a_summary(make_tree, m
     monkeypatch.setenv("REGISTRY_TOKEN", SECRET_VALUE)
     calls = {}
 
-    def fake_publish(root, hooks, planner, targets, metadata, **kwargs):
-        calls.update(kwargs, targets=targets)
+    def fake_publish(root, hooks, planner, targets, metadata, *, base, destination):
+        calls.update(destination=destination, targets=targets)
         return [
             shipping.Shipped("base", "linux/amd64,linux/arm64", "ghcr.io/org/x:base", "sha256:" + "b" * 64)
         ]
@@ -178,7 +178,7 @@ def test_cli_publish_passes_the_secret_by_name_and_prints_a_summary(make_tree, m
          "--password-env", "REGISTRY_TOKEN", "--root", str(make_tree())],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert calls["password_env"] == "REGISTRY_TOKEN" and calls["username"] == "me"
+    assert calls["destination"].password_env == "REGISTRY_TOKEN" and calls["destination"].username == "me"
     assert [(t.distro, t.platform) for t in calls["targets"]] == [
         ("base", "linux/amd64"),
         ("base", "linux/arm64"),

@@ -161,3 +161,19 @@ def test_source_info_takes_the_commit_time_or_source_date_epoch(tmp_path):
 
 def test_outside_git_the_epoch_is_zero(tmp_path):
     assert source_info(tmp_path, environ={}).epoch == 0
+
+
+def test_a_channel_replaces_release_tags_so_main_never_overwrites_a_release():
+    assert default_tags("1.2.0", "rhel", is_default=False, channel="unstable") == ["unstable-rhel"]
+    assert default_tags("1.2.0", "ubuntu", is_default=True, channel="unstable") == [
+        "unstable-ubuntu",
+        "unstable",
+    ]
+    with pytest.raises(HeliosError, match="both custom tags and a channel"):
+        tags_for("1", "rhel", is_default=False, override=["x"], channel="unstable")
+    with pytest.raises(HeliosError, match="not a valid image tag"):
+        tags_for("1", "rhel", is_default=False, override=None, channel="bad channel")
+    assert tags_by_distro(["rhel", "ubuntu"], "1", ["ubuntu"], None, "edge") == {
+        "rhel": ["edge-rhel"],
+        "ubuntu": ["edge-ubuntu", "edge"],
+    }

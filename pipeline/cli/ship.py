@@ -22,6 +22,7 @@ from pipeline.plan import Planner
 from pipeline.platforms import host_default
 from pipeline.release import (
     DEFAULT_PLATFORMS,
+    Destination,
     Metadata,
     Target,
     check_address,
@@ -126,6 +127,12 @@ def publish(
             help="Tag to push instead of <version>-<distro> and <distro>; repeatable.", show_default=False
         ),
     ] = None,
+    channel: Annotated[
+        str | None,
+        typer.Option(
+            help="Publish as <channel>-<distro> (e.g. unstable) instead of release tags.", show_default=False
+        ),
+    ] = None,
     platform: PlatformsOption = None,
     username: Annotated[str | None, typer.Option(help="Registry username.", show_default=False)] = None,
     password_env: Annotated[
@@ -156,16 +163,14 @@ def publish(
         checkout = find_root(Path.cwd()) if root is None else root
         metadata = metadata_for(checkout)
         defaults = [t.distro for t in targets if planner.catalogue.get(t.distro).is_default]
-        tags_by_distro([t.distro for t in targets], metadata.version, defaults, tag)
+        tags_by_distro([t.distro for t in targets], metadata.version, defaults, tag, channel)
+        destination = Destination(address, tuple(tag or ()), channel, username, password_env)
     except HeliosError as error:
         fail(error)
     from pipeline.run import run_publish  # imports dagger-io, so only here
 
     try:
-        shipped = run_publish(
-            checkout, hooks, planner, targets, metadata, base=base, address=address, tags=tag,
-            username=username, password_env=password_env,
-        )  # fmt: skip
+        shipped = run_publish(checkout, hooks, planner, targets, metadata, base=base, destination=destination)
     except HeliosError as error:
         fail(error, BUILD_FAILED)
     print_summary(shipped)
