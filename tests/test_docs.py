@@ -36,3 +36,30 @@ def test_docs_name_the_mount_path_the_pipeline_uses():
 
     hooks_doc = (REPO / "docs/hooks.md").read_text()
     assert f"{HOOKS_MOUNT}/<NN>-<file>" in hooks_doc
+
+
+def test_every_engine_version_pin_agrees_with_dagger_json():
+    import json
+    import tomllib
+
+    engine = json.loads((REPO / "dagger.json").read_text())["engineVersion"].removeprefix("v")
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert f"dagger-io=={engine}" in project
+    workflows = list((REPO / ".github/workflows").glob("*.yml"))
+    pins = [pin for wf in workflows for pin in re.findall(r'^\s+version: "([^"]+)"', wf.read_text(), re.M)]
+    assert pins and set(pins) == {engine}, f"workflows pin {set(pins)}, dagger.json says {engine}"
+
+
+def test_workflows_run_the_commands_users_run():
+    ci = (REPO / ".github/workflows/ci.yml").read_text()
+    release = (REPO / ".github/workflows/release.yml").read_text()
+    assert "bash .ci/run" in ci and "python -m pytest -m engine" in ci
+    assert "build --distro=${{ matrix.distro }}" in ci
+    assert "publish-all" in release and "--password=env://REGISTRY_TOKEN" in release
+    from pipeline.catalogue import Catalogue
+    from pipeline.tree import LocalTree
+
+    matrix = re.search(r"distro: \[(.+?)\]", ci)
+    assert matrix and set(matrix.group(1).replace(" ", "").split(",")) == set(
+        Catalogue(LocalTree(REPO)).names()
+    )
