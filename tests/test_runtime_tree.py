@@ -274,3 +274,27 @@ def test_kclient_preload_binds_servers_to_loopback(tmp_path: Path) -> None:
         [node, "--require", str(preload), str(server)], capture_output=True, text=True, check=True, timeout=30
     )
     assert result.stdout.split() == ["127.0.0.1", "127.0.0.1"]
+
+
+def test_session_defaults_keep_a_session_to_start() -> None:
+    """Our xfce4-session.xml replaces the package's, which defines the session xfce4-session
+    starts when the user has none saved. Without it the desktop comes up empty: no window
+    manager, panel or desktop."""
+    path = ROOT / "etc/xdg/xfce4/xfconf/xfce-perchannel-xml/xfce4-session.xml"
+    doc = xml.dom.minidom.parse(str(path))
+
+    def child(parent, name: str):
+        found = [n for n in parent.childNodes if getattr(n, "tagName", "") == "property"]
+        matches = [n for n in found if n.getAttribute("name") == name]
+        assert matches, f"{path.name}: no property {name!r}"
+        return matches[0]
+
+    channel = doc.documentElement
+    failsafe = child(child(channel, "general"), "FailsafeSessionName").getAttribute("value")
+    session = child(child(channel, "sessions"), failsafe)
+    count = int(child(session, "Count").getAttribute("value"))
+    commands = {
+        child(session, f"Client{i}_Command").getElementsByTagName("value")[0].getAttribute("value")
+        for i in range(count)
+    }
+    assert {"xfwm4", "xfce4-panel", "xfdesktop", "xfsettingsd"} <= commands
