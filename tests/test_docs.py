@@ -63,3 +63,17 @@ def test_workflows_run_the_commands_users_run():
     assert matrix and set(matrix.group(1).replace(" ", "").split(",")) == set(
         Catalogue(LocalTree(REPO)).names()
     )
+
+
+def test_the_module_runtime_pins_every_third_party_dependency():
+    import tomllib
+
+    pins = {
+        line.split("==")[0].lower()
+        for line in (REPO / "requirements.lock").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    wanted = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {re.split(r"[=<>!~\[ ]", dep)[0].lower() for dep in wanted}
+    assert "dagger-io" not in pins, "the engine vendors dagger-io; it must not be pinned from PyPI"
+    assert names - {"dagger-io"} <= pins
