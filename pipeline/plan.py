@@ -29,6 +29,8 @@ COMMON_ROOT = "common/root"
 PACKAGES_FILE = "common/packages.toml"
 DROP_IN_SUFFIX = ".d"
 """``<hook>.d/`` next to a hook holds scripts that run right after it, in lexical order."""
+HOOK_LIBRARY = f"{COMMON_BUILD}/lib.sh"
+"""Shell functions every hook may source from /helios/hooks/lib.sh (mounted beside every script)."""
 
 
 @dataclass(frozen=True)
@@ -175,8 +177,10 @@ class Planner:
             for name, ref in self.layers.entries(folder).items()
             if any(fnmatch.fnmatch(name, pattern) for pattern in step.extras) and self.layers.is_file(ref)
         )
+        library = self.layers.find_file(HOOK_LIBRARY)
+        shared = (library,) if library is not None else ()
         mounted = f"{step.number:02d}-{step.name}"
-        runs = (Run(hook, extras, mounted), *self._drop_ins(step, distro, mounted))
+        runs = (Run(hook, (*extras, *shared), mounted), *self._drop_ins(step, distro, mounted, shared))
         return PlannedStep(step, runs=runs, env=self._env(step, distro, platform))
 
     def _folders(self, step: Step, distro: Distro, leaf: str) -> list[str]:
@@ -202,7 +206,7 @@ class Planner:
             ),
         )
 
-    def _drop_ins(self, step: Step, distro: Distro, mounted: str) -> list[Run]:
+    def _drop_ins(self, step: Step, distro: Distro, mounted: str, shared: tuple[Ref, ...]) -> list[Run]:
         """The scripts of every ``<hook>.d/`` for this step, merged by name, in lexical order.
 
         Folders are merged from the farthest ancestor to the distro itself, repository before user,
@@ -216,7 +220,7 @@ class Planner:
         files = {name: ref for name, ref in merged.items() if self.layers.is_file(ref)}
         data = tuple(ref for name, ref in files.items() if not name.endswith(".sh"))
         return [
-            Run(ref, data, f"{mounted.removesuffix('.sh')}.d-{name}")
+            Run(ref, (*data, *shared), f"{mounted.removesuffix('.sh')}.d-{name}")
             for name, ref in sorted(files.items())
             if name.endswith(".sh")
         ]

@@ -15,7 +15,7 @@ from pipeline.errors import HeliosError
 from pipeline.imageconfig import IMAGE_CONFIG
 from pipeline.layers import REPO, Layers, Ref
 from pipeline.order import BUILD_ORDER, Scope
-from pipeline.plan import COMMON_BUILD, DROP_IN_SUFFIX, PACKAGES_FILE, Planner
+from pipeline.plan import COMMON_BUILD, DROP_IN_SUFFIX, HOOK_LIBRARY, PACKAGES_FILE, Planner
 from pipeline.platforms import PLATFORMS
 from pipeline.tree import Tree
 
@@ -59,7 +59,10 @@ def _no_shebang(layers: Layers, number: int, script: Ref) -> HeliosError | None:
 def _hook_names(scope: Scope) -> tuple[list[str], list[str]]:
     """Hook file names and extra-file patterns allowed in a build folder of ``scope``."""
     steps = [s for s in BUILD_ORDER if s.is_hook and s.scope is scope]
-    return [s.name for s in steps], [pattern for s in steps for pattern in s.extras]
+    patterns = [pattern for s in steps for pattern in s.extras]
+    if scope is Scope.COMMON:
+        patterns.append(HOOK_LIBRARY.rsplit("/", 1)[1])
+    return [s.name for s in steps], patterns
 
 
 def _suggest(name: str, known: list[str]) -> str:

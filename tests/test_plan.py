@@ -100,8 +100,9 @@ def digests(root, distro="base"):
     return {p.step.number: p.digest for p in planner(root).plan(distro, "linux/amd64").steps}
 
 
-def changed_steps(make_tree, changes, distro="base"):
-    before, after = digests(make_tree(name="a"), distro), digests(make_tree(changes, name="b"), distro)
+def changed_steps(make_tree, changes, distro="base", base_changes=None):
+    before = digests(make_tree(base_changes, name="a"), distro)
+    after = digests(make_tree({**(base_changes or {}), **changes}, name="b"), distro)
     return sorted(n for n in before if before[n] != after[n])
 
 
@@ -163,3 +164,14 @@ def test_invalid_platform(make_tree, platform):
 def test_stage_lookup(make_tree):
     plan = planner(make_tree()).plan("base", "linux/amd64")
     assert [p.step.number for p in plan.stage(Stage.KASM)] == [2, 3, 4, 5, 6, 7, 8]
+
+
+def test_the_hook_library_is_mounted_beside_every_script_and_keys_every_step(make_tree):
+    library = {"common/build/lib.sh": '# shared functions\nsay() { echo "$@"; }\n'}
+    root = make_tree({**library, "common/build/system.d/50-x.sh": "#!/bin/sh\n"})
+    plan = planner(root).plan("base", "linux/amd64")
+    for planned in plan.steps:
+        for run in planned.runs:
+            assert [ref.path for ref in run.files][-1] == "common/build/lib.sh", run.mounted
+    changed = changed_steps(make_tree, {"common/build/lib.sh": "# v2\n"}, base_changes=library)
+    assert changed == list(range(1, 14)), "every hook may use the library, so every step depends on it"
