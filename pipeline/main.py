@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, ParamSpec, TypeVar
 
 import dagger
 from dagger import DefaultPath, Doc, Ignore, dag, function, object_type
+from dagger.mod._exceptions import FunctionError  # the SDK's way to fail without a traceback
 
 from pipeline import shipping, smoke
 from pipeline.errors import HeliosError
@@ -47,6 +50,23 @@ UsernameArg = Annotated[str | None, Doc("registry username (default: the caller'
 PasswordArg = Annotated[dagger.Secret | None, Doc("registry password or token, e.g. env:REGISTRY_TOKEN")]
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def user_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Report a HeliosError as the function's error: what, where and what to do, no traceback."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except HeliosError as error:
+            raise FunctionError(str(error)) from None
+
+    return wrapper
+
+
 @object_type
 class Helios:
     """Build ready-to-run Linux desktop images (KasmVNC, XFCE, s6) for many distros from one hook tree."""
@@ -82,6 +102,7 @@ class Helios:
         return Metadata(helios_version(), revision, source_url, epoch)
 
     @function
+    @user_errors
     async def build(
         self,
         distro: DistroArg,
@@ -100,6 +121,7 @@ class Helios:
         return await shipping.sync_one(built)
 
     @function
+    @user_errors
     async def build_all(
         self,
         distros: DistrosArg = None,
@@ -118,6 +140,7 @@ class Helios:
         return shipping.tarballs(images)
 
     @function
+    @user_errors
     async def publish(
         self,
         distro: DistroArg,
@@ -140,6 +163,7 @@ class Helios:
         )  # fmt: skip
 
     @function
+    @user_errors
     async def publish_all(
         self,
         address: AddressArg,
@@ -191,6 +215,7 @@ class Helios:
         return [f"{item.reference}@{item.digest}" for item in shipped]
 
     @function
+    @user_errors
     async def packages(
         self,
         distro: DistroArg,
@@ -203,11 +228,13 @@ class Helios:
         return image.file(PACKAGES_TXT)
 
     @function
+    @user_errors
     async def distros(self, hooks: HooksArg = None) -> str:
         """List the distros with a one-line description each."""
         return distros_table((await self._planner(hooks)).catalogue)
 
     @function
+    @user_errors
     async def plan(
         self,
         distro: DistroArg,
@@ -221,6 +248,7 @@ class Helios:
         return plan_table(planner.plan(distro, await self._platform(platform), base=base), digests=digests)
 
     @function(cache="never")  # a health check must really run every time
+    @user_errors
     async def smoke(
         self,
         distro: DistroArg,

@@ -110,3 +110,15 @@ async def test_module_plan_takes_a_users_hooks_tree(make_tree, tmp_path):
     text = await helios.plan("base", platform="linux/amd64", hooks=FakeDirectory(user))  # type: ignore[arg-type]
     row = next(line.split() for line in text.splitlines() if line.startswith("10.1"))
     assert row == ["10.1", "system", "user", "hooks/common/build/system.d/50-firefox.sh"]
+
+
+@pytest.mark.asyncio
+async def test_user_mistakes_become_clean_function_errors(make_tree):
+    from dagger.mod._exceptions import FunctionError
+
+    helios = Helios(source=FakeDirectory(make_tree()))  # type: ignore[arg-type]
+    with pytest.raises(FunctionError) as caught:
+        await helios.plan("chld", platform="linux/amd64")
+    assert "unknown distro 'chld'" in str(caught.value) and "did you mean 'child'" in str(caught.value)
+    with pytest.raises(FunctionError, match="unsupported platform"):
+        await helios.plan("base", platform="linux/s390x")

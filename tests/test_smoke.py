@@ -69,7 +69,8 @@ def test_the_diagnostic_boot_runs_init_as_pid_1_and_keeps_the_output():
 
 @pytest.mark.asyncio
 async def test_smoke_refuses_a_non_positive_timeout():
-    from pipeline.errors import HeliosError
+    from dagger.mod._exceptions import FunctionError
 
-    with pytest.raises(HeliosError, match="timeout must be positive"):
+    with pytest.raises(FunctionError, match="timeout must be positive") as caught:
         await Helios(source=dag.directory()).smoke("rhel", timeout=0)
+    assert caught.value.__cause__ is None, "a user error is reported without a chained traceback"
