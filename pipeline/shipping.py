@@ -75,8 +75,8 @@ async def sync_one(built: Built) -> dagger.Container:
 
 
 async def sync_all(images: Sequence[Built], progress: Progress | None = None) -> None:
-    """Evaluate every image concurrently; report all failures together."""
-    failures: list[str] = []
+    """Evaluate every image concurrently; report every failure, each naming its target and step."""
+    failures: list[tuple[str, HeliosError]] = []
 
     async def one(built: Built) -> None:
         label = f"{built.target.distro} ({built.target.platform})"
@@ -85,7 +85,7 @@ async def sync_all(images: Sequence[Built], progress: Progress | None = None) ->
         try:
             await sync_one(built)
         except HeliosError as error:
-            failures.append(f"{label}: {error.message}")
+            failures.append((label, error))
             return
         if progress:
             progress(f"built {label}")
@@ -93,9 +93,12 @@ async def sync_all(images: Sequence[Built], progress: Progress | None = None) ->
     async with anyio.create_task_group() as group:
         for built in images:
             group.start_soon(one, built)
+    if len(images) == 1 and failures:
+        raise failures[0][1]
     if failures:
         raise HeliosError(
-            f"{len(failures)} of {len(images)} images failed:\n" + "\n".join(failures),
+            f"{len(failures)} of {len(images)} images failed:\n"
+            + "\n".join(f"{label}: {error.message}" for label, error in failures),
             hint="fix the hooks named above, then run the build again",
         )
 

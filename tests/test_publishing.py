@@ -194,3 +194,22 @@ def test_cli_build_several_needs_an_export_folder(make_tree, tmp_path, monkeypat
     assert result.exit_code == 2 and "must be an existing folder for 2 images" in result.stderr
     result = runner.invoke(app, ["build", "--all", "--export", str(tmp_path), "--root", root])
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.asyncio
+async def test_sync_all_reports_every_failure_with_its_target(make_tree, monkeypatch):
+    from pipeline.errors import HeliosError
+
+    async def failing(built):
+        raise HeliosError(f"step 5 (kasm · xorg) failed for {built.target.platform}")
+
+    monkeypatch.setattr(shipping, "sync_one", failing)
+    built = images(make_tree(), BOTH)
+    with pytest.raises(HeliosError) as caught:
+        await shipping.sync_all(built)
+    assert caught.value.message.startswith("2 of 2 images failed:")
+    assert "base (linux/amd64): step 5 (kasm · xorg) failed for linux/amd64" in caught.value.message
+    assert "base (linux/arm64)" in caught.value.message
+    with pytest.raises(HeliosError) as single:
+        await shipping.sync_all(built[:1])
+    assert single.value.message == "step 5 (kasm · xorg) failed for linux/amd64"
