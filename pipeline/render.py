@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipeline.catalogue import Catalogue
 from pipeline.order import BUILD_ORDER, Action, Scope
-from pipeline.plan import Plan
+from pipeline.plan import HOOK_LIBRARY, Plan
 
 DIGEST_WIDTH = 12
 
@@ -50,7 +50,7 @@ def plan_table(plan: Plan, *, digests: bool = False) -> str:
             add(number, stage, origins, " + ".join(f"{ref}/" for ref in overlays) or "(no overlay)", digest)
         else:
             hook, *drop_ins = planned.runs
-            extras = [ref.name for ref in hook.files]
+            extras = [ref.name for ref in hook.files if ref.path != HOOK_LIBRARY]
             add(number, stage, hook.script.layer,
                 f"{hook.script}" + (f"  [+ {', '.join(extras)}]" if extras else ""), digest)  # fmt: skip
             for index, run in enumerate(drop_ins, start=1):
@@ -58,6 +58,9 @@ def plan_table(plan: Plan, *, digests: bool = False) -> str:
     title = f"{plan.distro.name} ({plan.distro.description}) on {plan.platform}, base {plan.base}" + (
         f", extends {plan.distro.extends}" if plan.distro.extends else ""
     )
+    library = next((f for p in plan.steps for r in p.runs for f in r.files if f.path == HOOK_LIBRARY), None)
+    if library is not None:
+        title += f"; every script gets {library} as /helios/hooks/lib.sh"
     return title + "\n" + _table(rows)
 
 

@@ -162,3 +162,10 @@ def test_the_engine_test_fixture_is_a_valid_tree():
     assert result.exit_code == 0, result.output
     plan = run("plan", "--distro", "tiny", "--platform", "linux/amd64", "--root", str(fixture))
     assert "distros/tiny/build/xorg.sh" in plan.stdout
+
+
+def test_plan_names_the_hook_library_once(make_tree):
+    root = make_tree({"common/build/lib.sh": 'say() { echo "$@"; }\n'})
+    out = run("plan", "-d", "base", "--platform", "amd64", "--root", str(root)).stdout
+    assert "every script gets common/build/lib.sh as /helios/hooks/lib.sh" in out.splitlines()[0]
+    assert "lib.sh" not in "\n".join(out.splitlines()[1:])
