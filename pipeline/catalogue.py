@@ -117,8 +117,8 @@ def _check_key(path: str, key: str, value: object) -> None:
         raise HeliosError(f"{path}: key {key!r} is {value!r}", hint=f"use one of: {', '.join(spec.choices)}")
     if key == "xorg_version" and not _VERSION.fullmatch(str(value)):
         raise HeliosError(f"{path}: key 'xorg_version' is {value!r}", hint="use a version like 21.1.4")
-    if key == "aliases":
-        for alias in value:  # type: ignore[union-attr]
+    if key == "aliases" and isinstance(value, list):
+        for alias in value:
             if not isinstance(alias, str) or not _PLAIN_NAME.fullmatch(alias):
                 raise HeliosError(
                     f"{path}: alias {alias!r} is not a plain name",

@@ -15,7 +15,7 @@ from pipeline import shipping, smoke
 from pipeline.errors import HeliosError
 from pipeline.graph import PACKAGES_TXT, Sources
 from pipeline.layers import Layers
-from pipeline.plan import Plan, Planner
+from pipeline.plan import Planner
 from pipeline.platforms import check_platform
 from pipeline.release import DEFAULT_PLATFORMS, Metadata, Target, check_credentials, matrix
 from pipeline.render import distros_table, plan_table
@@ -114,11 +114,21 @@ class Helios:
         source_date_epoch: EpochArg = 0,
     ) -> dagger.Container:
         """Build a distro's desktop image; chain export, publish or terminal after it."""
+        metadata = self._metadata(revision, source_url, source_date_epoch)
+        return await shipping.sync_one(await self._one_image(distro, platform, base, hooks, metadata))
+
+    async def _one_image(
+        self,
+        distro: str,
+        platform: str | None,
+        base: str | None,
+        hooks: dagger.Directory | None,
+        metadata: Metadata,
+    ) -> shipping.Built:
         planner = await self._planner(hooks)
         target = Target(planner.catalogue.get(distro).name, await self._platform(platform))
-        metadata = self._metadata(revision, source_url, source_date_epoch)
         (built,) = await self._images([target], planner=planner, hooks=hooks, base=base, metadata=metadata)
-        return await shipping.sync_one(built)
+        return built
 
     @function
     @user_errors
@@ -224,8 +234,8 @@ class Helios:
         hooks: HooksArg = None,
     ) -> dagger.File:
         """The image's installed packages with versions (also in the image at /opt/helios/packages.txt)."""
-        image = await self.build(distro, platform, base, hooks)
-        return image.file(PACKAGES_TXT)
+        built = await self._one_image(distro, platform, base, hooks, self._metadata("", "", 0))
+        return (await shipping.sync_one(built)).file(PACKAGES_TXT)
 
     @function
     @user_errors
@@ -247,7 +257,8 @@ class Helios:
         planner = await self._planner(hooks, digests=digests)
         return plan_table(planner.plan(distro, await self._platform(platform), base=base), digests=digests)
 
-    @function(cache="never")  # a health check must really run every time
+    # A health check must really run every time. (The SDK's overloads lack `cache`, though it works.)
+    @function(cache="never")  # type: ignore[call-overload]
     @user_errors
     async def smoke(
         self,
@@ -260,8 +271,8 @@ class Helios:
         """Build a distro's image, run it as a service and check port 3000 serves the desktop."""
         if timeout <= 0:
             raise HeliosError(f"timeout must be positive, not {timeout}", hint="pass --timeout=180")
-        image = await self.build(distro, platform, base, hooks)
-        plan: Plan = (await self._planner(hooks)).plan(distro, await self._platform(platform), base=base)
+        built = await self._one_image(distro, platform, base, hooks, self._metadata("", "", 0))
+        image, plan = await shipping.sync_one(built), built.plan
         nonce = uuid.uuid4().hex
         try:
             return await smoke.probe(image, plan.web_image, timeout=timeout, nonce=nonce).stdout()

@@ -44,8 +44,8 @@ def validate_tree(source: Tree | Layers) -> list[HeliosError]:
 
 
 def _unique(problems: list[HeliosError]) -> list[HeliosError]:
-    seen: set[str] = set()
-    return [p for p in problems if not (str(p) in seen or seen.add(str(p)))]
+    """``problems`` without repeats (the same problem is often found for both platforms)."""
+    return list({str(problem): problem for problem in problems}.values())
 
 
 def _no_shebang(layers: Layers, number: int, script: Ref) -> HeliosError | None:
