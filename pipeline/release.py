@@ -56,14 +56,6 @@ def check_tag(tag: str) -> str:
     return tag
 
 
-def registry_host(address: str) -> str:
-    """The registry part of an address (docker.io when the address names none)."""
-    first, _, rest = address.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return "docker.io"
-
-
 def default_tags(version: str, distro: str, *, is_default: bool, channel: str | None = None) -> list[str]:
     """Release tags ``<version>-<distro>``, ``<distro>`` and ``latest`` for the default distro.
 

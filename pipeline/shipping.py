@@ -18,7 +18,7 @@ from pipeline import graph
 from pipeline.errors import HeliosError
 from pipeline.failure import describe_failure
 from pipeline.plan import Plan, Planner
-from pipeline.release import Metadata, Target, check_address, registry_host, tags_by_distro
+from pipeline.release import Metadata, Target, check_address, tags_by_distro
 
 Progress = Callable[[str], None]
 
@@ -146,7 +146,8 @@ def publisher(address: str, username: str | None, password: dagger.Secret | None
     """
     ctr = dag.container()
     if username and password is not None:
-        ctr = ctr.with_registry_auth(registry_host(address), username, password)
+        # Dagger parses the address like `docker push` does and binds the login to its registry.
+        ctr = ctr.with_registry_auth(address, username, password)
     return ctr
 
 

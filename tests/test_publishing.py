@@ -80,7 +80,7 @@ def test_the_registry_password_never_appears_in_the_graph_or_labels(make_tree, m
     secret = dag.secret("env://HELIOS_TEST_TOKEN")
     pusher = shipping.publisher("ghcr.io/org/helios", "me", secret)
     auth = next(f for f in selections(pusher) if f.name == "withRegistryAuth")
-    assert auth.args["address"] == "ghcr.io" and auth.args["username"] == "me"
+    assert auth.args["address"] == "ghcr.io/org/helios" and auth.args["username"] == "me"
     root = make_tree()
     rendered = Keyer(LocalTree(root)).key(selections(pusher))
     built = images(root, BOTH)

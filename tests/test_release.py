@@ -14,7 +14,6 @@ from pipeline.release import (
     check_tag,
     default_tags,
     matrix,
-    registry_host,
     tags_by_distro,
     tags_for,
 )
@@ -72,13 +71,6 @@ def test_valid_addresses(address):
 def test_invalid_addresses_say_why(address, message):
     with pytest.raises(HeliosError, match=message):
         check_address(address)
-
-
-def test_registry_host():
-    assert registry_host("ghcr.io/org/helios") == "ghcr.io"
-    assert registry_host("localhost:5000/helios") == "localhost:5000"
-    assert registry_host("org/helios") == "docker.io"
-    assert registry_host("helios") == "docker.io"
 
 
 @pytest.mark.real_versions
