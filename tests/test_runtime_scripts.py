@@ -354,6 +354,49 @@ def test_health_marker_follows_boot_and_service_state(sandbox: Sandbox) -> None:
     assert not marker.exists()
 
 
+def test_a_stale_ready_marker_is_cleared_at_every_start(sandbox: Sandbox) -> None:
+    """A marker from an earlier run (or an image layer) must not make /healthz say ready early."""
+    marker = sandbox.file("run/helios/health/ready")
+    marker.parent.mkdir(parents=True)
+    marker.write_text("ready")
+    sandbox.file("run/helios/health/booted").touch()
+    set_states(sandbox)
+
+    sandbox.run("init-hooks.sh")  # helios-init, the first service, before nginx can start
+
+    assert not marker.exists()
+    assert sandbox.run("health.sh", "update").stdout.strip() == "starting"
+    assert not marker.exists()
+
+
+# --- audio ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("runtime", [None, "/run/user/1000/pulse"])
+def test_pulseaudio_reads_the_mic_pipe_kclient_writes(sandbox: Sandbox, runtime: str | None) -> None:
+    """default.pa is rendered with the same path that svc-kclient gives kclient as MIC_SOCKET."""
+    pulse = sandbox.file("etc/helios/pulse")
+    pulse.mkdir(parents=True)
+    shutil.copy(OVERLAY / "etc/helios/pulse/default.pa", pulse / "default.pa")
+    env = {"PULSE_RUNTIME_PATH": runtime} if runtime else {}
+    rendered = sandbox.file("run/helios/pulse.pa")
+
+    mic = sandbox.bash(f'helios_pulse_config "{rendered}"; helios_mic_socket', **env).strip()
+
+    assert mic == f"{runtime or '/run/helios/pulse'}/mic.sock"
+    pipe_source = next(line for line in rendered.read_text().splitlines() if "module-pipe-source" in line)
+    assert f"file={mic} " in pipe_source
+    assert "@" not in rendered.read_text()
+    assert rendered.stat().st_mode & 0o644 == 0o644
+
+
+def test_kclient_and_pulseaudio_take_the_mic_path_from_one_place() -> None:
+    services = OVERLAY / "etc/s6-overlay/s6-rc.d"
+    assert 'MIC_SOCKET="$(helios_mic_socket)"' in (services / "svc-kclient/run").read_text()
+    assert "helios_pulse_config" in (services / "svc-pulseaudio/run").read_text()
+    assert "mic.sock" not in (OVERLAY / "etc/helios/pulse/default.pa").read_text()
+
+
 # --- idle -----------------------------------------------------------------------------------------
 
 

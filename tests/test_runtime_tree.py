@@ -207,6 +207,13 @@ def test_scripts_pass_shellcheck() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_nothing_is_shipped_under_run() -> None:
+    """/run is per-boot state (health markers, sockets): an overlay must not seed it."""
+    overlays = [ROOT, *sorted((REPO / "distros").glob("*/root"))]
+    shipped = [path for overlay in overlays for path in (overlay / "run", overlay / "var/run")]
+    assert not [str(path) for path in shipped if path.exists()]
+
+
 def test_no_private_key_or_secret_is_shipped() -> None:
     for path in ROOT.rglob("*"):
         if path.is_file() and path.suffix != ".jpg":

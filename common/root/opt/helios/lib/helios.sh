@@ -215,6 +215,13 @@ helios_health_marker() {
     printf '%s\n' "$HELIOS_RUN/health/ready"
 }
 
+# helios_health_reset : forget every health state, the boot mark and the ready marker. Run first
+# at every start, before nginx can serve /healthz: a marker left in /run by an earlier run of the
+# container, or shipped in an image layer, must never answer "ready" for a boot still under way.
+helios_health_reset() {
+    rm -rf "$HELIOS_RUN/health"
+}
+
 # helios_service_ready NAME : succeed when the s6 service NAME is up and ready.
 helios_service_ready() {
     local state
@@ -245,6 +252,19 @@ helios_health_update() {
         mv -f "$marker.tmp" "$marker"
     fi
     echo ready
+}
+
+# helios_mic_socket : the pipe that carries the browser's microphone: kclient writes into it
+# (MIC_SOCKET) and PulseAudio reads it (module-pipe-source in default.pa). The one place naming it.
+helios_mic_socket() {
+    printf '%s/mic.sock\n' "${PULSE_RUNTIME_PATH:-/run/helios/pulse}"
+}
+
+# helios_pulse_config OUTPUT : render the PulseAudio script /etc/helios/pulse/default.pa, a
+# template, to OUTPUT (readable by the desktop user) with @MIC_SOCKET@ set to helios_mic_socket.
+helios_pulse_config() {
+    helios_render_template "$HELIOS_ETC/pulse/default.pa" "$1" "MIC_SOCKET=$(helios_mic_socket)"
+    chmod 0644 "$1"
 }
 
 # helios_idle_step IDLE_MS THRESHOLD_MS FIRED POLL_S : decide what the idle

@@ -1,16 +1,19 @@
 #!/bin/bash
 # init-hooks: first step of the Helios boot (s6-rc oneshot "helios-init").
 #
-# Prints the version banner, then runs the event hooks of /etc/helios/init.d
+# Clears the health state, prints the version banner, then runs the event hooks of /etc/helios/init.d
 # as root, in lexical order, before the desktop user exists (e.g. to join a
 # directory service). A failing hook is logged by name; boot goes on.
 #
 # Relies on: /opt/helios/lib/helios.sh, /opt/helios/*.version (optional).
 # Env: HELIOS_ROOT (tests), USER/UID/GID (exported to hooks as HELIOS_*).
-# Leaves: nothing but the hooks' own effects.
+# Leaves: no health state of an earlier boot (nginx starts after this); the hooks' own effects.
 set -euo pipefail
 # shellcheck source=common/root/opt/helios/lib/helios.sh
 source "${HELIOS_LIB:-${HELIOS_ROOT:-}/opt/helios/lib/helios.sh}"
+
+# Health state is per boot: /healthz says "starting" until helios-ready marks this boot complete.
+helios_health_reset
 
 shopt -s nullglob
 for version_file in "$HELIOS_OPT"/*.version; do
