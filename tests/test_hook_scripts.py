@@ -2,9 +2,12 @@
 
 Static: shellcheck at severity warning on every *.sh under common/ and distros/, the hook rules of
 the contract (shebang, strict mode, no `curl | sh`, no hard-coded architecture, nothing fetched
-from a moving branch) and the agreement between the variables the common hooks read and the
-sections of pipeline/versions.toml. Behavioural: the helpers of the common hooks (checksum check,
-pinned git checkout, architecture mapping, patch selection, font install) run here with bash.
+from a moving branch), every script sourcing the hook library (common/build/lib.sh) instead of
+redefining its helpers, and the agreement between the variables the common hooks read and the
+sections of pipeline/versions.toml. Behavioural: the library's functions (checksum check,
+downloads, pinned git checkout, patches, architecture mapping, package list, Node.js install, the
+X server recipe) and the hooks' own helpers run here with bash, the library taken from the
+repository through HELIOS_LIB.
 """
 
 from __future__ import annotations
@@ -27,8 +30,19 @@ ROOT = Path(__file__).resolve().parents[1]
 COMMON_BUILD = ROOT / "common" / "build"
 VERSIONS = tomllib.loads((ROOT / "pipeline" / "versions.toml").read_text())
 
+LIB = COMMON_BUILD / "lib.sh"
 SCRIPTS = sorted(p for top in ("common", "distros") for p in (ROOT / top).rglob("*.sh"))
-HOOKS = sorted(p for p in SCRIPTS if p.parent.name == "build")
+
+
+def is_build_script(path: Path) -> bool:
+    """A hook (build/<hook>.sh) or a drop-in script (build/<hook>.d/<script>.sh)."""
+    folder = path.parent
+    return folder.name == "build" or (folder.name.endswith(".d") and folder.parent.name == "build")
+
+
+HOOKS = sorted(p for p in SCRIPTS if is_build_script(p) and p != LIB)
+# The line every hook and drop-in sources the library with (HELIOS_LIB lets the tests point at ours).
+SOURCE_LIB = 'source "${HELIOS_LIB:-/helios/hooks/lib.sh}"'
 # Exceptions to "bash with set -euo pipefail": Alpine hooks that run first in a container of the
 # bare Alpine base (step 2 starts the kasm stage, step 9 the system stage), where there is no bash
 # until the hook has installed it. They must still start with `set -eu`.
@@ -55,16 +69,29 @@ def shellcheck() -> str | None:
     return str(venv) if venv.exists() else shutil.which("shellcheck")
 
 
-def run_bash(script: str, *, env: dict[str, str] | None = None, cwd: Path | None = None):
-    """Run a bash snippet; the common hooks can be sourced because main only runs when executed."""
+def run_bash(script: str, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+    """Run a bash snippet in strict mode with the library at hand (HELIOS_LIB) and ``args`` as $1...
+
+    The common hooks can be sourced too: their main only runs when they are executed.
+    """
     return subprocess.run(
-        ["bash", "-c", script],
+        ["bash", "-c", f"set -euo pipefail; {script}", "snippet", *args],
         capture_output=True,
         text=True,
-        env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **(env or {})},
+        env={
+            "PATH": os.environ["PATH"],
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "HELIOS_LIB": str(LIB),
+            **(env or {}),
+        },
         cwd=cwd,
         check=False,
     )
+
+
+def run_lib(code: str, *args: str, env: dict[str, str] | None = None):
+    """Run ``code`` with only the library sourced."""
+    return run_bash(f'source "{LIB}"; {code}', *args, env=env)
 
 
 # --- every script ------------------------------------------------------------------------------
@@ -74,6 +101,8 @@ def test_scripts_are_discovered() -> None:
     names = {rel(p) for p in HOOKS}
     for hook in ("novnc.sh", "turbo.sh", "kasm.sh", "kclient.sh", "package.sh", "system.sh"):
         assert f"common/build/{hook}" in names
+    assert "common/build/lib.sh" not in names, "the library is no hook"
+    assert LIB in SCRIPTS, "the library is linted like every script"
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=rel)
@@ -85,6 +114,7 @@ def test_shellcheck_clean(script: Path) -> None:
         [tool, "--severity=warning", "--external-sources", str(script)],
         capture_output=True,
         text=True,
+        cwd=ROOT,  # `# shellcheck source=common/build/lib.sh` is relative to the repository
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -147,10 +177,68 @@ def test_hook_has_a_header_comment(hook: Path) -> None:
     assert header and all(line.startswith("#") for line in header[:2]), f"{rel(hook)}: no header comment"
 
 
-@pytest.mark.parametrize("hook", HOOKS, ids=rel)
+@pytest.mark.parametrize("hook", [*HOOKS, LIB], ids=rel)
 def test_make_uses_all_cores(hook: Path) -> None:
     for number, line in code_lines(hook):
         assert not re.search(r"\bmake\b.*\s-j\s*\d", line), f'{rel(hook)}:{number}: use make -j"$(nproc)"'
+
+
+# --- the hook library ----------------------------------------------------------------------------
+
+
+def library_functions() -> set[str]:
+    return set(re.findall(r"^([a-z_][a-z0-9_]*)\(\)\s*\{", LIB.read_text(), flags=re.MULTILINE))
+
+
+def test_library_offers_the_shared_helpers() -> None:
+    expected = {"banner", "log", "die", "require_env", "require_tools", "verify_sha256", "download"}
+    expected |= {"git_checkout", "git_apply_patches", "uname_arch", "multiarch_triplet"}
+    expected |= {"load_package_list", "install_nodejs", "build_xorg_server"}
+    assert expected <= library_functions()
+
+
+@pytest.mark.parametrize("hook", HOOKS, ids=rel)
+def test_hook_sources_the_library(hook: Path) -> None:
+    """Once, with the shellcheck hint, and (for the POSIX sh hooks) only after `exec bash`."""
+    lines = [line.strip() for line in hook.read_text().splitlines()]
+    assert lines.count(SOURCE_LIB) == 1, f"{rel(hook)} must source the library with: {SOURCE_LIB}"
+    at = lines.index(SOURCE_LIB)
+    assert lines[at - 1] == "# shellcheck source=common/build/lib.sh", f"{rel(hook)}: shellcheck hint"
+    if not lines[0].endswith("bash"):
+        reexec = next((i for i, line in enumerate(lines) if line.startswith('exec bash "$0"')), None)
+        assert reexec is not None and reexec < at, f"{rel(hook)} sources bash code before running under bash"
+
+
+@pytest.mark.parametrize("hook", HOOKS, ids=rel)
+def test_hook_does_not_redefine_library_helpers(hook: Path) -> None:
+    shared = library_functions()
+    for number, line in code_lines(hook):
+        match = re.match(r"\s*(?:function\s+)?([a-z_][a-z0-9_]*)\s*\(\)", line)
+        assert not (match and match.group(1) in shared), (
+            f"{rel(hook)}:{number}: defines {match.group(1)}, which lib.sh provides: use it"
+        )
+
+
+def test_sourcing_the_library_runs_nothing() -> None:
+    """Bash alone is enough: no PATH (so no external command), strict mode, not a word printed."""
+    bash = shutil.which("bash")
+    assert bash is not None
+    result = subprocess.run(
+        [bash, "--noprofile", "--norc", "-c", f'set -euo pipefail; source "{LIB}"; type -t die'],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/nonexistent"},
+        check=False,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "function\n", "")
+
+
+def test_library_defines_only_functions_and_constants() -> None:
+    """Every unindented line is a function's first or last line or a plain NAME=value constant."""
+    allowed = re.compile(r"[a-z_][a-z0-9_]*\(\)\s*\{.*|\}|[A-Z][A-Z0-9_]*=[^$`;|&()]*")
+    for number, line in code_lines(LIB):
+        if not line[:1].isspace():
+            assert allowed.fullmatch(line.rstrip()), f"lib.sh:{number}: runs when sourced: {line}"
 
 
 # --- versions.toml -----------------------------------------------------------------------------
@@ -233,50 +321,118 @@ def test_common_hook_reads_only_variables_its_step_gets(step) -> None:
     assert not missing, f"{step.name} reads {missing}, not given to step {step.number} by versions.toml"
 
 
-# --- behaviour of the hooks' helpers -------------------------------------------------------------
+# --- the library's functions, run with bash ------------------------------------------------------
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_banner_and_die_name_the_step() -> None:
+    result = run_lib('banner "hello"; die "broken"; echo unreachable', env={"HELIOS_STEP": "7"})
+    assert result.returncode == 1
+    assert "==== [helios step 7] hello ====" in result.stdout
+    assert result.stderr == "[helios step 7] error: broken\n"
+    assert "unreachable" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "passes"),
+    [({"A": "1", "B": "2"}, True), ({"A": "1"}, False), ({"A": "1", "B": ""}, False)],
+)
+def test_require_env_names_the_missing_variable(env: dict[str, str], passes: bool) -> None:
+    result = run_lib("require_env A B", env=env)
+    assert (result.returncode == 0) is passes, result.stderr
+    if not passes:
+        assert "B is not set" in result.stderr
+
+
+def test_require_tools_names_the_missing_tool() -> None:
+    assert run_lib("require_tools bash").returncode == 0
+    result = run_lib("require_tools bash helios-no-such-tool")
+    assert result.returncode != 0
+    assert "helios-no-such-tool is missing" in result.stderr
 
 
 def test_verify_sha256_accepts_only_the_pinned_sum(tmp_path: Path) -> None:
     payload = tmp_path / "payload.tar.gz"
     payload.write_bytes(b"helios")
-    good = hashlib.sha256(b"helios").hexdigest()
-    script = f'source "{COMMON_BUILD / "turbo.sh"}"; verify_sha256 "$1" "$2"'
+    good = sha256(b"helios")
     for expected, passes in ((good, True), ("0" * 64, False), ("", False), (good.upper(), False)):
-        result = subprocess.run(
-            ["bash", "-c", script, "verify", str(payload), expected],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        result = run_lib('verify_sha256 "$1" "$2"', str(payload), expected)
         assert (result.returncode == 0) is passes, (expected, result.stderr)
-    mismatch = subprocess.run(
-        ["bash", "-c", script, "verify", str(payload), "0" * 64], capture_output=True, text=True, check=False
-    )
-    assert "checksum mismatch" in mismatch.stderr
+    mismatch = run_lib('verify_sha256 "$1" "$2"', str(payload), "0" * 64)
+    assert "checksum mismatch for payload.tar.gz" in mismatch.stderr
 
 
 def test_download_refuses_an_empty_checksum_before_fetching(tmp_path: Path) -> None:
-    result = run_bash(
-        f'source "{COMMON_BUILD / "package.sh"}"; download http://127.0.0.1:9/never "{tmp_path}/x" ""'
-    )
+    result = run_lib('download http://127.0.0.1:9/never "$1" ""', str(tmp_path / "x"))
     assert result.returncode != 0
     assert "no sha256 pinned" in result.stderr
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize(("arch", "triplet"), [("amd64", "x86_64-linux-gnu"), ("arm64", "aarch64-linux-gnu")])
-def test_multiarch_triplet_maps_helios_arch(arch: str, triplet: str) -> None:
-    result = run_bash(f'source "{COMMON_BUILD / "package.sh"}"; multiarch_triplet', env={"HELIOS_ARCH": arch})
+def needs_curl() -> None:
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed (the downloads below use file:// URLs)")
+
+
+def test_download_fetches_and_verifies(tmp_path: Path) -> None:
+    needs_curl()
+    source = tmp_path / "upstream.tar.gz"
+    source.write_bytes(b"release")
+    dest = tmp_path / "dl" / "file.tar.gz"
+    result = run_lib('download "$1" "$2" "$3"', source.as_uri(), str(dest), sha256(b"release"))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == triplet
+    assert dest.read_bytes() == b"release"
 
 
-def test_multiarch_triplet_rejects_unknown_arch() -> None:
-    result = run_bash(
-        f'source "{COMMON_BUILD / "package.sh"}"; multiarch_triplet', env={"HELIOS_ARCH": "riscv64"}
-    )
+def test_download_removes_a_file_that_does_not_match(tmp_path: Path) -> None:
+    needs_curl()
+    source = tmp_path / "upstream.tar.gz"
+    source.write_bytes(b"tampered")
+    dest = tmp_path / "file.tar.gz"
+    result = run_lib('download "$1" "$2" "$3"', source.as_uri(), str(dest), sha256(b"release"))
     assert result.returncode != 0
-    assert "unsupported HELIOS_ARCH" in result.stderr
+    assert "checksum mismatch" in result.stderr
+    assert not dest.exists(), "a file that failed its check must not stay for a later step to use"
+
+
+@pytest.mark.parametrize(
+    ("arch", "uname", "triplet"),
+    [("amd64", "x86_64", "x86_64-linux-gnu"), ("arm64", "aarch64", "aarch64-linux-gnu")],
+)
+def test_arch_mapping_from_helios_arch(arch: str, uname: str, triplet: str) -> None:
+    result = run_lib("uname_arch; multiarch_triplet", env={"HELIOS_ARCH": arch})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [uname, triplet]
+
+
+@pytest.mark.parametrize("arch", ["riscv64", "x86_64", ""])
+def test_arch_mapping_rejects_anything_else(arch: str) -> None:
+    for function in ("uname_arch", "multiarch_triplet"):
+        result = run_lib(f"{function}; echo reached", env={"HELIOS_ARCH": arch})
+        assert result.returncode != 0
+        assert "unsupported HELIOS_ARCH" in result.stderr
+        assert "reached" not in result.stdout
+
+
+def test_load_package_list_reads_names_and_skips_blank_lines(tmp_path: Path) -> None:
+    listing = tmp_path / "packages.list"
+    listing.write_text("bash\n\nnginx\n  \nxfce4\n")
+    result = run_lib('load_package_list pkgs "$1"; printf "%s|" "${pkgs[@]}"', str(listing))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "bash|nginx|xfce4|"
+
+
+@pytest.mark.parametrize("content", [None, "", "\n  \n"])
+def test_load_package_list_fails_without_packages(content: str | None, tmp_path: Path) -> None:
+    listing = tmp_path / "packages.list"
+    if content is not None:
+        listing.write_text(content)
+    result = run_lib('load_package_list pkgs "$1"', str(listing))
+    assert result.returncode != 0
+    assert str(listing) in result.stderr
 
 
 @pytest.fixture
@@ -293,7 +449,7 @@ def upstream(tmp_path: Path) -> tuple[Path, list[str]]:
     }
     commits = []
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    for content in ("one", "two"):
+    for content in ("one\n", "two\n"):
         (repo / "file").write_text(content)
         subprocess.run(["git", "-C", str(repo), "add", "file"], check=True)
         subprocess.run(
@@ -306,21 +462,118 @@ def upstream(tmp_path: Path) -> tuple[Path, list[str]]:
     return repo, commits
 
 
-@pytest.mark.parametrize("hook", ["novnc.sh", "kasm.sh", "kclient.sh", "system.sh"])
-def test_git_checkout_pins_the_exact_commit(hook: str, upstream, tmp_path: Path) -> None:
+def test_git_checkout_pins_the_exact_commit(upstream, tmp_path: Path) -> None:
     repo, (first, _second) = upstream
     dest = tmp_path / "checkout"
-    result = run_bash(f'source "{COMMON_BUILD / hook}"; git_checkout "{repo}" {first} "{dest}"')
+    dest.mkdir()
+    (dest / "stale").write_text("from an earlier run")
+    result = run_lib('git_checkout "$1" "$2" "$3"', str(repo), first, str(dest))
     assert result.returncode == 0, result.stderr
-    assert (dest / "file").read_text() == "one"  # the pinned commit, not the newest one
+    assert (dest / "file").read_text() == "one\n"  # the pinned commit, not the newest one
+    assert not (dest / "stale").exists()
+    head = subprocess.run(["git", "-C", str(dest), "rev-parse", "HEAD"], capture_output=True, text=True)
+    assert head.stdout.strip() == first
 
 
-@pytest.mark.parametrize("ref", ["HEAD", "master", "abc1234"])
+@pytest.mark.parametrize("ref", ["HEAD", "master", "abc1234", "0" * 39])
 def test_git_checkout_refuses_anything_but_a_full_commit_id(ref: str, upstream, tmp_path: Path) -> None:
     repo, _ = upstream
-    result = run_bash(f'source "{COMMON_BUILD / "kasm.sh"}"; git_checkout "{repo}" {ref} "{tmp_path}/c"')
+    result = run_lib('git_checkout "$1" "$2" "$3"', str(repo), ref, str(tmp_path / "c"))
     assert result.returncode != 0
     assert "not a full commit id" in result.stderr
+
+
+def test_git_checkout_fails_on_a_commit_the_remote_lacks(upstream, tmp_path: Path) -> None:
+    repo, _ = upstream
+    result = run_lib('git_checkout "$1" "$2" "$3"', str(repo), "1" * 40, str(tmp_path / "c"))
+    assert result.returncode != 0
+    assert "could not fetch" in result.stderr
+
+
+def make_patch(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    patch = tmp_path / name
+    patch.write_text(f"--- a/file\n+++ b/file\n@@ -1 +1 @@\n-{old}\n+{new}\n")
+    return patch
+
+
+def test_git_apply_patches_in_order_and_fails_on_one_that_does_not_apply(upstream, tmp_path: Path) -> None:
+    repo, (_first, second) = upstream
+    tree = tmp_path / "tree"
+    assert run_lib('git_checkout "$1" "$2" "$3"', str(repo), second, str(tree)).returncode == 0
+    first_patch = make_patch(tmp_path, "10-a.patch", "two", "three")
+    second_patch = make_patch(tmp_path, "20-b.patch", "three", "four")
+    result = run_lib('git_apply_patches "$@"', str(tree), str(first_patch), str(second_patch))
+    assert result.returncode == 0, result.stderr
+    assert (tree / "file").read_text() == "four\n"
+    stale = make_patch(tmp_path, "30-stale.patch", "two", "five")
+    result = run_lib('git_apply_patches "$@"', str(tree), str(stale))
+    assert result.returncode != 0
+    assert "30-stale.patch does not apply" in result.stderr
+
+
+def fake_nodejs_tarball(tmp_path: Path, version: str) -> Path:
+    """An official-build-like tarball: node-v<version>-linux/bin/{node,npm,npx}, include/node."""
+    top = tmp_path / "node-build" / f"node-v{version}-linux"
+    (top / "bin").mkdir(parents=True)
+    (top / "include" / "node").mkdir(parents=True)
+    (top / "include" / "node" / "node.h").write_text("/* headers */\n")
+    for tool in ("node", "npm", "npx"):
+        (top / "bin" / tool).write_text(f"#!/bin/sh\necho v{version}\n")
+        (top / "bin" / tool).chmod(0o755)
+    tarball = tmp_path / "node.tar.xz"
+    subprocess.run(["tar", "-cJf", str(tarball), "-C", str(top.parent), top.name], check=True)
+    return tarball
+
+
+@pytest.mark.parametrize(("shipped", "passes"), [("22.11.0", True), ("20.0.0", False)])
+def test_install_nodejs_unpacks_links_and_checks_the_version(
+    shipped: str, passes: bool, tmp_path: Path
+) -> None:
+    needs_curl()
+    if shutil.which("xz") is None:
+        pytest.skip("xz is not installed")
+    tarball = fake_nodejs_tarball(tmp_path, shipped)
+    env = {
+        "NODEJS_VERSION": "22.11.0",
+        "NODEJS_URL": tarball.as_uri(),
+        "NODEJS_SHA256": sha256(tarball.read_bytes()),
+        "TMPDIR": str(tmp_path),
+    }
+    node_dir, bin_dir = tmp_path / "opt" / "node", tmp_path / "bin"
+    result = run_lib('install_nodejs "$1" "$2"', str(node_dir), str(bin_dir), env=env)
+    assert (result.returncode == 0) is passes, result.stderr
+    if passes:
+        assert (node_dir / "include" / "node" / "node.h").is_file()
+        assert (bin_dir / "npm").readlink() == node_dir / "bin" / "npm"
+        assert not (tmp_path / "node-v22.11.0.tar.xz").exists(), "the tarball is cleaned up"
+    else:
+        assert "node reports v20.0.0, expected v22.11.0" in result.stderr
+
+
+def test_install_nodejs_needs_its_pins() -> None:
+    result = run_lib("install_nodejs /nonexistent", env={"NODEJS_VERSION": "22.11.0"})
+    assert result.returncode != 0
+    assert "NODEJS_URL is not set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("version", "patch"), [("21.1.16", "xserver21.patch"), ("1.20.14", "xserver120.patch")]
+)
+def test_xorg_series_patch(version: str, patch: str) -> None:
+    assert run_lib(f"xorg_series_patch {version}").stdout.strip() == patch
+
+
+def test_build_xorg_server_refuses_a_series_kasmvnc_does_not_patch(tmp_path: Path) -> None:
+    (tmp_path / "unix" / "xserver" / "hw" / "vnc").mkdir(parents=True)
+    result = run_lib(
+        "build_xorg_server",
+        env={"XORG_VERSION": "21.2.0", "XORG_SHA256": "0" * 64, "SRC_DIR": str(tmp_path)},
+    )
+    assert result.returncode != 0
+    assert "not a series KasmVNC patches" in result.stderr
+
+
+# --- the hooks' own helpers ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -360,34 +613,60 @@ def test_splash_image_is_a_jpeg() -> None:
     assert (COMMON_BUILD / "splash.jpg").read_bytes()[:3] == b"\xff\xd8\xff"
 
 
-def test_install_fonts_copies_the_static_otf_faces(tmp_path: Path) -> None:
+def install_fonts(tmp_path: Path, entries: dict[str, bytes]) -> tuple[subprocess.CompletedProcess, Path]:
+    """Run step 10's install_fonts on a zip of ``entries``; return the result and the font folder."""
     if shutil.which("unzip") is None:
         pytest.skip("unzip is not installed")
     archive = tmp_path / "CascadiaCode.zip"
     with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("otf/static/CascadiaCode-Regular.otf", b"OTTO")
-        zf.writestr("ttf/CascadiaCode.ttf", b"\0\1\0\0")
+        for name, data in entries.items():
+            zf.writestr(name, data)
     dest = tmp_path / "fonts"
     result = run_bash(
         f'source "{COMMON_BUILD / "system.sh"}"; install_fonts "{archive}" "{dest}"',
         env={"WORK_DIR": str(tmp_path / "work")},
     )
+    return result, dest
+
+
+def test_install_fonts_copies_the_static_otf_faces(tmp_path: Path) -> None:
+    entries = {"otf/static/CascadiaCode-Regular.otf": b"OTTO", "ttf/CascadiaCode.ttf": b"\0\1\0\0"}
+    result, dest = install_fonts(tmp_path, entries)
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in dest.iterdir()) == ["CascadiaCode-Regular.otf"]
 
 
 def test_install_fonts_fails_on_an_unexpected_archive(tmp_path: Path) -> None:
-    if shutil.which("unzip") is None:
-        pytest.skip("unzip is not installed")
-    archive = tmp_path / "other.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("README", b"no fonts")
-    result = run_bash(
-        f'source "{COMMON_BUILD / "system.sh"}"; install_fonts "{archive}" "{tmp_path}/fonts"',
-        env={"WORK_DIR": str(tmp_path / "work")},
-    )
+    result, _dest = install_fonts(tmp_path, {"README": b"no fonts"})
     assert result.returncode != 0
     assert "no otf/static" in result.stderr
+
+
+def fake_node(tmp_path: Path, *, headers: bool) -> Path:
+    """A node on PATH in <prefix>/bin, with or without <prefix>/include/node/node.h."""
+    prefix = tmp_path / "prefix"
+    (prefix / "bin").mkdir(parents=True)
+    (prefix / "bin" / "node").write_text("#!/bin/sh\necho v22.11.0\n")
+    (prefix / "bin" / "node").chmod(0o755)
+    if headers:
+        (prefix / "include" / "node").mkdir(parents=True)
+        (prefix / "include" / "node" / "node.h").write_text("/* headers */\n")
+    return prefix
+
+
+@pytest.mark.parametrize("headers", [True, False])
+def test_kclient_builds_only_against_local_node_headers(headers: bool, tmp_path: Path) -> None:
+    """node-gyp gets the headers of the node on PATH; without them the hook stops, never downloads."""
+    prefix = fake_node(tmp_path, headers=headers)
+    result = run_bash(
+        f'source "{COMMON_BUILD / "kclient.sh"}"; node_headers_prefix',
+        env={"PATH": f"{prefix / 'bin'}:{os.environ['PATH']}"},
+    )
+    assert (result.returncode == 0) is headers, result.stderr
+    if headers:
+        assert result.stdout.strip() == str(prefix)
+    else:
+        assert "no Node.js headers" in result.stderr
 
 
 def test_hooks_fail_fast_without_their_versions() -> None:
@@ -407,12 +686,13 @@ XORG_HOOKS = sorted((ROOT / "distros").glob("*/build/xorg.sh"))
 
 
 def fake_xorg_tarball(tmp_path: Path, version: str, libgl: str) -> Path:
-    """An xorg-server tarball whose configure records the GL requirement it was left with."""
+    """An xorg-server tarball whose configure records its arguments and the GL requirement."""
     top = tmp_path / "tarball" / f"xorg-server-{version}"
     top.mkdir(parents=True)
     configure = top / "configure"
     configure.write_text(
-        f'#!/bin/sh\nLIBGL="{libgl}"\nprintf "%s\\n" "$LIBGL" >configure.libgl\n: >Makefile\n'
+        f'#!/bin/sh\nLIBGL="{libgl}"\nprintf "%s\\n" "$LIBGL" >configure.libgl\n'
+        'printf "%s\\n" "$@" >configure.args\n: >Makefile\n'
     )
     configure.chmod(0o755)
     tarball = tmp_path / "xorg.tar.gz"
@@ -425,7 +705,7 @@ def stub_build_tools(bin_dir: Path, tarball: Path) -> None:
     bin_dir.mkdir()
     stubs = {
         "curl": f'while [ $# -gt 0 ]; do [ "$1" = -o ] && cp "{tarball}" "$2"; shift; done\n',
-        "patch": "cat >/dev/null\n",
+        "patch": 'echo "patch $*" >>"$PATCH_LOG"\n',
         "autoreconf": ":\n",
         "make": "mkdir -p hw/vnc && : >hw/vnc/Xvnc && chmod +x hw/vnc/Xvnc\n",
     }
@@ -436,15 +716,15 @@ def stub_build_tools(bin_dir: Path, tarball: Path) -> None:
 
 @pytest.mark.parametrize("hook", XORG_HOOKS, ids=rel)
 @pytest.mark.parametrize(
-    ("version", "upstream_libgl", "expected_libgl"),
+    ("version", "upstream_libgl", "expected_libgl", "patches"),
     [
         # 1.20 wants Mesa's version in gl.pc; libglvnd's gl.pc (EL9) says 1.2.
-        ("1.20.14", "gl >= 7.1.0", "gl >= 1.2"),
-        ("21.1.16", "gl >= 1.2", "gl >= 1.2"),
+        ("1.20.14", "gl >= 7.1.0", "gl >= 1.2", ["xserver120.patch", "CVE-2022-2320-v1.20.patch"]),
+        ("21.1.16", "gl >= 1.2", "gl >= 1.2", ["xserver21.patch"]),
     ],
 )
-def test_xorg_hook_configures_against_glvnd(
-    hook: Path, version: str, upstream_libgl: str, expected_libgl: str, tmp_path: Path
+def test_xorg_hook_builds_xvnc_with_the_shared_recipe(
+    hook: Path, version: str, upstream_libgl: str, expected_libgl: str, patches: list[str], tmp_path: Path
 ) -> None:
     if shutil.which("tar") is None or shutil.which("sha256sum") is None:
         pytest.skip("tar and sha256sum are needed to run the hook")
@@ -461,15 +741,31 @@ def test_xorg_hook_configures_against_glvnd(
         env={
             "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}",
             "HOME": str(tmp_path),
+            "TMPDIR": str(tmp_path),
+            "HELIOS_LIB": str(LIB),
+            "PATCH_LOG": str(tmp_path / "patch.log"),
             "SRC_DIR": str(src),
             "XORG_VERSION": version,
-            "XORG_SHA256": hashlib.sha256(tarball.read_bytes()).hexdigest(),
+            "XORG_SHA256": sha256(tarball.read_bytes()),
         },
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    seen = (src / "unix" / "xserver" / "configure.libgl").read_text().strip()
-    assert seen == expected_libgl
+    xserver = src / "unix" / "xserver"
+    assert (xserver / "configure.libgl").read_text().strip() == expected_libgl
+    args = (xserver / "configure.args").read_text().splitlines()
+    for flag in ("--prefix=/opt/kasmweb", "--disable-libunwind", "--disable-xorg", "--enable-dri3"):
+        assert flag in args
+    applied = [Path(line.split()[-1]).name for line in (tmp_path / "patch.log").read_text().splitlines()]
+    assert applied == patches
+
+
+@pytest.mark.parametrize("hook", XORG_HOOKS, ids=rel)
+def test_xorg_hooks_are_thin(hook: Path) -> None:
+    """The recipe lives once, in lib.sh; a family's hook only says what differs and calls it."""
+    code = [line.strip() for _, line in code_lines(hook)]
+    assert code[-1].startswith("build_xorg_server")
+    assert len(code) <= 5, f"{rel(hook)} carries build logic: move it into build_xorg_server"
 
 
 # Mesa's DRI driver package of each family: it holds swrast_dri.so, which step 8 packs.
@@ -482,3 +778,16 @@ def test_step_2_installs_mesa_dri_drivers_for_step_8(family: str) -> None:
     hook = ROOT / "distros" / family / "build" / "kasm.sh"
     words = {word for _, line in code_lines(hook) for word in line.split()}
     assert MESA_DRI_PACKAGE[family] in words
+
+
+def test_alpine_step_6_installs_the_headers_of_its_node() -> None:
+    """kclient's native module builds against /usr/include/node, not headers from nodejs.org."""
+    hook = ROOT / "distros" / "alpine" / "build" / "kclient.sh"
+    words = {word for _, line in code_lines(hook) for word in line.split()}
+    assert {"nodejs", "nodejs-dev"} <= words
+
+
+@pytest.mark.parametrize("family", ["debian", "rhel"])
+def test_glibc_step_6_installs_the_pinned_nodejs(family: str) -> None:
+    hook = ROOT / "distros" / family / "build" / "kclient.sh"
+    assert any(line.strip().startswith("install_nodejs ") for _, line in code_lines(hook))

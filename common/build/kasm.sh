@@ -6,34 +6,14 @@
 # Relies on:
 #   KASMVNC_URL, KASMVNC_COMMIT, KASMVNC_VERSION   ([kasmvnc] in pipeline/versions.toml)
 #   libjpeg-turbo in /usr/local (step 3); build dependencies from the distro's step-2 kasm.sh
-#   (cmake, make, a C/C++ toolchain, git, libwebp, openssl, ...)
+#   (cmake, make, a C/C++ toolchain, git, libwebp, openssl, ...); /helios/hooks/lib.sh
 # Leaves behind:
 #   /src   the KasmVNC tree at KASMVNC_COMMIT, configured with cmake and built
 set -euo pipefail
+# shellcheck source=common/build/lib.sh
+source "${HELIOS_LIB:-/helios/hooks/lib.sh}"
 
 SRC_DIR=${SRC_DIR:-/src}
-
-banner() { printf '\n==== [helios step %s] %s ====\n' "${HELIOS_STEP:-4}" "$*"; }
-die() { printf '[helios step %s] error: %s\n' "${HELIOS_STEP:-4}" "$*" >&2; exit 1; }
-
-require_env() {
-  local name
-  for name in "$@"; do
-    [[ -n "${!name:-}" ]] || die "$name is not set (it comes from pipeline/versions.toml)"
-  done
-}
-
-# git_checkout URL COMMIT DIR: fetch exactly COMMIT (a full 40-hex id) and prove HEAD is it.
-git_checkout() {
-  local url=$1 commit=$2 dir=$3
-  [[ $commit =~ ^[0-9a-f]{40}$ ]] || die "not a full commit id: '$commit'"
-  rm -rf "$dir"
-  git init -q "$dir"
-  git -C "$dir" remote add origin "$url"
-  git -C "$dir" fetch -q --depth 1 origin "$commit"
-  git -C "$dir" -c advice.detachedHead=false checkout -q FETCH_HEAD
-  [[ "$(git -C "$dir" rev-parse HEAD)" == "$commit" ]] || die "$url: HEAD is not $commit"
-}
 
 # server_only TREE: make sure the top-level CMakeLists.txt builds neither the viewer (FLTK) nor the
 # tests. Recent releases already leave them out; older ones need the two lines commented.

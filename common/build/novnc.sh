@@ -10,38 +10,18 @@
 #                                 "view-only" only to the view-only build; a patch that does not apply
 #                                 fails the build
 #   /helios/hooks/splash.jpg      optional; replaces the client's splash image
-#   git, npm, node; npm cache at /root/.npm (a cache volume)
+#   git, npm, node; npm cache at /root/.npm (a cache volume); /helios/hooks/lib.sh
 # Leaves behind:
 #   /helios/out/www/               the interactive client (the built dist tree KasmVNC serves)
 #   /helios/out/www/view-only/     the view-only client
 #   /helios/out/kasmweb.version    "KasmWeb Version: <commit>"
 set -euo pipefail
+# shellcheck source=common/build/lib.sh
+source "${HELIOS_LIB:-/helios/hooks/lib.sh}"
 
 HOOKS_DIR=${HOOKS_DIR:-/helios/hooks}
 OUT_DIR=${OUT_DIR:-/helios/out}
 WORK_DIR=${WORK_DIR:-/tmp/kasmweb}
-
-banner() { printf '\n==== [helios step %s] %s ====\n' "${HELIOS_STEP:-1}" "$*"; }
-die() { printf '[helios step %s] error: %s\n' "${HELIOS_STEP:-1}" "$*" >&2; exit 1; }
-
-require_env() {
-  local name
-  for name in "$@"; do
-    [[ -n "${!name:-}" ]] || die "$name is not set (it comes from pipeline/versions.toml)"
-  done
-}
-
-# git_checkout URL COMMIT DIR: fetch exactly COMMIT (a full 40-hex id) and prove HEAD is it.
-git_checkout() {
-  local url=$1 commit=$2 dir=$3
-  [[ $commit =~ ^[0-9a-f]{40}$ ]] || die "not a full commit id: '$commit'"
-  rm -rf "$dir"
-  git init -q "$dir"
-  git -C "$dir" remote add origin "$url"
-  git -C "$dir" fetch -q --depth 1 origin "$commit"
-  git -C "$dir" -c advice.detachedHead=false checkout -q FETCH_HEAD
-  [[ "$(git -C "$dir" rev-parse HEAD)" == "$commit" ]] || die "$url: HEAD is not $commit"
-}
 
 # select_patches KIND: the patch files for KIND (interactive|view-only), in name order.
 select_patches() {
@@ -52,15 +32,6 @@ select_patches() {
     if [[ $name == *webrtc-off* && ${HELIOS_WEBRTC:-true} != false ]]; then continue; fi
     if [[ $name == *view-only* && $kind != view-only ]]; then continue; fi
     printf '%s\n' "$patch"
-  done
-}
-
-apply_patches() {
-  local tree=$1 patch
-  shift
-  for patch in "$@"; do
-    echo "applying ${patch##*/}"
-    git -C "$tree" apply --whitespace=nowarn "$patch" || die "${patch##*/} does not apply to KasmWeb $KASMWEB_COMMIT"
   done
 }
 
@@ -86,7 +57,7 @@ main() {
 
   banner "interactive client"
   mapfile -t patches < <(select_patches interactive)
-  apply_patches "$src" "${patches[@]}"
+  git_apply_patches "$src" "${patches[@]}"
   # Upstream ships no lockfile; install exactly what a lockfile pins when a patch provides one.
   if [[ -f "$src/package-lock.json" ]]; then
     (cd "$src" && npm ci --no-audit --no-fund)
@@ -101,7 +72,7 @@ main() {
   for patch in "${all[@]}"; do
     [[ " ${patches[*]} " == *" $patch "* ]] || extra+=("$patch")
   done
-  apply_patches "$src" "${extra[@]}"
+  git_apply_patches "$src" "${extra[@]}"
   rm -rf "$OUT_DIR/www/view-only"
   build_client "$src" "$OUT_DIR/www/view-only"
 

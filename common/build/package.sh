@@ -10,7 +10,7 @@
 #                     the runtime package list)
 #   KASMVNC_VERSION, KASMVNC_COMMIT               ([kasmvnc])
 #   NODEJS_VERSION                                ([nodejs])
-#   HELIOS_ARCH (amd64|arm64)
+#   HELIOS_ARCH (amd64|arm64); /helios/hooks/lib.sh
 # Leaves behind, in /helios/out:
 #   usr/local/**                  KasmVNC's server tarball: Xvnc, vncserver and its perl modules,
 #                                 share/kasmvnc/www (+ www/view-only), etc/kasmvnc, lib/kasmvnc
@@ -21,50 +21,13 @@
 # Kasm's prebuilt helper binaries (kasmbins) are not shipped: audio goes through kclient, nothing
 # in the runtime starts them, and no checksum is published to verify them by.
 set -euo pipefail
+# shellcheck source=common/build/lib.sh
+source "${HELIOS_LIB:-/helios/hooks/lib.sh}"
 
 SRC_DIR=${SRC_DIR:-/src}
 WEB_DIR=${WEB_DIR:-/helios/web}
 OUT_DIR=${OUT_DIR:-/helios/out}
 HELIOS_DIR=${HELIOS_DIR:-/opt/helios}
-
-banner() { printf '\n==== [helios step %s] %s ====\n' "${HELIOS_STEP:-8}" "$*"; }
-die() { printf '[helios step %s] error: %s\n' "${HELIOS_STEP:-8}" "$*" >&2; exit 1; }
-
-require_env() {
-  local name
-  for name in "$@"; do
-    [[ -n "${!name:-}" ]] || die "$name is not set (it comes from pipeline/versions.toml)"
-  done
-}
-
-# verify_sha256 FILE EXPECTED: fail unless FILE has exactly the pinned sha256.
-verify_sha256() {
-  local file=$1 expected=$2 actual
-  [[ $expected =~ ^[0-9a-f]{64}$ ]] || die "no valid sha256 pinned for ${file##*/}: '$expected'"
-  actual=$(sha256sum "$file" | cut -d' ' -f1)
-  [[ $actual == "$expected" ]] || die "checksum mismatch for ${file##*/}: expected $expected, got $actual"
-}
-
-# download URL DEST SHA256: fetch over HTTPS and verify before anything reads it.
-download() {
-  local url=$1 dest=$2 sha256=$3
-  [[ $sha256 =~ ^[0-9a-f]{64}$ ]] || die "refusing to download ${url##*/}: no sha256 pinned in pipeline/versions.toml"
-  if command -v curl >/dev/null; then
-    curl -fsSL --retry 3 --retry-delay 2 -o "$dest" "$url"
-  else
-    wget -q -O "$dest" "$url"
-  fi
-  verify_sha256 "$dest" "$sha256"
-}
-
-# multiarch_triplet: the Debian multiarch directory name for HELIOS_ARCH.
-multiarch_triplet() {
-  case "${HELIOS_ARCH:-}" in
-    amd64) echo x86_64-linux-gnu ;;
-    arm64) echo aarch64-linux-gnu ;;
-    *) die "unsupported HELIOS_ARCH '${HELIOS_ARCH:-}' (expected amd64 or arm64)" ;;
-  esac
-}
 
 # find_dri_dir: the first directory with Mesa's swrast_dri.so, which KasmVNC's tarball ships.
 find_dri_dir() {

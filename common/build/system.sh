@@ -6,66 +6,21 @@
 #   ORCHIS_THEME_URL, ORCHIS_THEME_COMMIT, ORCHIS_THEME_VERSION   ([orchis_theme] in versions.toml)
 #   CASCADIA_CODE_URL, CASCADIA_CODE_SHA256, CASCADIA_CODE_VERSION ([cascadia_code])
 #   git, sassc, unzip, curl or wget, fc-cache (fontconfig): installed by step 9 from the package list
+#   /helios/hooks/lib.sh
 # Leaves behind:
 #   /usr/share/themes/Orchis-Orange-Dark-Compact   the GTK/xfwm theme the XFCE defaults name
 #   /usr/share/fonts/cascadia-code/*.otf           the terminal font, with the font cache rebuilt
 #   no screensaver or screen-locker autostart (the browser tab is the session; a lock screen there
 #   only locks the user out), and empty /tmp and /var/tmp
 set -euo pipefail
+# shellcheck source=common/build/lib.sh
+source "${HELIOS_LIB:-/helios/hooks/lib.sh}"
 
 THEMES_DIR=${THEMES_DIR:-/usr/share/themes}
 FONTS_DIR=${FONTS_DIR:-/usr/share/fonts/cascadia-code}
 AUTOSTART_DIR=${AUTOSTART_DIR:-/etc/xdg/autostart}
 WORK_DIR=${WORK_DIR:-/tmp/helios-system}
 THEME_NAME=Orchis-Orange-Dark-Compact
-
-banner() { printf '\n==== [helios step %s] %s ====\n' "${HELIOS_STEP:-10}" "$*"; }
-die() { printf '[helios step %s] error: %s\n' "${HELIOS_STEP:-10}" "$*" >&2; exit 1; }
-
-require_env() {
-  local name
-  for name in "$@"; do
-    [[ -n "${!name:-}" ]] || die "$name is not set (it comes from pipeline/versions.toml)"
-  done
-}
-
-require_tools() {
-  local tool
-  for tool in "$@"; do
-    command -v "$tool" >/dev/null || die "$tool is missing: add it to common/packages.toml"
-  done
-}
-
-# verify_sha256 FILE EXPECTED: fail unless FILE has exactly the pinned sha256.
-verify_sha256() {
-  local file=$1 expected=$2 actual
-  [[ $expected =~ ^[0-9a-f]{64}$ ]] || die "no valid sha256 pinned for ${file##*/}: '$expected'"
-  actual=$(sha256sum "$file" | cut -d' ' -f1)
-  [[ $actual == "$expected" ]] || die "checksum mismatch for ${file##*/}: expected $expected, got $actual"
-}
-
-# download URL DEST SHA256: fetch over HTTPS and verify before anything reads it.
-download() {
-  local url=$1 dest=$2 sha256=$3
-  if command -v curl >/dev/null; then
-    curl -fsSL --retry 3 --retry-delay 2 -o "$dest" "$url"
-  else
-    wget -q -O "$dest" "$url"
-  fi
-  verify_sha256 "$dest" "$sha256"
-}
-
-# git_checkout URL COMMIT DIR: fetch exactly COMMIT (a full 40-hex id) and prove HEAD is it.
-git_checkout() {
-  local url=$1 commit=$2 dir=$3
-  [[ $commit =~ ^[0-9a-f]{40}$ ]] || die "not a full commit id: '$commit'"
-  rm -rf "$dir"
-  git init -q "$dir"
-  git -C "$dir" remote add origin "$url"
-  git -C "$dir" fetch -q --depth 1 origin "$commit"
-  git -C "$dir" -c advice.detachedHead=false checkout -q FETCH_HEAD
-  [[ "$(git -C "$dir" rev-parse HEAD)" == "$commit" ]] || die "$url: HEAD is not $commit"
-}
 
 orchis_theme() {
   banner "Orchis theme ${ORCHIS_THEME_VERSION} (${ORCHIS_THEME_COMMIT})"

@@ -6,42 +6,16 @@
 # Relies on:
 #   LIBJPEG_TURBO_VERSION, LIBJPEG_TURBO_URL, LIBJPEG_TURBO_SHA256   ([libjpeg_turbo] in versions.toml)
 #   a C toolchain, cmake, make, curl or wget, tar (installed by the distro's step-2 kasm.sh)
+#   /helios/hooks/lib.sh (banner, require_env, download)
 # Leaves behind:
 #   /usr/local/include/{jpeglib.h,turbojpeg.h,...} and /usr/local/lib*/lib{jpeg,turbojpeg}.a
 #   (the build tree in /tmp is removed)
 set -euo pipefail
+# shellcheck source=common/build/lib.sh
+source "${HELIOS_LIB:-/helios/hooks/lib.sh}"
 
 WORK_DIR=${WORK_DIR:-/tmp/libjpeg-turbo}
 PREFIX=${PREFIX:-/usr/local}
-
-banner() { printf '\n==== [helios step %s] %s ====\n' "${HELIOS_STEP:-3}" "$*"; }
-die() { printf '[helios step %s] error: %s\n' "${HELIOS_STEP:-3}" "$*" >&2; exit 1; }
-
-require_env() {
-  local name
-  for name in "$@"; do
-    [[ -n "${!name:-}" ]] || die "$name is not set (it comes from pipeline/versions.toml)"
-  done
-}
-
-# verify_sha256 FILE EXPECTED: fail unless FILE has exactly the pinned sha256.
-verify_sha256() {
-  local file=$1 expected=$2 actual
-  [[ $expected =~ ^[0-9a-f]{64}$ ]] || die "no valid sha256 pinned for ${file##*/}: '$expected'"
-  actual=$(sha256sum "$file" | cut -d' ' -f1)
-  [[ $actual == "$expected" ]] || die "checksum mismatch for ${file##*/}: expected $expected, got $actual"
-}
-
-# download URL DEST SHA256: fetch over HTTPS and verify before anything reads it.
-download() {
-  local url=$1 dest=$2 sha256=$3
-  if command -v curl >/dev/null; then
-    curl -fsSL --retry 3 --retry-delay 2 -o "$dest" "$url"
-  else
-    wget -q -O "$dest" "$url"
-  fi
-  verify_sha256 "$dest" "$sha256"
-}
 
 main() {
   banner "libjpeg-turbo ${LIBJPEG_TURBO_VERSION:-?}"

@@ -1,20 +1,28 @@
 #!/bin/sh
+# shellcheck shell=bash
 # Step 2 (kasm), Alpine: the packages needed to build libjpeg-turbo, KasmVNC and the X server.
 #
-# POSIX sh on purpose: the base image has no bash until this script installs it (every later hook
-# is bash).
+# The kasm stage starts from the bare Alpine base, which has no bash: the first lines are POSIX
+# sh, install bash with apk and run this file again under bash (every later hook is bash, and the
+# hook library needs it).
 # Relies on: HELIOS_STEP; Alpine's signed main and community repositories of the base image; the
-#   apk cache volume at /var/cache/apk (linked as /etc/apk/cache so apk reuses it).
+#   apk cache volume at /var/cache/apk (linked as /etc/apk/cache so apk reuses it);
+#   /helios/hooks/lib.sh once under bash.
 # Leaves behind (build stage only): bash, curl, a toolchain (alpine-sdk), cmake, meson, nasm and the
 #   X, Mesa, webp and crypto headers below. webp and sharpyuv come from Alpine's libwebp-dev.
 #   Mesa's DRI drivers (mesa-dri-gallium) are named explicitly: step 8 packs their swrast_dri.so.
 set -eu
-
-printf '\n==== [helios step %s] %s ====\n' "${HELIOS_STEP:-2}" "KasmVNC and X server build dependencies"
-
 mkdir -p /var/cache/apk
 [ -e /etc/apk/cache ] || ln -s /var/cache/apk /etc/apk/cache
+if [ -z "${BASH_VERSION:-}" ]; then
+  apk add bash
+  exec bash "$0" "$@"
+fi
+set -euo pipefail
+# shellcheck source=common/build/lib.sh
+source "${HELIOS_LIB:-/helios/hooks/lib.sh}"
 
+banner "KasmVNC and X server build dependencies"
 apk add \
   alpine-sdk \
   autoconf \
@@ -74,4 +82,4 @@ apk add \
   xtrans \
   xz
 
-printf '\n==== [helios step %s] %s ====\n' "${HELIOS_STEP:-2}" "build dependencies installed"
+banner "build dependencies installed"

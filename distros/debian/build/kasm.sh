@@ -10,8 +10,8 @@
 #   and headers listed below. webp and sharpyuv come from the distro's own libwebp-dev. Mesa's DRI
 #   drivers (libgl1-mesa-dri) are named explicitly: step 8 packs their swrast_dri.so.
 set -euo pipefail
-
-banner() { printf '\n==== [helios step %s] %s ====\n' "${HELIOS_STEP:-2}" "$*"; }
+# shellcheck source=common/build/lib.sh
+source "${HELIOS_LIB:-/helios/hooks/lib.sh}"
 
 export DEBIAN_FRONTEND=noninteractive
 

@@ -11,18 +11,16 @@
 #   repository has a build for this arch (configured with vglserver_config; its repository and key
 #   are removed again), an `elementary` icon theme name for the XFCE settings, an empty /tmp.
 set -euo pipefail
+# shellcheck source=common/build/lib.sh
+source "${HELIOS_LIB:-/helios/hooks/lib.sh}"
 
-PACKAGES_LIST=/helios/packages.list
 VGL_KEY_URL=https://packagecloud.io/dcommander/virtualgl/gpgkey
 VGL_REPO_URL=https://packagecloud.io/dcommander/virtualgl/any/
 VGL_KEYRING=/etc/apt/keyrings/helios-virtualgl.asc
 VGL_SOURCES=/etc/apt/sources.list.d/helios-virtualgl.sources
 
-banner() { printf '\n==== [helios step %s] %s ====\n' "${HELIOS_STEP:-9}" "$*"; }
-die() { printf '[helios step %s] error: %s\n' "${HELIOS_STEP:-9}" "$*" >&2; exit 1; }
-
-[[ -s $PACKAGES_LIST ]] || die "$PACKAGES_LIST is missing or empty"
-mapfile -t packages < <(grep -v '^[[:space:]]*$' "$PACKAGES_LIST")
+packages=()
+load_package_list packages
 
 export DEBIAN_FRONTEND=noninteractive
 
@@ -32,7 +30,7 @@ apt-get update
 # fixes published since; nothing is added or removed (no dist-upgrade).
 apt-get upgrade -y
 
-banner "runtime packages (${#packages[@]} from $PACKAGES_LIST)"
+banner "runtime packages (${#packages[@]} from /helios/packages.list)"
 apt-get install -y --no-install-recommends "${packages[@]}"
 
 banner "VirtualGL"
@@ -65,8 +63,6 @@ banner "desktop defaults"
 if [[ -d /usr/share/icons/elementary-xfce-darker && ! -e /usr/share/icons/elementary ]]; then
   ln -s elementary-xfce-darker /usr/share/icons/elementary
 fi
-# No screensaver or lock screen in a remote desktop.
-rm -f /etc/xdg/autostart/xscreensaver.desktop /etc/xdg/autostart/light-locker.desktop
 
 banner "cleanup"
 apt-get autoremove -y --purge

@@ -11,8 +11,8 @@
 #   libxcvt: X server 1.20 does not use it (it came with 21.1); it is installed from CRB when the
 #   repositories have it, so a move of xorg_version to 21.1 finds it in place.
 set -euo pipefail
-
-banner() { printf '\n==== [helios step %s] %s ====\n' "${HELIOS_STEP:-2}" "$*"; }
+# shellcheck source=common/build/lib.sh
+source "${HELIOS_LIB:-/helios/hooks/lib.sh}"
 
 banner "repositories: EPEL and CRB"
 dnf install -y dnf-plugins-core epel-release

@@ -11,19 +11,17 @@
 #   VirtualGL from its repository with every package checked against the project's signing key
 #   (pinned by fingerprint; the repository file is removed afterwards), an empty /tmp.
 set -euo pipefail
+# shellcheck source=common/build/lib.sh
+source "${HELIOS_LIB:-/helios/hooks/lib.sh}"
 
-PACKAGES_LIST=/helios/packages.list
 # The VirtualGL project's key for its official binaries, at a fixed commit of its key repository.
 VGL_KEY_URL=https://raw.githubusercontent.com/VirtualGL/repo/c844ecf5a397338c46b9c03d14a400a156bc2354/VGL-GPG-KEY
 VGL_KEY_FINGERPRINT=AE1A7BA4EFFF9A9987E1474C4BACCAB36E7FE9A1
 VGL_KEY=/etc/pki/rpm-gpg/RPM-GPG-KEY-VirtualGL
 VGL_REPO=/etc/yum.repos.d/helios-virtualgl.repo
 
-banner() { printf '\n==== [helios step %s] %s ====\n' "${HELIOS_STEP:-9}" "$*"; }
-die() { printf '[helios step %s] error: %s\n' "${HELIOS_STEP:-9}" "$*" >&2; exit 1; }
-
-[[ -s $PACKAGES_LIST ]] || die "$PACKAGES_LIST is missing or empty"
-mapfile -t packages < <(grep -v '^[[:space:]]*$' "$PACKAGES_LIST")
+packages=()
+load_package_list packages
 
 banner "repositories: EPEL and CRB"
 dnf install -y dnf-plugins-core epel-release
@@ -34,7 +32,7 @@ banner "update the base image"
 # fixes published since; nothing is added or removed.
 dnf upgrade -y
 
-banner "runtime packages (${#packages[@]} from $PACKAGES_LIST)"
+banner "runtime packages (${#packages[@]} from /helios/packages.list)"
 # --allowerasing: the base image's curl-minimal makes way for the listed curl.
 dnf install -y --allowerasing --setopt=install_weak_deps=False "${packages[@]}"
 
@@ -59,10 +57,6 @@ dnf install -y --setopt=install_weak_deps=False VirtualGL
 # Let every user reach the GPU through VirtualGL (no vglusers group in a container).
 /opt/VirtualGL/bin/vglserver_config +glx +s +f +t
 rm -f "$VGL_REPO"
-
-banner "desktop defaults"
-# No screensaver or lock screen in a remote desktop.
-rm -f /etc/xdg/autostart/xscreensaver.desktop /etc/xdg/autostart/light-locker.desktop
 
 banner "cleanup"
 dnf config-manager --set-disabled crb

@@ -1,0 +1,285 @@
+# shellcheck shell=bash
+# Helios hook library: the shell functions the build hooks share.
+#
+# The pipeline mounts this file (common/build/lib.sh, or the copy in a user's hooks tree) beside
+# every hook and every drop-in script, at /helios/hooks/lib.sh. A script sources it right after
+# `set -euo pipefail`:
+#
+#   # shellcheck source=common/build/lib.sh
+#   source "${HELIOS_LIB:-/helios/hooks/lib.sh}"
+#
+# HELIOS_LIB points the scripts at another copy (the tests use the repository's). Sourcing only
+# defines functions: nothing runs, and nothing but bash is needed until a function is called, so
+# the Alpine hooks that start as POSIX sh source it once they have installed bash and re-run
+# themselves under it. Every function reports a failure through `die`, which ends the script with
+# a message naming the step; a function called in $(...) ends only that subshell, which `set -e`
+# then turns into the end of the script.
+#
+#   banner, log, die                   the step's log lines
+#   require_env, require_tools         fail early on a missing variable or program
+#   verify_sha256, download            pinned, verified downloads (curl or wget)
+#   git_checkout, git_apply_patches    a git source at a full commit id; patches that must apply
+#   uname_arch, multiarch_triplet      HELIOS_ARCH (amd64|arm64) in upstream spellings
+#   load_package_list                  step 9's /helios/packages.list into an array
+#   install_nodejs                     the pinned official Node.js build (step 6, glibc distros)
+#   build_xorg_server                  the X server that becomes Xvnc (step 5)
+
+# --- log -----------------------------------------------------------------------------------------
+
+# banner MESSAGE...: a heading in the build log.
+banner() { printf '\n==== [helios step %s] %s ====\n' "${HELIOS_STEP:-?}" "$*"; }
+
+# log MESSAGE...: one line of progress.
+log() { printf '[helios step %s] %s\n' "${HELIOS_STEP:-?}" "$*"; }
+
+# die MESSAGE...: report on stderr and end the script.
+die() {
+  printf '[helios step %s] error: %s\n' "${HELIOS_STEP:-?}" "$*" >&2
+  exit 1
+}
+
+# --- preconditions -------------------------------------------------------------------------------
+
+# require_env NAME...: fail unless every NAME is set and not empty. Version variables come from
+# pipeline/versions.toml through the sections the step declares (docs/hooks.md).
+require_env() {
+  local name
+  for name in "$@"; do
+    [[ -n "${!name:-}" ]] || die "$name is not set (the pipeline passes it from pipeline/versions.toml)"
+  done
+}
+
+# require_tools TOOL...: fail unless every TOOL is on PATH.
+require_tools() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || die "$tool is missing: install it in an earlier step (or common/packages.toml)"
+  done
+}
+
+# --- downloads -----------------------------------------------------------------------------------
+
+# verify_sha256 FILE EXPECTED: fail unless FILE has exactly the pinned sha256 (64 lower-case hex).
+verify_sha256() {
+  local file=$1 expected=$2 actual
+  [[ $expected =~ ^[0-9a-f]{64}$ ]] || die "no valid sha256 pinned for ${file##*/}: '$expected'"
+  [[ -f $file ]] || die "$file is missing"
+  actual=$(sha256sum "$file" | cut -d' ' -f1)
+  [[ $actual == "$expected" ]] || die "checksum mismatch for ${file##*/}: expected $expected, got $actual"
+}
+
+# download URL DEST SHA256: fetch URL to DEST and verify it before anything reads it. Refuses to
+# start without a pinned sum; a file that does not match is removed.
+download() {
+  local url=$1 dest=$2 sha256=$3
+  [[ $sha256 =~ ^[0-9a-f]{64}$ ]] || die "refusing to download ${url##*/}: no sha256 pinned in pipeline/versions.toml"
+  mkdir -p "$(dirname "$dest")"
+  if command -v curl >/dev/null; then
+    curl -fsSL --retry 3 --retry-delay 2 -o "$dest" "$url" || die "could not download $url"
+  elif command -v wget >/dev/null; then
+    wget -q -O "$dest" "$url" || die "could not download $url"
+  else
+    die "neither curl nor wget is installed to download ${url##*/}"
+  fi
+  if ! (verify_sha256 "$dest" "$sha256"); then
+    rm -f "$dest"
+    exit 1
+  fi
+}
+
+# --- git sources ---------------------------------------------------------------------------------
+
+# git_checkout URL COMMIT DIR: DIR becomes a fresh checkout of exactly COMMIT (a full 40-hex id,
+# never a branch or tag, which can move), proven by `git rev-parse HEAD`.
+git_checkout() {
+  local url=$1 commit=$2 dir=$3
+  [[ $commit =~ ^[0-9a-f]{40}$ ]] || die "not a full commit id: '$commit'"
+  rm -rf "$dir"
+  git init -q "$dir"
+  git -C "$dir" remote add origin "$url"
+  git -C "$dir" fetch -q --depth 1 origin "$commit" || die "could not fetch $commit from $url"
+  git -C "$dir" -c advice.detachedHead=false checkout -q FETCH_HEAD
+  [[ "$(git -C "$dir" rev-parse HEAD)" == "$commit" ]] || die "$url: HEAD is not $commit"
+}
+
+# git_apply_patches TREE PATCH...: apply each PATCH to the tree in order. A patch that does not
+# apply fails the build: a half-patched tree is worse than a red build.
+git_apply_patches() {
+  local tree=$1 patch
+  shift
+  for patch in "$@"; do
+    log "applying ${patch##*/}"
+    git -C "$tree" apply --whitespace=nowarn "$patch" || die "${patch##*/} does not apply to $tree"
+  done
+}
+
+# --- architecture --------------------------------------------------------------------------------
+
+# uname_arch: HELIOS_ARCH as the kernel and most upstreams spell it.
+uname_arch() {
+  case "${HELIOS_ARCH:-}" in
+    amd64) echo x86_64 ;;
+    arm64) echo aarch64 ;;
+    *) die "unsupported HELIOS_ARCH '${HELIOS_ARCH:-}' (expected amd64 or arm64)" ;;
+  esac
+}
+
+# multiarch_triplet: the Debian multiarch directory name for HELIOS_ARCH (x86_64-linux-gnu, ...).
+multiarch_triplet() {
+  local arch
+  arch=$(uname_arch) || exit 1
+  echo "$arch-linux-gnu"
+}
+
+# --- packages ------------------------------------------------------------------------------------
+
+# load_package_list ARRAY [FILE]: the package names of FILE (default /helios/packages.list, one a
+# line, blank lines ignored) into the array variable named ARRAY; fails when there are none.
+load_package_list() {
+  local -n packages_out=$1
+  local file=${2:-/helios/packages.list}
+  [[ -s $file ]] || die "$file is missing or empty"
+  mapfile -t packages_out < <(grep -v '^[[:space:]]*$' "$file")
+  ((${#packages_out[@]} > 0)) || die "$file lists no package"
+}
+
+# --- Node.js (step 6) ----------------------------------------------------------------------------
+
+# install_nodejs DIR [BIN_DIR]: the official Node.js build NODEJS_URL, verified against
+# NODEJS_SHA256, unpacked into DIR (emptied first), with node, npm and npx linked into BIN_DIR
+# (default /usr/local/bin). Fails unless the unpacked node reports NODEJS_VERSION. glibc only:
+# the official builds do not run on musl (Alpine uses its own nodejs package).
+install_nodejs() {
+  local dir=$1 bin_dir=${2:-/usr/local/bin} tarball tool version
+  require_env NODEJS_VERSION NODEJS_URL NODEJS_SHA256
+  tarball=${TMPDIR:-/tmp}/node-v${NODEJS_VERSION}.tar.xz
+  download "$NODEJS_URL" "$tarball" "$NODEJS_SHA256"
+  rm -rf "$dir"
+  mkdir -p "$dir" "$bin_dir"
+  tar -xJf "$tarball" --strip-components=1 --no-same-owner -C "$dir"
+  rm -f "$tarball"
+  for tool in node npm npx; do
+    [[ -e "$dir/bin/$tool" ]] || die "${NODEJS_URL##*/} has no bin/$tool"
+    ln -sfn "$dir/bin/$tool" "$bin_dir/$tool"
+  done
+  version=$("$dir/bin/node" --version)
+  [[ $version == "v$NODEJS_VERSION" ]] || die "node reports $version, expected v$NODEJS_VERSION"
+}
+
+# --- the X server (step 5) -----------------------------------------------------------------------
+
+# Where X.Org publishes release tarballs; [xorg.sha256] in pipeline/versions.toml pins the .tar.gz.
+XORG_ARCHIVE_URL=https://www.x.org/archive/individual/xserver
+
+# xorg_series_patch VERSION: KasmVNC's patch (in its unix/ folder) for the X server series.
+xorg_series_patch() {
+  case $1 in
+    21.1.*) echo xserver21.patch ;;
+    1.20.*) echo xserver120.patch ;;
+    *) die "X server $1 is not a series KasmVNC patches (21.1.x or 1.20.x)" ;;
+  esac
+}
+
+# xorg_unpack VERSION SHA256 DIR: the verified release tarball unpacked over DIR.
+xorg_unpack() {
+  local version=$1 sha256=$2 dir=$3 tarball
+  tarball=${TMPDIR:-/tmp}/xorg-server-$version.tar.gz
+  download "$XORG_ARCHIVE_URL/xorg-server-$version.tar.gz" "$tarball" "$sha256"
+  tar -xzf "$tarball" --strip-components=1 -C "$dir"
+  rm -f "$tarball"
+}
+
+# xorg_patch VERSION DIR: KasmVNC's patches for the series, applied to the X server tree DIR
+# (KasmVNC keeps them in DIR/..).
+xorg_patch() {
+  local version=$1 dir=$2 unix series
+  unix=$(dirname "$dir")
+  series=$(xorg_series_patch "$version")
+  [[ -f $unix/$series ]] || die "$unix/$series is missing from the KasmVNC tree"
+  patch -d "$dir" -Np1 -i "$unix/$series"
+  if [[ $version == 1.20.* ]]; then
+    # As KasmVNC's own build does for 1.20: the backported xkb fix (CVE-2022-2320), and the
+    # follow-up patch that newer KasmVNC trees carry.
+    [[ -f $unix/CVE-2022-2320-v1.20.patch ]] || die "$unix/CVE-2022-2320-v1.20.patch is missing"
+    patch -d "$dir" -s -p0 -i "$unix/CVE-2022-2320-v1.20.patch"
+    if [[ -f $unix/xserver120.7.patch ]]; then
+      patch -d "$dir" -Np1 -i "$unix/xserver120.7.patch"
+    fi
+  fi
+}
+
+# xorg_configure VERSION [ARG...]: autoreconf and configure the X server tree of the current
+# directory for Xvnc: prefix /opt/kasmweb, no other DDX, no libunwind; ARGs are added last.
+xorg_configure() {
+  local version=$1 lenient
+  shift
+  autoreconf -fi
+  if [[ $version == 1.20.* ]]; then
+    # 1.20 asks for Mesa's own version of gl.pc (>= 7.1.0); where libglvnd provides gl.pc (EL9)
+    # it reports the GL API version (1.2) and configure stops. 21.1 already asks for gl >= 1.2.
+    sed -i -e 's/LIBGL="gl >= 7\.1\.0"/LIBGL="gl >= 1.2"/' -e 's/LIBGL="gl >= 9\.2\.0"/LIBGL="gl >= 1.2"/' configure
+  fi
+  # Newer compilers turn old warnings into errors (array-bounds on GCC 12, pointer types on GCC 14);
+  # the X server sources predate them, so keep those as warnings.
+  lenient="-Wno-error=array-bounds -Wno-error=incompatible-pointer-types -Wno-error=implicit-function-declaration -Wno-error=int-conversion"
+  # --disable-libunwind: with libunwind's headers present (Debian's xorg-server build-deps bring
+  # them) configure would link Xvnc against libunwind.so only for crash backtraces, one more
+  # runtime library to ship. Both 1.20 and 21.1 know the option.
+  ./configure \
+    CFLAGS="-O2 -g $lenient" \
+    --prefix=/opt/kasmweb \
+    --with-xkb-path=/usr/share/X11/xkb \
+    --with-xkb-output=/var/lib/xkb \
+    --with-xkb-bin-directory=/usr/bin \
+    --with-default-font-path="/usr/share/fonts/X11/misc,/usr/share/fonts/X11/cyrillic,/usr/share/fonts/X11/100dpi/:unscaled,/usr/share/fonts/X11/75dpi/:unscaled,/usr/share/fonts/X11/Type1,/usr/share/fonts/X11/100dpi,/usr/share/fonts/X11/75dpi,built-ins" \
+    --with-sha1=libcrypto \
+    --without-dtrace \
+    --disable-libunwind \
+    --disable-dri \
+    --disable-dri2 \
+    --enable-dri3 \
+    --enable-glx \
+    --disable-static \
+    --disable-xinerama \
+    --disable-xvfb \
+    --disable-xnest \
+    --disable-xorg \
+    --disable-dmx \
+    --disable-xwin \
+    --disable-xephyr \
+    --disable-kdrive \
+    --disable-xwayland \
+    --disable-config-hal \
+    --disable-config-udev \
+    "$@"
+  # Generated Makefiles may still carry -Werror=array-bounds from configure's own checks.
+  find . -name Makefile -exec sed -i 's/-Werror=array-bounds//g' {} +
+}
+
+# build_xorg_server [CONFIGURE_ARG...]: step 5. Downloads X server XORG_VERSION (verified against
+# XORG_SHA256), unpacks it over SRC_DIR/unix/xserver (default SRC_DIR=/src, KasmVNC's tree from
+# step 4), applies KasmVNC's patches for the series, configures it (extra ARGs last) and builds
+# hw/vnc/Xvnc. Leaves the current directory in the X server tree.
+build_xorg_server() {
+  local src=${SRC_DIR:-/src} xserver
+  xserver=$src/unix/xserver
+  require_env XORG_VERSION XORG_SHA256
+  [[ $XORG_SHA256 =~ ^[0-9a-f]{64}$ ]] || die "XORG_SHA256 is not a sha256 for X server $XORG_VERSION ([xorg.sha256] in pipeline/versions.toml)"
+  [[ -d $xserver/hw/vnc ]] || die "$xserver/hw/vnc is missing: step 4 must leave the KasmVNC tree in $src"
+  xorg_series_patch "$XORG_VERSION" >/dev/null
+
+  banner "X server $XORG_VERSION: download and verify"
+  xorg_unpack "$XORG_VERSION" "$XORG_SHA256" "$xserver"
+
+  banner "X server $XORG_VERSION: KasmVNC patches"
+  xorg_patch "$XORG_VERSION" "$xserver"
+
+  banner "X server $XORG_VERSION: configure"
+  cd "$xserver" || die "cannot enter $xserver"
+  xorg_configure "$XORG_VERSION" "$@"
+
+  banner "X server $XORG_VERSION: build"
+  make -j"$(nproc)"
+  [[ -x hw/vnc/Xvnc ]] || die "the build finished without hw/vnc/Xvnc"
+  banner "Xvnc built: $xserver/hw/vnc/Xvnc"
+}
