@@ -8,9 +8,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from pipeline.catalogue import Catalogue
 from pipeline.errors import HeliosError
+from pipeline.plan import Planner
 from pipeline.platforms import PLATFORMS, check_platform
 
 DEFAULT_PLATFORMS = tuple(PLATFORMS)
@@ -97,6 +99,18 @@ class Metadata:
     source_url: str = ""
     epoch: int = 0
     """SOURCE_DATE_EPOCH: the created label and the time of every file the image stage copies."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """Images to build from a checkout: its tree (and the user's hooks), the targets and metadata."""
+
+    root: Path
+    hooks: Path | None
+    planner: Planner
+    targets: tuple[Target, ...]
+    metadata: Metadata
+    base: str | None = None
 
 
 @dataclass(frozen=True)

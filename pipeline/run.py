@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
@@ -17,8 +16,7 @@ from dagger import dag
 from pipeline import shipping
 from pipeline.errors import HeliosError
 from pipeline.graph import Sources
-from pipeline.plan import Planner
-from pipeline.release import Destination, Metadata, Target
+from pipeline.release import Destination, Job
 from pipeline.shipping import Shipped
 
 # The same files the module's source takes: the hook tree only.
@@ -54,17 +52,9 @@ async def _export(image: dagger.Container, target: Path) -> str:
     return _sha256(target)
 
 
-async def _build(
-    root: Path,
-    hooks: Path | None,
-    planner: Planner,
-    targets: Sequence[Target],
-    metadata: Metadata,
-    base: str | None,
-    export: Path | None,
-) -> list[Shipped]:
+async def _build(job: Job, export: Path | None) -> list[Shipped]:
     async with dagger.connection(dagger.Config(log_output=sys.stderr)):
-        images = shipping.plan_images(planner, _sources(root, hooks), targets, metadata, base=base)
+        images = _images(job)
         try:
             await shipping.sync_all(images, _say)
             shipped = []
@@ -80,17 +70,9 @@ async def _build(
             raise HeliosError(f"the Dagger engine failed: {error}", hint="see README: Building") from None
 
 
-async def _publish(
-    root: Path,
-    hooks: Path | None,
-    planner: Planner,
-    targets: Sequence[Target],
-    metadata: Metadata,
-    base: str | None,
-    destination: Destination,
-) -> list[Shipped]:
+async def _publish(job: Job, destination: Destination) -> list[Shipped]:
     async with dagger.connection(dagger.Config(log_output=sys.stderr)):
-        images = shipping.plan_images(planner, _sources(root, hooks), targets, metadata, base=base)
+        images = _images(job)
         # The engine reads the variable itself: the password never enters this process's objects.
         env = destination.password_env
         secret = dag.secret(f"env://{env}") if env is not None else None
@@ -98,7 +80,7 @@ async def _publish(
             return await shipping.publish(
                 images,
                 destination.address,
-                version=metadata.version,
+                version=job.metadata.version,
                 tags=destination.tags,
                 channel=destination.channel,
                 username=destination.username,
@@ -109,29 +91,16 @@ async def _publish(
             raise HeliosError(f"the Dagger engine failed: {error}", hint="see README: Publishing") from None
 
 
-def run_build(
-    root: Path,
-    hooks: Path | None,
-    planner: Planner,
-    targets: Sequence[Target],
-    metadata: Metadata,
-    *,
-    base: str | None,
-    export: Path | None,
-) -> list[Shipped]:
-    """Build ``targets`` concurrently on an engine; with ``export``, write their OCI tarballs."""
-    return anyio.run(_build, root, hooks, planner, targets, metadata, base, export)
+def _images(job: Job) -> list[shipping.Built]:
+    sources = _sources(job.root, job.hooks)
+    return shipping.plan_images(job.planner, sources, job.targets, job.metadata, base=job.base)
 
 
-def run_publish(
-    root: Path,
-    hooks: Path | None,
-    planner: Planner,
-    targets: Sequence[Target],
-    metadata: Metadata,
-    *,
-    base: str | None,
-    destination: Destination,
-) -> list[Shipped]:
-    """Build ``targets`` and push each distro as one multi-arch image under its tags."""
-    return anyio.run(_publish, root, hooks, planner, targets, metadata, base, destination)
+def run_build(job: Job, export: Path | None) -> list[Shipped]:
+    """Build the job's images concurrently on an engine; with ``export``, write their OCI tarballs."""
+    return anyio.run(_build, job, export)
+
+
+def run_publish(job: Job, destination: Destination) -> list[Shipped]:
+    """Build the job's images and push each distro as one multi-arch image under its tags."""
+    return anyio.run(_publish, job, destination)

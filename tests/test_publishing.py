@@ -165,8 +165,8 @@ def test_cli_publish_passes_the_secret_by_name_and_prints_a_summary(make_tree, m
     monkeypatch.setenv("REGISTRY_TOKEN", SECRET_VALUE)
     calls = {}
 
-    def fake_publish(root, hooks, planner, targets, metadata, *, base, destination):
-        calls.update(destination=destination, targets=targets)
+    def fake_publish(job, destination):
+        calls.update(destination=destination, targets=job.targets)
         return [
             shipping.Shipped("base", "linux/amd64,linux/arm64", "ghcr.io/org/x:base", "sha256:" + "b" * 64)
         ]

@@ -23,6 +23,7 @@ from pipeline.platforms import host_default
 from pipeline.release import (
     DEFAULT_PLATFORMS,
     Destination,
+    Job,
     Metadata,
     Target,
     check_address,
@@ -63,6 +64,27 @@ def metadata_for(root: Path) -> Metadata:
     return Metadata(helios_version(), info.revision, info.url, info.epoch)
 
 
+def prepare(
+    root: Path | None,
+    hooks: Path | None,
+    distros: list[str] | None,
+    every: bool,
+    platforms: list[str] | None,
+    default_platforms: list[str],
+    base: str | None,
+) -> Job:
+    """Everything a build needs, checked: the tree, the targets (each one planned), and metadata.
+
+    Every bad input fails here, before the engine starts.
+    """
+    planner = Planner(open_layers(root, hooks))
+    targets = choose_targets(planner, distros, every, platforms, default_platforms)
+    for target in targets:
+        planner.plan(target.distro, target.platform, base=base)
+    checkout = find_root(Path.cwd()) if root is None else root
+    return Job(checkout, hooks, planner, tuple(targets), metadata_for(checkout), base)
+
+
 def print_summary(shipped) -> None:
     """The closing table on stdout: distro, platform, reference, digest."""
     from rich.console import Console
@@ -91,27 +113,24 @@ def build(
 ) -> None:
     """Build images on a Dagger engine, several at once (needs the engine; see README)."""
     try:
-        layers = open_layers(root, hooks)
-        planner = Planner(layers)
-        targets = choose_targets(planner, distro, every, platform, [host_default()])
-        for target in targets:  # every bad input fails here, before the engine starts
-            planner.plan(target.distro, target.platform, base=base)
+        job = prepare(root, hooks, distro, every, platform, [host_default()], base)
         if export is not None:
-            several = len(targets) > 1
+            several = len(job.targets) > 1
             if several and not export.is_dir():
-                raise HeliosError(f"--export {export} must be an existing folder for {len(targets)} images")
+                raise HeliosError(
+                    f"--export {export} must be an existing folder for {len(job.targets)} images",
+                    hint="create the folder; each image is written there as helios-<distro>-<arch>.tar",
+                )
             if not several and not export.parent.is_dir():
                 raise HeliosError(
                     f"cannot write {export}: {export.parent} is not a folder", hint="create it first"
                 )
-        checkout = find_root(Path.cwd()) if root is None else root
-        metadata = metadata_for(checkout)
     except HeliosError as error:
         fail(error)
     from pipeline.run import run_build  # imports dagger-io, so only here
 
     try:
-        shipped = run_build(checkout, hooks, planner, targets, metadata, base=base, export=export)
+        shipped = run_build(job, export)
     except HeliosError as error:
         fail(error, BUILD_FAILED)
     print_summary(shipped)
@@ -155,22 +174,17 @@ def publish(
                 f"environment variable {password_env} is not set or empty", hint="export it first"
             )
         check_credentials(username, password_env is not None)
-        layers = open_layers(root, hooks)
-        planner = Planner(layers)
-        targets = choose_targets(planner, distro, every, platform, list(DEFAULT_PLATFORMS))
-        for target in targets:
-            planner.plan(target.distro, target.platform, base=base)
-        checkout = find_root(Path.cwd()) if root is None else root
-        metadata = metadata_for(checkout)
-        defaults = [t.distro for t in targets if planner.catalogue.get(t.distro).is_default]
-        tags_by_distro([t.distro for t in targets], metadata.version, defaults, tag, channel)
+        job = prepare(root, hooks, distro, every, platform, list(DEFAULT_PLATFORMS), base)
+        distros = [t.distro for t in job.targets]
+        defaults = [d for d in distros if job.planner.catalogue.get(d).is_default]
+        tags_by_distro(distros, job.metadata.version, defaults, tag, channel)
         destination = Destination(address, tuple(tag or ()), channel, username, password_env)
     except HeliosError as error:
         fail(error)
     from pipeline.run import run_publish  # imports dagger-io, so only here
 
     try:
-        shipped = run_publish(checkout, hooks, planner, targets, metadata, base=base, destination=destination)
+        shipped = run_publish(job, destination)
     except HeliosError as error:
         fail(error, BUILD_FAILED)
     print_summary(shipped)
