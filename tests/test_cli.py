@@ -169,3 +169,12 @@ def test_plan_names_the_hook_library_once(make_tree):
     out = run("plan", "-d", "base", "--platform", "amd64", "--root", str(root)).stdout
     assert "every script gets common/build/lib.sh as /helios/hooks/lib.sh" in out.splitlines()[0]
     assert "lib.sh" not in "\n".join(out.splitlines()[1:])
+
+
+def test_the_startup_benchmark_runs_and_reports_its_ratios():
+    script = REPO / "tests" / "benchmarks" / "cli_startup.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--runs", "1"], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    assert "ratio helios plan / import typer:" in out
+    assert "ratio helios plan / minimal typer app:" in out
