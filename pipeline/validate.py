@@ -15,9 +15,13 @@ from pipeline.errors import HeliosError
 from pipeline.imageconfig import IMAGE_CONFIG
 from pipeline.layers import REPO, Layers, Ref
 from pipeline.order import BUILD_ORDER, Scope
-from pipeline.plan import COMMON_BUILD, DROP_IN_SUFFIX, HOOK_LIBRARY, PACKAGES_FILE, Planner
+from pipeline.plan import COMMON_BUILD, COMMON_ROOT, DROP_IN_SUFFIX, HOOK_LIBRARY, PACKAGES_FILE, Planner
 from pipeline.platforms import PLATFORMS
 from pipeline.tree import Tree
+
+# Top-level folders that merged-/usr bases (Debian 12+, Ubuntu, EL9) make links into /usr.
+MERGED_USR = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+RUNTIME_STATE = ("run", "var/run")
 
 
 def validate_tree(source: Tree | Layers) -> list[HeliosError]:
@@ -89,6 +93,7 @@ class LayoutCheck:
             "common", files=common_files if self.layer == REPO else [], dirs=["build", "root"]
         )
         found += self._build_folder(COMMON_BUILD, Scope.COMMON)
+        found += self._overlay(COMMON_ROOT)
         for distro in self.tree.list_dir(DISTROS_DIR):
             folder = f"{DISTROS_DIR}/{distro}"
             if not self.tree.is_dir(folder):
@@ -98,7 +103,30 @@ class LayoutCheck:
                 continue
             found += self._folder(folder, files=[CONFIG_NAME], dirs=["build", "root"])
             found += self._build_folder(f"{folder}/build", Scope.DISTRO)
+            found += self._overlay(f"{folder}/root")
         return found
+
+    def _overlay(self, root: str) -> list[HeliosError]:
+        """An overlay must not shadow the base image's merged-/usr links or ship runtime state."""
+        problems = []
+        for entry in self.tree.list_dir(root):
+            path = f"{root}/{entry}"
+            if entry in MERGED_USR:
+                problems.append(
+                    HeliosError(
+                        f"{self._ref(path)}/ would replace the base image's /{entry} -> usr/{entry} link",
+                        hint=f"put these files under {root}/usr/{entry}/",
+                    )
+                )
+        for state in RUNTIME_STATE:
+            if self.tree.is_dir(f"{root}/{state}") or self.tree.is_file(f"{root}/{state}"):
+                problems.append(
+                    HeliosError(
+                        f"{self._ref(f'{root}/{state}')} is runtime state, created fresh at every start",
+                        hint="do not ship it; let a service or an init.d hook create it",
+                    )
+                )
+        return problems
 
     def _folder(self, folder: str, *, files: list[str], dirs: list[str]) -> list[HeliosError]:
         problems = []
