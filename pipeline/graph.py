@@ -97,11 +97,15 @@ def _cache_paths(plan: Plan, stage: Stage) -> tuple[str, ...]:
 
 
 def with_caches(plan: Plan, stage: Stage) -> Callable[[dagger.Container], dagger.Container]:
-    """Mount the package caches of the distro's family, keyed per distro and platform."""
+    """Mount the package caches of the distro's family, keyed per distro, platform and stage.
+
+    They are LOCKED (apt and dnf take their own locks), and a lock is held for a whole exec, so
+    each stage has its own volumes: the system stage never waits for a KasmVNC compile.
+    """
 
     def apply(ctr: dagger.Container) -> dagger.Container:
         for path in _cache_paths(plan, stage):
-            key = f"helios-{plan.distro.name}-{plan.arch}{path.replace('/', '-')}"
+            key = f"helios-{plan.distro.name}-{plan.arch}-{stage}{path.replace('/', '-')}"
             ctr = ctr.with_mounted_cache(path, dag.cache_volume(key), sharing=dagger.CacheSharingMode.LOCKED)
         return ctr
 

@@ -188,3 +188,18 @@ def test_the_web_client_graph_is_shared_by_distros_with_the_same_webrtc_setting(
     assert amd["step 1"] == arm["step 1"]
     assert amd["s6"] != arm["s6"]
     assert other["step 1"] != amd["step 1"]
+
+
+def test_each_stage_has_its_own_locked_caches_so_stages_never_wait_for_each_other(make_tree):
+    _, image = build(make_tree(), "base")
+    keys: dict[str, set[str]] = {}
+    for obj in reachable(image):
+        fields = selections(obj)
+        for field in fields:
+            if field.name == "withMountedCache":
+                cache = selections(field.args["cache"])[-1].args["key"]
+                keys.setdefault(field.args["path"], set()).add(cache)
+    assert keys["/var/cache/apt"] == {
+        "helios-base-amd64-kasm-var-cache-apt",
+        "helios-base-amd64-system-var-cache-apt",
+    }
