@@ -88,14 +88,15 @@ class Helios:
 
     async def _images(
         self,
-        targets: list[Target] | None,
+        targets: list[Target],
         *,
         planner: Planner,
         hooks: dagger.Directory | None,
         base: str | None = None,
         metadata: Metadata,
     ) -> list[shipping.Built]:
-        return shipping.plan_images(planner, Sources(self.source, hooks), targets or [], metadata, base=base)
+        """Lazy images of ``targets``, from our tree and the user's hooks."""
+        return shipping.plan_images(planner, Sources(self.source, hooks), targets, metadata, base=base)
 
     @staticmethod
     def _metadata(revision: str, source_url: str, epoch: int) -> Metadata:
