@@ -122,3 +122,24 @@ async def test_user_mistakes_become_clean_function_errors(make_tree):
     assert "unknown distro 'chld'" in str(caught.value) and "did you mean 'child'" in str(caught.value)
     with pytest.raises(FunctionError, match="unsupported platform"):
         await helios.plan("base", platform="linux/s390x")
+
+
+def test_the_module_runtime_finds_the_main_object_through_the_entry_point():
+    """What the Python runtime does on load: entry point, then the main object named after dagger.json."""
+    import json
+    import subprocess
+    import sys
+
+    name = json.loads((REPO / "dagger.json").read_text())["name"]
+    main_object = "".join(part.capitalize() for part in name.replace("_", "-").split("-"))
+    code = (
+        "from dagger.mod.cli import get_entry_point, load_module\n"
+        "print(get_entry_point().value)\n"
+        "mod = load_module()\n"
+        f"print(sorted(mod.get_object({main_object!r}).functions))\n"
+    )
+    env = {"DAGGER_MODULE": name, "DAGGER_MAIN_OBJECT": main_object, "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    entry, functions = out.stdout.splitlines()
+    assert entry == f"pipeline.main:{main_object}"
+    assert "build" in functions and "publish_all" in functions
