@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
@@ -96,11 +97,23 @@ def _images(job: Job) -> list[shipping.Built]:
     return shipping.plan_images(job.planner, sources, job.targets, job.metadata, base=job.base)
 
 
+def _on_engine(work: Callable[[], Awaitable[list[Shipped]]]) -> list[Shipped]:
+    """Run ``work`` with a Dagger connection; a failure to reach an engine is a clear error."""
+    try:
+        return anyio.run(work)
+    except dagger.DaggerError as error:
+        raise HeliosError(
+            f"could not start or reach a Dagger engine: {error}",
+            hint="install the Dagger CLI 0.21.8 and a container runtime (README: Building), "
+            "or run under `dagger run`, or point _EXPERIMENTAL_DAGGER_RUNNER_HOST at an engine",
+        ) from None
+
+
 def run_build(job: Job, export: Path | None) -> list[Shipped]:
     """Build the job's images concurrently on an engine; with ``export``, write their OCI tarballs."""
-    return anyio.run(_build, job, export)
+    return _on_engine(lambda: _build(job, export))
 
 
 def run_publish(job: Job, destination: Destination) -> list[Shipped]:
     """Build the job's images and push each distro as one multi-arch image under its tags."""
-    return anyio.run(_publish, job, destination)
+    return _on_engine(lambda: _publish(job, destination))

@@ -178,3 +178,16 @@ def test_the_startup_benchmark_runs_and_reports_its_ratios():
     ).stdout
     assert "ratio helios plan / import typer:" in out
     assert "ratio helios plan / minimal typer app:" in out
+
+
+def test_build_without_an_engine_is_a_clear_error_not_a_traceback(monkeypatch, tmp_path):
+    fixture = REPO / "tests" / "engine" / "fixture"
+    monkeypatch.setenv("_EXPERIMENTAL_DAGGER_CLI_BIN", "/bin/false")  # a Dagger CLI that cannot start
+    monkeypatch.delenv("DAGGER_SESSION_PORT", raising=False)
+    monkeypatch.delenv("DAGGER_SESSION_TOKEN", raising=False)
+    target = tmp_path / "tiny.tar"
+    result = run("build", "-d", "tiny", "--root", str(fixture), "--export", str(target))
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: could not start or reach a Dagger engine")
+    assert "hint: install the Dagger CLI 0.21.8" in result.stderr
+    assert "Traceback" not in result.output and not target.exists()
