@@ -92,13 +92,3 @@ BUILD_ORDER: tuple[Step, ...] = (
 WEB_STEP = 1
 PACKAGE_STEP = 8
 PACKAGES_LIST_STEP = 9
-
-
-def step(number: int) -> Step:
-    """The row with this number."""
-    return BUILD_ORDER[number - 1]
-
-
-def hook_names(scope: Scope) -> tuple[str, ...]:
-    """File names of the hooks a tree may hold for ``scope``, in build order."""
-    return tuple(s.name for s in BUILD_ORDER if s.is_hook and s.scope is scope)

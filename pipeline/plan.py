@@ -19,7 +19,7 @@ from pipeline.catalogue import DISTROS_DIR, Catalogue, Distro
 from pipeline.errors import HeliosError
 from pipeline.imageconfig import load_image_env
 from pipeline.layers import REPO, USER, Layers, Ref
-from pipeline.order import BUILD_ORDER, PACKAGES_LIST_STEP, WEB_STEP, Action, Scope, Stage, Step
+from pipeline.order import BUILD_ORDER, PACKAGE_STEP, PACKAGES_LIST_STEP, WEB_STEP, Action, Scope, Stage, Step
 from pipeline.platforms import arch_of, check_platform
 from pipeline.tree import Tree
 from pipeline.versions import image_ref, load_versions, section_env
@@ -133,7 +133,7 @@ class Planner:
                     inputs += [run.mounted, self._digest(run.script), [self._digest(f) for f in run.files]]
                 if step.number == PACKAGES_LIST_STEP:
                     inputs.append(packages)
-                if step.stage is Stage.KASM and step.name == "package.sh":
+                if step.number == PACKAGE_STEP:  # it reads the web client of step 1
                     inputs.append(chains[Stage.WEB])
                 chains[step.stage] = _digest(*inputs)
             elif step.action is Action.JOIN:

@@ -92,12 +92,6 @@ class SnapshotTree:
     digests: Mapping[str, str] = field(default_factory=dict)
     """Content digests of files or whole directories, when known."""
 
-    @classmethod
-    def of(cls, files: Mapping[str, bytes | str]) -> SnapshotTree:
-        """Build a snapshot from text or bytes, computing digests locally (handy in tests)."""
-        data = {path: text.encode() if isinstance(text, str) else text for path, text in files.items()}
-        return cls(files=data, digests={path: _sha256(body) for path, body in data.items()})
-
     def _under(self, path: str) -> Iterable[str]:
         prefix = path.rstrip("/") + "/"
         return (name for name in self.files if name.startswith(prefix))
