@@ -17,8 +17,9 @@
 #
 #   banner, log, die                   the step's log lines
 #   require_env, require_tools         fail early on a missing variable or program
-#   verify_sha256, download            pinned, verified downloads (curl or wget)
-#   git_checkout, git_apply_patches    a git source at a full commit id; patches that must apply
+#   verify_sha256, download            pinned, verified downloads (input mirror, curl or wget)
+#   git_checkout, git_apply_patches    a git source at a full commit id (input mirror or network);
+#                                      patches that must apply
 #   uname_arch, multiarch_triplet      HELIOS_ARCH (amd64|arm64) in upstream spellings
 #   load_package_list                  step 9's /helios/packages.list into an array
 #   install_nodejs                     the pinned official Node.js build (step 6, glibc distros)
@@ -68,12 +69,61 @@ verify_sha256() {
   [[ $actual == "$expected" ]] || die "checksum mismatch for ${file##*/}: expected $expected, got $actual"
 }
 
-# download URL DEST SHA256: fetch URL to DEST and verify it before anything reads it. Refuses to
-# start without a pinned sum; a file that does not match is removed.
+# --- the input mirror ----------------------------------------------------------------------------
+#
+# HELIOS_INPUTS names a local input mirror (docs/inputs.md): sha256/<hex> for files,
+# git/<owner>/<repo>/<commit>.bundle for git sources. The pipeline mounts a step's own entries there
+# read-only. `download` and `git_checkout` use an entry when the mirror has one, verify it exactly as
+# they verify the network, and otherwise go to the network, unless HELIOS_OFFLINE=true, which makes
+# a missing entry an error. An entry that is there but fails its check is always an error naming the
+# entry, never a silent trip to the network: a corrupt mirror is a fault to repair (`helios inputs`
+# replaces it), and hiding it would leave an offline build broken later.
+
+# mirror_offline: true when HELIOS_OFFLINE says the network must not be used.
+mirror_offline() { [[ ${HELIOS_OFFLINE:-false} == true ]]; }
+
+# mirror_missing WHAT PIN PATH: the error of an offline build whose mirror lacks an input.
+mirror_missing() {
+  local what=$1 pin=$2 path=$3
+  if [[ -z ${HELIOS_INPUTS:-} ]]; then
+    die "offline build (HELIOS_OFFLINE=true) without a mirror: $what ($pin) needs $path in the input mirror, and HELIOS_INPUTS is not set"
+  fi
+  die "offline build (HELIOS_OFFLINE=true): $what ($pin) is not in the input mirror: expected $HELIOS_INPUTS/$path"
+}
+
+# mirror_git_path URL COMMIT: the mirror path of a git source, git/<owner>/<repo>/<commit>.bundle,
+# owner and repo being the last two parts of URL's path (a trailing / and .git dropped).
+mirror_git_path() {
+  local url=$1 commit=$2 path owner repo
+  path=${url#*://}
+  path=${path#*/}
+  path=${path%/}
+  path=${path%.git}
+  repo=${path##*/}
+  owner=${path%/*}
+  owner=${owner##*/}
+  [[ -n $owner && -n $repo && $owner != "$path" ]] || die "cannot tell owner/repo from the git URL '$url'"
+  echo "git/$owner/$repo/$commit.bundle"
+}
+
+# download URL DEST SHA256: fetch URL to DEST and verify it before anything reads it; from the
+# mirror's sha256/<SHA256> when it has that entry. Refuses to start without a pinned sum; a file
+# that does not match is removed.
 download() {
-  local url=$1 dest=$2 sha256=$3
+  local url=$1 dest=$2 sha256=$3 entry
   [[ $sha256 =~ ^[0-9a-f]{64}$ ]] || die "refusing to download ${url##*/}: no sha256 pinned in pipeline/versions.toml"
   mkdir -p "$(dirname "$dest")"
+  entry=${HELIOS_INPUTS:+$HELIOS_INPUTS/sha256/$sha256}
+  if [[ -n $entry && -f $entry ]]; then
+    log "${url##*/}: from the input mirror ($entry)"
+    cp "$entry" "$dest" || die "could not copy the mirror entry $entry"
+    if ! (verify_sha256 "$dest" "$sha256"); then
+      rm -f "$dest"
+      die "the input mirror entry $entry is corrupt: its content does not have sha256 $sha256 (${url##*/}); replace it with \`helios inputs\` or delete it"
+    fi
+    return 0
+  fi
+  mirror_offline && mirror_missing "${url##*/} from $url" "sha256 $sha256" "sha256/$sha256"
   if command -v curl >/dev/null; then
     curl -fsSL --retry 3 --retry-delay 2 -o "$dest" "$url" || die "could not download $url"
   elif command -v wget >/dev/null; then
@@ -90,11 +140,34 @@ download() {
 # --- git sources ---------------------------------------------------------------------------------
 
 # git_checkout URL COMMIT DIR: DIR becomes a fresh checkout of exactly COMMIT (a full 40-hex id,
-# never a branch or tag, which can move), proven by `git rev-parse HEAD`.
+# never a branch or tag, which can move), proven by `git rev-parse HEAD`. From the mirror's bundle
+# git/<owner>/<repo>/<COMMIT>.bundle when it has one: a bundle whose HEAD is not COMMIT, or that
+# git cannot clone, is an error naming the entry.
 git_checkout() {
-  local url=$1 commit=$2 dir=$3
+  local url=$1 commit=$2 dir=$3 entry head
   [[ $commit =~ ^[0-9a-f]{40}$ ]] || die "not a full commit id: '$commit'"
   rm -rf "$dir"
+  if [[ -n ${HELIOS_INPUTS:-} ]]; then
+    entry=$HELIOS_INPUTS/$(mirror_git_path "$url" "$commit") || exit 1
+    if [[ -f $entry ]]; then
+      log "${url##*/} $commit: from the input mirror ($entry)"
+      git clone -q --no-checkout "$entry" "$dir" ||
+        die "the input mirror entry $entry is corrupt: git cannot clone it as a bundle; replace it with \`helios inputs\` or delete it"
+      head=$(git -C "$dir" rev-parse -q --verify "HEAD^{commit}") || head="no HEAD"
+      [[ $head == "$commit" ]] ||
+        die "the input mirror entry $entry is corrupt: its HEAD is $head, not the pinned commit $commit; replace it with \`helios inputs\` or delete it"
+      # A bundle may hold only the pinned commit, without its parents: mark the clone shallow at
+      # COMMIT, the state `fetch --depth 1` leaves, so `git log` and friends work on both paths.
+      printf '%s\n' "$commit" >"$dir/.git/shallow"
+      git -C "$dir" remote set-url origin "$url"
+      git -C "$dir" -c advice.detachedHead=false checkout -q --detach "$commit"
+      [[ "$(git -C "$dir" rev-parse HEAD)" == "$commit" ]] || die "$entry: HEAD is not $commit"
+      return 0
+    fi
+  fi
+  if mirror_offline; then
+    mirror_missing "the git source $url" "commit $commit" "$(mirror_git_path "$url" "$commit")"
+  fi
   git init -q "$dir"
   git -C "$dir" remote add origin "$url"
   git -C "$dir" fetch -q --depth 1 origin "$commit" || die "could not fetch $commit from $url"
