@@ -15,28 +15,21 @@ from dagger import dag
 
 from pipeline.imageconfig import ENTRYPOINT, HTTP_PORT
 from pipeline.layers import REPO, USER, Ref
-from pipeline.order import PACKAGE_STEP, PACKAGES_LIST_STEP, Stage
+from pipeline.order import Stage
 from pipeline.plan import Plan, PlannedStep, Run
+from pipeline.stepmounts import (
+    HOOKS_MOUNT,
+    OUT_DIR,
+    PACKAGES_TXT,
+    Feed,
+    cache_volumes,
+    feeds,
+    package_listing,
+    packages_record_script,
+    run_layout,
+)
+from pipeline.stepmounts import PACKAGE_QUERY as PACKAGE_QUERY  # re-exported for callers of the graph
 
-HOOKS_MOUNT = "/helios/hooks"
-OUT_DIR = "/helios/out"
-WEB_MOUNT = "/helios/web"
-PACKAGES_MOUNT = "/helios/packages.list"
-
-# Package-manager caches per family: mounted while hooks run, never part of the image.
-FAMILY_CACHES = {
-    "debian": ("/var/cache/apt", "/var/lib/apt/lists"),
-    "rhel": ("/var/cache/dnf",),
-    "alpine": ("/var/cache/apk",),
-}
-NPM_CACHE = "/root/.npm"
-PACKAGES_TXT = "/opt/helios/packages.txt"
-# How each family lists its installed packages, one "name version" line each.
-PACKAGE_QUERY = {
-    "debian": r"dpkg-query -W -f='${Package} ${Version}\n'",
-    "rhel": r"rpm -qa --qf '%{NAME} %{EPOCHNUM}:%{VERSION}-%{RELEASE}.%{ARCH}\n'",
-    "alpine": "apk info -v",
-}
 S6_ARCH = {"amd64": "x86_64", "arm64": "aarch64"}
 S6_RELEASES = "https://github.com/just-containers/s6-overlay/releases/download"
 
@@ -59,9 +52,9 @@ Mount = tuple[str, dagger.Directory | dagger.File]
 
 def run_files(sources: Sources, run: Run) -> dagger.Directory:
     """A directory holding just one script (executable) and the files beside it, keyed by content."""
-    files = dag.directory().with_file(run.mounted, sources.file(run.script), permissions=0o755)
-    for extra in run.files:
-        files = files.with_file(extra.name, sources.file(extra))
+    files = dag.directory()
+    for name, (ref, permissions) in run_layout(run).items():
+        files = files.with_file(name, sources.file(ref), permissions=permissions)
     return files
 
 
@@ -91,11 +84,6 @@ def run_hook(
     return apply
 
 
-def _cache_paths(plan: Plan, stage: Stage) -> tuple[str, ...]:
-    paths = FAMILY_CACHES[plan.distro.family]
-    return (*paths, NPM_CACHE) if stage is Stage.KASM else paths
-
-
 def with_caches(plan: Plan, stage: Stage) -> Callable[[dagger.Container], dagger.Container]:
     """Mount the package caches of the distro's family, keyed per distro, platform and stage.
 
@@ -104,8 +92,7 @@ def with_caches(plan: Plan, stage: Stage) -> Callable[[dagger.Container], dagger
     """
 
     def apply(ctr: dagger.Container) -> dagger.Container:
-        for path in _cache_paths(plan, stage):
-            key = f"helios-{plan.distro.name}-{plan.arch}-{stage}{path.replace('/', '-')}"
+        for path, key in cache_volumes(plan, stage).items():
             ctr = ctr.with_mounted_cache(path, dag.cache_volume(key), sharing=dagger.CacheSharingMode.LOCKED)
         return ctr
 
@@ -114,7 +101,7 @@ def with_caches(plan: Plan, stage: Stage) -> Callable[[dagger.Container], dagger
 
 def without_caches(plan: Plan, stage: Stage) -> Callable[[dagger.Container], dagger.Container]:
     def apply(ctr: dagger.Container) -> dagger.Container:
-        for path in _cache_paths(plan, stage):
+        for path in cache_volumes(plan, stage):
             ctr = ctr.without_mount(path)
         return ctr
 
@@ -123,15 +110,14 @@ def without_caches(plan: Plan, stage: Stage) -> Callable[[dagger.Container], dag
 
 def web_client(sources: Sources, plan: Plan) -> dagger.Directory:
     """Step 1: the web client, built on the engine's own platform (it is plain JavaScript)."""
-    step = plan.step(1)
-    return (
-        dag.container()
-        .from_(plan.web_image)
-        .with_mounted_cache(NPM_CACHE, dag.cache_volume("helios-web-npm"))
-        .with_(run_hook(sources, step))
-        .without_mount(NPM_CACHE)
-        .directory(OUT_DIR)
-    )
+    ctr = dag.container().from_(plan.web_image)
+    caches = cache_volumes(plan, Stage.WEB)
+    for path, key in caches.items():
+        ctr = ctr.with_mounted_cache(path, dag.cache_volume(key))
+    ctr = ctr.with_(run_hook(sources, plan.step(1)))
+    for path in caches:
+        ctr = ctr.without_mount(path)
+    return ctr.directory(OUT_DIR)
 
 
 def distro_base(plan: Plan) -> dagger.Container:
@@ -143,28 +129,28 @@ def kasm_rootfs(sources: Sources, plan: Plan, web: dagger.Directory) -> dagger.D
     """Steps 2-8: build KasmVNC, the X server and kclient, and pack them as a rootfs."""
     ctr = distro_base(plan).with_(with_caches(plan, Stage.KASM))
     for planned in plan.stage(Stage.KASM):
-        mounts: list[Mount] = [(WEB_MOUNT, web)] if planned.step.number == PACKAGE_STEP else []
+        mounts: list[Mount] = [
+            (path, web) for path, feed in feeds(planned.step).items() if feed is Feed.WEB_CLIENT
+        ]
         ctr = ctr.with_(run_hook(sources, planned, mounts=mounts))
     return ctr.with_(without_caches(plan, Stage.KASM)).directory(OUT_DIR)
 
 
 def system_base(sources: Sources, plan: Plan) -> dagger.Container:
     """Steps 9-10: the distro's runtime packages and common setup; this becomes the image."""
-    listing = "".join(f"{name}\n" for name in plan.packages)
-    packages = dag.directory().with_new_file("packages.list", listing).file("packages.list")
+    packages = dag.directory().with_new_file("packages.list", package_listing(plan)).file("packages.list")
     ctr = distro_base(plan).with_(with_caches(plan, Stage.SYSTEM))
     for planned in plan.stage(Stage.SYSTEM):
-        mounts: list[Mount] = (
-            [(PACKAGES_MOUNT, packages)] if planned.step.number == PACKAGES_LIST_STEP else []
-        )
+        mounts: list[Mount] = [
+            (path, packages) for path, feed in feeds(planned.step).items() if feed is Feed.PACKAGE_LIST
+        ]
         ctr = ctr.with_(run_hook(sources, planned, mounts=mounts))
     return ctr.with_(without_caches(plan, Stage.SYSTEM)).with_(installed_packages(plan))
 
 
 def installed_packages(plan: Plan) -> Callable[[dagger.Container], dagger.Container]:
     """Record every installed package with its version in the image, sorted, for audits and diffs."""
-    query = PACKAGE_QUERY[plan.distro.family]
-    script = f"mkdir -p {PACKAGES_TXT.rsplit('/', 1)[0]} && {query} | LC_ALL=C sort > {PACKAGES_TXT}"
+    script = packages_record_script(plan)
 
     def apply(ctr: dagger.Container) -> dagger.Container:
         return ctr.with_exec(["sh", "-c", script])
