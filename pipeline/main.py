@@ -267,7 +267,7 @@ class Helios:
         platform: PlatformArg = None,
         base: BaseArg = None,
         hooks: HooksArg = None,
-        timeout: Annotated[int, Doc("seconds to wait for the desktop to report ready")] = 180,
+        timeout: Annotated[int, Doc("seconds to wait for the desktop to be ready")] = smoke.DEFAULT_TIMEOUT,
     ) -> str:
         """Build a distro's image, run it as a service and check port 3000 serves the desktop."""
         if timeout <= 0:

@@ -17,6 +17,8 @@ from pipeline.imageconfig import ENTRYPOINT, HTTP_PORT
 
 SERVICE_HOST = "helios"
 LOG_TAIL_LINES = 40
+DEFAULT_TIMEOUT = 180
+"""Seconds the desktop may take to report ready (smoke's --timeout; the rehearsal uses it too)."""
 
 
 def probe_script(url: str, timeout: int) -> str:
