@@ -140,16 +140,25 @@ def test_ready_marker_waits_for_every_core_longrun() -> None:
         assert "helios-user" in closure(name)
 
 
-def test_readiness_is_notified_by_the_network_services() -> None:
-    for name in ("svc-nginx", "svc-pulseaudio", "svc-xvnc", "svc-kclient"):
-        path = S6RC / name
-        assert (path / "notification-fd").read_text().strip() == "3"
+def test_every_longrun_notifies_readiness() -> None:
+    """s6-supervise sets a longrun's ready flag only from a newline on its notification-fd (it clears
+    the flag at every start), and health and s6-rc wait for that flag: every longrun declares the fd
+    and writes to it, through s6-notifyoncheck and a probe of check.sh, or helios_notify_ready in
+    the program it runs."""
+    check = (ROOT / "opt/helios/libexec/check.sh").read_text()
+    for name, path in services().items():
+        if service_type(path) != "longrun":
+            continue
+        assert (path / "notification-fd").read_text().strip() == "3", f"{name}: no notification-fd"
         run = (path / "run").read_text()
-        assert "s6-notifyoncheck" in run
-        probe = re.search(r'check\.sh (\w+)"', run)
-        assert probe, f"{name}: no readiness probe"
-        check = (ROOT / "opt/helios/libexec/check.sh").read_text()
-        assert f"    {probe.group(1)})" in check
+        probe = re.search(r'-c "/opt/helios/libexec/check\.sh (\w+)"', run)
+        if "s6-notifyoncheck" in run:
+            assert probe, f"{name}: s6-notifyoncheck without a probe of check.sh"
+            assert f"    {probe.group(1)})" in check, f"{name}: check.sh has no probe {probe.group(1)}"
+            continue
+        program = re.search(r"^exec (/opt/helios/libexec/\S+)", run, re.MULTILINE)
+        assert program, f"{name}: neither s6-notifyoncheck nor a helper that notifies"
+        assert "helios_notify_ready" in (ROOT / program.group(1).lstrip("/")).read_text()
 
 
 def test_no_service_is_backgrounded_and_daemons_run_in_the_foreground() -> None:

@@ -229,6 +229,19 @@ helios_service_ready() {
     [[ "$state" == "true true" ]]
 }
 
+# helios_notify_ready : tell s6-supervise that this service is ready. s6 clears a longrun's ready
+# flag at every start and sets it only when the service writes a newline to the fd named by its
+# service directory's notification-fd file (run scripts start in that directory). Closes the fd
+# afterwards; does nothing when the service is not supervised that way (e.g. run by hand).
+helios_notify_ready() {
+    local fd
+    [[ -r notification-fd ]] || return 0
+    fd="$(<notification-fd)"
+    [[ "$fd" =~ ^[0-9]+$ ]] || return 0
+    { printf '\n' >&"$fd"; } 2>/dev/null || return 0
+    exec {fd}>&-
+}
+
 # helios_health_update : write the ready marker when boot has completed and
 # every core service is up and ready; remove it otherwise. Prints the state.
 helios_health_update() {

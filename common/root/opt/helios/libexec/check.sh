@@ -7,6 +7,8 @@
 #   xvnc        the X socket of DISPLAY exists and KasmVNC answers HTTP on 6901
 #   kclient     kclient answers GET {PREFIX} with 2xx/3xx on 6900
 #   nginx       nginx answers GET {PREFIX}healthz on HTTP_PORT (200 or 503)
+#   desktop     the X server accepts the session's own credentials (DISPLAY and XAUTHORITY as
+#               the desktop user): the session can draw. s6 cannot see further into it.
 set -uo pipefail
 
 probe_http() {
@@ -33,8 +35,11 @@ case "${1:-}" in
     nginx)
         [[ "$(probe_http "http://127.0.0.1:${HTTP_PORT:-3000}${prefix}healthz")" =~ ^(200|503)$ ]]
         ;;
+    desktop)
+        s6-setuidgid "${HELIOS_USER:-${USER:-helios}}" xdpyinfo >/dev/null 2>&1
+        ;;
     *)
-        echo "usage: $0 pulseaudio|xvnc|kclient|nginx" >&2
+        echo "usage: $0 pulseaudio|xvnc|kclient|nginx|desktop" >&2
         exit 2
         ;;
 esac

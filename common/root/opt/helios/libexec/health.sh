@@ -8,7 +8,8 @@
 #                      every core longrun is up and ready (s6-svstat)
 #   health.sh watch    update every HELIOS_HEALTH_INTERVAL seconds (default 5;
 #                      run by the longrun "svc-health"), so a crashed service
-#                      turns the endpoint back to 503 until s6 has restarted it
+#                      turns the endpoint back to 503 until s6 has restarted it;
+#                      tells s6 it is ready once the marker is computed the first time
 #
 # nginx serves the marker file: 200 "ready" when present, 503 otherwise.
 set -euo pipefail
@@ -36,6 +37,7 @@ case "${1:-}" in
             state="$(helios_health_update)"
             if [[ "$state" != "$last" ]]; then
                 helios_log health "$state"
+                [[ -n "$last" ]] || helios_notify_ready
                 last="$state"
             fi
             sleep "$interval"

@@ -24,6 +24,7 @@ poll="${IDLE_POLL:-30}"
 # disable REASON : nothing to do; stay up (s6 would otherwise restart us) without work.
 disable() {
     helios_log idle "idle hooks disabled: $1"
+    helios_notify_ready
     if command -v s6-pause >/dev/null; then
         exec s6-pause
     fi
@@ -45,6 +46,7 @@ fi
 threshold_ms=$((idle_time * 60000))
 fired=0
 helios_log idle "running idle.d after $idle_time minute(s) without input"
+helios_notify_ready
 while true; do
     if ! idle_ms="$("${probe[@]}" 2>/dev/null)" || [[ ! "$idle_ms" =~ ^[0-9]+$ ]]; then
         # X not reachable (restarting): try again later.
