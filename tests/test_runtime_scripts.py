@@ -1,8 +1,9 @@
 """The runtime init logic, run for real against a temporary root with fake system tools on PATH.
 
 The scripts take every path from HELIOS_ROOT, so they run here unchanged; useradd, groupadd,
-chpasswd, openssl, getent, chown, s6-svstat and friends are small fakes that record their
-command lines (to prove that no secret ever reaches an argv) and edit the fake /etc files.
+chpasswd, openssl, getent, chown and friends are small fakes that record their command lines (to
+prove that no secret ever reaches an argv) and edit the fake /etc files. Service readiness and the
+health state behind it are tested under s6's own rules in test_runtime_readiness.py.
 """
 
 from __future__ import annotations
@@ -52,8 +53,6 @@ case "$1" in
        done ;;
 esac
 """,
-    # s6-svstat -o up,ready DIR: the state of DIR comes from $FAKE_SVSTAT/<name>.
-    "s6-svstat": 'cat "$FAKE_SVSTAT/$(basename "${*: -1}")" 2>/dev/null || exit 1',
     "s6-svscanctl": "",
     "s6-svc": "",
     "s6-pause": "",
@@ -74,7 +73,6 @@ class Sandbox:
             "HELIOS_ROOT": str(self.root),
             "HELIOS_LIB": str(LIB),
             "FAKE_LOG": str(self.log),
-            "FAKE_SVSTAT": str(self.root / "svstat"),
             "LC_ALL": "C",
         }
         env.update(extra)
@@ -123,7 +121,6 @@ def sandbox(tmp_path: Path) -> Sandbox:
     shutil.copytree(OVERLAY / "etc/skel", root / "etc/skel")
     (root / "etc/skel/.profile").write_text("# skel profile\n")
     (root / "run/s6/container_environment").mkdir(parents=True)
-    (root / "svstat").mkdir()
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()
     log = tmp_path / "calls.log"
@@ -328,39 +325,12 @@ def test_tls_pair_is_made_once_with_a_private_key(sandbox: Sandbox) -> None:
 # --- health -----------------------------------------------------------------------------------------
 
 
-def set_states(sandbox: Sandbox, **states: str) -> None:
-    for name in ("svc-pulseaudio", "svc-xvnc", "svc-kclient", "svc-nginx", "svc-desktop"):
-        sandbox.file(f"svstat/{name}").write_text(
-            states.get(name.replace("svc_", "svc-"), "true true") + "\n"
-        )
-
-
-def test_health_marker_follows_boot_and_service_state(sandbox: Sandbox) -> None:
-    marker = sandbox.file("run/helios/health/ready")
-    set_states(sandbox)
-    assert sandbox.run("health.sh", "update").stdout.strip() == "starting"
-    assert not marker.exists()
-
-    sandbox.run("health.sh", "booted")
-    assert marker.read_text() == "ready"
-
-    sandbox.file("svstat/svc-xvnc").write_text("true false\n")
-    assert sandbox.run("health.sh", "update").stdout.strip() == "down:svc-xvnc"
-    assert not marker.exists()
-
-    sandbox.file("svstat/svc-xvnc").write_text("true true\n")
-    assert sandbox.run("health.sh", "update").stdout.strip() == "ready"
-    sandbox.run("health.sh", "clear")
-    assert not marker.exists()
-
-
 def test_a_stale_ready_marker_is_cleared_at_every_start(sandbox: Sandbox) -> None:
     """A marker from an earlier run (or an image layer) must not make /healthz say ready early."""
     marker = sandbox.file("run/helios/health/ready")
     marker.parent.mkdir(parents=True)
     marker.write_text("ready")
     sandbox.file("run/helios/health/booted").touch()
-    set_states(sandbox)
 
     sandbox.run("init-hooks.sh")  # helios-init, the first service, before nginx can start
 

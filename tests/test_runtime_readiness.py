@@ -1,0 +1,488 @@
+"""Readiness under s6's own rules: every longrun of the tree is started under a supervisor, and the
+state behind /healthz comes from what the services really report.
+
+The rules, from s6 2.15's source (src/supervision/s6-supervise.c, s6-svstat.c, s6-notifyoncheck.c)
+and s6-rc 0.6 (src/s6-rc/s6-rc.c):
+- s6-supervise clears a service's ready flag every time it starts it, and sets it only when the
+  service writes a newline to the pipe it opens at the fd named by the service directory's
+  `notification-fd` file. `s6-svstat -o up,ready` prints ready as "up and that flag".
+- s6-rc waits for a longrun to be ready (`s6-svc -uwU`) when it declares `notification-fd` and
+  only for "up" (`-uwu`) otherwise: a longrun without it starts fine yet never reads as ready.
+- s6-notifyoncheck reads ./notification-fd (so it must start in the service directory, where
+  s6-supervise runs `run`), closes the fd in the daemon, runs the check (`-c` through
+  `execlineb -Pc`) every `-w` ms, `-n` times (0: no limit), and writes the newline when it passes.
+
+Two supervisors run the same scenario over copies of the tree's real service directories:
+- `FakeSupervisor`, always: those rules in Python, with stand-ins for s6-svstat and
+  s6-notifyoncheck that follow them (readiness is derived, never a constant);
+- the real s6-svscan, s6-supervise, s6-notifyoncheck and s6-svstat, when they are installed (on
+  PATH, or in the directory named by HELIOS_S6_BIN; build skalibs, execline and s6 from their
+  sources with `./configure --prefix=DIR && make && make install`). Skipped with that reason
+  otherwise.
+
+The daemons (Xvnc, nginx, PulseAudio, node, the desktop session) are stand-ins that "listen" by
+holding a mark (a file, or a unix socket for X) while they run; the probes (curl, pactl,
+xdpyinfo) answer from those marks. Everything else, the run scripts, check.sh, health.sh,
+idle-watch.sh and helios.sh, is the tree's own code: the copies only have /command/ and
+/opt/helios/ pointed into the temporary root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+OVERLAY = REPO / "common" / "root"
+S6RC = OVERLAY / "etc/s6-overlay/s6-rc.d"
+CORE_SERVICES = ("svc-pulseaudio", "svc-xvnc", "svc-kclient", "svc-nginx", "svc-desktop")
+READY_TIMEOUT = 20.0
+
+FAKE_DAEMON = f"""#!{sys.executable}
+# Stand-in daemon: holds its marks (files; 'socket:PATH' binds a unix socket) until stopped.
+import os, signal, socket, sys
+held, paths = [], []
+for arg in sys.argv[1:]:
+    if arg.startswith("socket:"):
+        path = arg[len("socket:"):]
+        if os.path.lexists(path):
+            os.unlink(path)
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(path)
+        sock.listen()
+        held.append(sock)
+    else:
+        path = arg
+        open(path, "a").close()
+    paths.append(path)
+
+def stop(*_):
+    for path in paths:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+    sys.exit(0)
+
+for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(sig, stop)
+while True:
+    signal.pause()
+"""
+
+# Daemons and probes: the same in both supervisors.
+TOOLS: dict[str, str] = {
+    "s6-setuidgid": 'shift; exec "$@"',
+    "nginx": """
+if [ "${1:-}" = -h ]; then echo "  -e filename   : set error log file"; exit 0; fi
+exec fake-daemon "$FAKE_NET/${HTTP_PORT:-3000}"
+""",
+    "pulseaudio": 'exec fake-daemon "$PULSE_RUNTIME_PATH/native"',
+    # vncserver -dry-run writes the session's X cookie and prints the Xvnc command line.
+    "vncserver": """
+printf cookie > "$HOME/.Xauthority"
+echo "$(dirname "$0")/Xvnc $1 -auth $HOME/.Xauthority >> $HOME/.vnc/log 2>&1"
+""",
+    "Xvnc": 'exec fake-daemon "socket:/tmp/.X11-unix/X${1#:}" "$FAKE_NET/6901"',
+    "dbus-launch": 'while [ "${1#--}" != "$1" ]; do shift; done; exec "$@"',
+    "xfce4-session": 'exec fake-daemon "$FAKE_NET/session"',
+    "s6-pause": "exec sleep infinity",
+    # curl -s -o /dev/null -w '%{http_code}' --max-time 2 URL
+    "curl": """
+url="${*: -1}"; hostport="${url#*://}"; hostport="${hostport%%/*}"
+if [ -e "$FAKE_NET/${hostport##*:}" ]; then printf 200; else printf 000; exit 7; fi
+""",
+    "pactl": '[ -e "$PULSE_RUNTIME_PATH/native" ]',
+    # X answers when its socket is there and the client brings the cookie vncserver wrote.
+    "xdpyinfo": '[ -S "/tmp/.X11-unix/X${DISPLAY#:}" ] && [ -s "${XAUTHORITY:-/nonexistent}" ]',
+}
+
+# s6's own tools, for the fake supervisor only (see the module docstring for the rules).
+FAKE_S6: dict[str, str] = {
+    "s6-svstat": """
+fields=up,ready
+while getopts o: opt; do [ "$opt" = o ] && fields="$OPTARG"; done
+shift $((OPTIND - 1))
+dir="$1"
+if [ ! -d "$dir/supervise" ]; then
+    echo "s6-svstat: fatal: unable to read status for $dir: No such file or directory" >&2; exit 1
+fi
+up=false ready=false
+if pid="$(cat "$dir/supervise/pid" 2>/dev/null)" && kill -0 "$pid" 2>/dev/null; then
+    up=true
+    [ -e "$dir/supervise/ready" ] && ready=true
+fi
+out=()
+IFS=, read -ra wanted <<<"$fields"
+for field in "${wanted[@]}"; do
+    case "$field" in
+        up) out+=("$up") ;;
+        ready) out+=("$ready") ;;
+        *) echo "s6-svstat: fatal: field $field is not faked" >&2; exit 100 ;;
+    esac
+done
+echo "${out[*]}"
+""",
+    "s6-notifyoncheck": """
+fd="" check=./data/check wait_ms=1000 tries=7
+while getopts d3:s:T:t:w:n:c: opt; do
+    case "$opt" in 3) fd="$OPTARG" ;; w) wait_ms="$OPTARG" ;; n) tries="$OPTARG" ;; c) check="$OPTARG" ;; esac
+done
+shift $((OPTIND - 1))
+if [ -z "$fd" ]; then
+    fd="$(cat notification-fd 2>/dev/null)" || {
+        echo "s6-notifyoncheck: fatal: unable to read ./notification-fd" >&2; exit 111; }
+fi
+{ true >&"$fd"; } 2>/dev/null || {
+    echo "s6-notifyoncheck: fatal: notification-fd sanity check failed" >&2; exit 111; }
+[ -d supervise ] || { echo "s6-notifyoncheck: fatal: s6-supervise not running." >&2; exit 100; }
+(
+    n=0
+    while [ "$tries" = 0 ] || [ "$n" -lt "$tries" ]; do
+        sleep "$(awk -v ms="$wait_ms" 'BEGIN { print ms / 1000 }')"
+        if bash -c "$check"; then printf '\\n' >&"$fd"; exit 0; fi
+        n=$((n + 1))
+    done
+    exit 1
+) &
+exec {fd}>&-
+exec "$@"
+""",
+}
+
+
+def write_tools(directory: Path, tools: dict[str, str]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, body in tools.items():
+        path = directory / name
+        path.write_text(f"#!/bin/bash\n{body.strip()}\n")
+        path.chmod(0o755)
+
+
+def longruns() -> list[str]:
+    return sorted(
+        path.name
+        for path in S6RC.iterdir()
+        if (path / "type").is_file() and (path / "type").read_text().strip() == "longrun"
+    )
+
+
+def free_display() -> int:
+    for number in range(60 + os.getpid() % 30, 200):
+        if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
+            return number
+    raise AssertionError("no free X display number")
+
+
+class Stage:
+    """A temporary root holding copies of the longrun service directories, and their env."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.root = tmp / "root"
+        self.scandir = tmp / "service"
+        self.bin = tmp / "bin"
+        self.net = tmp / "net"
+        self.logs = tmp / "logs"
+        for directory in (self.scandir, self.net, self.logs, self.root / "run/helios/pulse"):
+            directory.mkdir(parents=True)
+        (self.root / "home/helios").mkdir(parents=True)
+        (self.root / "etc/helios/pulse").mkdir(parents=True)
+        shutil.copy(OVERLAY / "etc/helios/pulse/default.pa", self.root / "etc/helios/pulse")
+        opt = self.root / "opt/helios"
+        opt.mkdir(parents=True)
+        for name in ("lib", "libexec", "startwm.sh"):
+            (opt / name).symlink_to(OVERLAY / "opt/helios" / name)
+        write_tools(opt / "node/bin", {"node": 'exec fake-daemon "$FAKE_NET/6900"'})
+        write_tools(self.root / "command", {"with-contenv": 'exec "$@"'})
+        write_tools(self.bin, TOOLS)
+        (self.bin / "fake-daemon").write_text(FAKE_DAEMON)
+        (self.bin / "fake-daemon").chmod(0o755)
+        self.display = free_display()
+        for name in longruns():
+            self.copy_service(name)
+
+    def copy_service(self, name: str) -> None:
+        target = self.scandir / name
+        shutil.copytree(S6RC / name, target, ignore=shutil.ignore_patterns("dependencies.d", "type"))
+        for path in target.iterdir():
+            if path.is_file():
+                text = path.read_text()
+                text = text.replace("/command/", f"{self.root}/command/")
+                text = text.replace("/opt/helios/", f"{self.root}/opt/helios/")
+                path.write_text(text)
+
+    def env(self, path: list[Path]) -> dict[str, str]:
+        return {
+            "PATH": ":".join([str(self.bin), *map(str, path), "/usr/bin", "/bin"]),
+            "HELIOS_ROOT": str(self.root),
+            "HELIOS_SCANDIR": str(self.scandir),
+            "HELIOS_HEALTH_INTERVAL": "1",
+            "USER": "helios",
+            "DISPLAY": f":{self.display}",
+            "HTTP_PORT": "3999",
+            "PREFIX": "/",
+            "IDLE_TIME": "0",
+            "PULSE_RUNTIME_PATH": str(self.root / "run/helios/pulse"),
+            "FAKE_NET": str(self.net),
+            "LC_ALL": "C",
+        }
+
+    def cleanup(self) -> None:
+        for leftover in (f"/tmp/.X11-unix/X{self.display}", f"/tmp/.X{self.display}-lock"):
+            Path(leftover).unlink(missing_ok=True)
+
+
+class FakeSupervisor:
+    """s6-supervise's readiness bookkeeping, one process group per service directory.
+
+    Each start clears supervise/ready (flagready = 0); a newline on the notification pipe sets it;
+    the end of the process removes supervise/pid and supervise/ready. The fake s6-svstat reads
+    exactly that.
+    """
+
+    def __init__(self, stage: Stage, env: dict[str, str]) -> None:
+        self.stage, self.env = stage, env
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str) -> None:
+        service = self.stage.scandir / name
+        supervise = service / "supervise"
+        supervise.mkdir(exist_ok=True)
+        (supervise / "ready").unlink(missing_ok=True)
+        command, keep, reader = ["./run"], (), None
+        declared = service / "notification-fd"
+        if declared.is_file():
+            fd = int(declared.read_text())
+            reader, writer = os.pipe()
+            keep = (writer,)
+            if writer != fd:
+                command = ["bash", "-c", f"exec {fd}>&{writer} {writer}>&-; exec ./run"]
+        with (self.stage.logs / f"{name}.log").open("ab") as log:
+            proc = subprocess.Popen(
+                command,
+                cwd=service,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                pass_fds=keep,
+                start_new_session=True,
+            )
+        for fd in keep:
+            os.close(fd)
+        self.procs[name] = proc
+        (supervise / "pid").write_text(f"{proc.pid}\n")
+        if reader is not None:
+            threading.Thread(target=self._listen, args=(reader, proc, supervise), daemon=True).start()
+        threading.Thread(target=self._reap, args=(proc, supervise), daemon=True).start()
+
+    def _listen(self, reader: int, proc: subprocess.Popen[bytes], supervise: Path) -> None:
+        with os.fdopen(reader, "rb", buffering=0) as pipe:
+            while chunk := pipe.read(512):
+                if b"\n" in chunk:
+                    if proc.poll() is None:
+                        (supervise / "ready").touch()
+                    return
+
+    def _reap(self, proc: subprocess.Popen[bytes], supervise: Path) -> None:
+        proc.wait()
+        if self.procs.get(supervise.parent.name) is proc:
+            (supervise / "pid").unlink(missing_ok=True)
+            (supervise / "ready").unlink(missing_ok=True)
+
+    def start_all(self) -> None:
+        for name in longruns():
+            self.start(name)
+
+    def stop(self, name: str) -> None:
+        proc = self.procs[name]
+        with_group(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while (self.stage.scandir / name / "supervise/pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def shutdown(self) -> None:
+        for proc in self.procs.values():
+            with_group(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+class RealS6:
+    """The real s6-svscan over the stage's scan directory."""
+
+    def __init__(self, stage: Stage, env: dict[str, str], bindir: Path) -> None:
+        self.stage, self.env, self.bindir = stage, env, bindir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def s6(self, tool: str, *args: str) -> None:
+        subprocess.run([str(self.bindir / tool), *args], env=self.env, check=True, timeout=30)
+
+    def start_all(self) -> None:
+        with (self.stage.logs / "s6-svscan.log").open("ab") as log:
+            self.proc = subprocess.Popen(
+                [str(self.bindir / "s6-svscan"), str(self.stage.scandir)],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def start(self, name: str) -> None:
+        self.s6("s6-svc", "-u", str(self.stage.scandir / name))
+
+    def stop(self, name: str) -> None:
+        self.s6("s6-svc", "-wD", "-T", "10000", "-d", str(self.stage.scandir / name))
+
+    def shutdown(self) -> None:
+        if self.proc is None:
+            return
+        subprocess.run(
+            [str(self.bindir / "s6-svscanctl"), "-t", str(self.stage.scandir)], env=self.env, check=False
+        )
+        try:
+            self.proc.wait(timeout=15)
+        finally:
+            with_group(self.proc.pid, signal.SIGKILL)
+
+
+def with_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)
+
+
+def real_s6_bin() -> Path:
+    tools = ("s6-svscan", "s6-supervise", "s6-svc", "s6-svstat", "s6-notifyoncheck", "execlineb")
+    candidates = [os.environ.get("HELIOS_S6_BIN", "")]
+    found = shutil.which("s6-svscan")
+    candidates.append(str(Path(found).parent) if found else "")
+    for candidate in filter(None, candidates):
+        if all(os.access(Path(candidate) / tool, os.X_OK) for tool in tools):
+            return Path(candidate)
+    pytest.skip(
+        "s6 and execline are not installed (put s6-svscan, s6-supervise, s6-svc, s6-svstat, "
+        "s6-notifyoncheck and execlineb on PATH or in HELIOS_S6_BIN)"
+    )
+
+
+class Boot:
+    """A supervisor running every longrun of the tree, and the health script beside it."""
+
+    def __init__(self, stage: Stage, supervisor: FakeSupervisor | RealS6, env: dict[str, str]) -> None:
+        self.stage, self.supervisor, self.env = stage, supervisor, env
+
+    def svstat(self, name: str) -> str:
+        result = subprocess.run(
+            ["s6-svstat", "-o", "up,ready", str(self.stage.scandir / name)],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return result.stdout.strip()
+
+    def wait_ready(self, names: list[str] | tuple[str, ...]) -> dict[str, str]:
+        """Wait until every service in names is up and ready; return the state of the others."""
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            states = {name: self.svstat(name) for name in names}
+            pending = {name: state for name, state in states.items() if state != "true true"}
+            if not pending or time.monotonic() > deadline:
+                return pending
+            time.sleep(0.1)
+
+    def health(self, command: str) -> str:
+        result = subprocess.run(
+            ["bash", str(OVERLAY / "opt/helios/libexec/health.sh"), command],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+        return result.stdout.strip() + result.stderr.strip()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {log.name}\n{log.read_text()}" for log in sorted(self.stage.logs.iterdir()))
+
+
+@pytest.fixture(params=["fake", "s6"])
+def boot(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Boot]:
+    stage = Stage(tmp_path)
+    supervisor: FakeSupervisor | RealS6
+    if request.param == "s6":
+        bindir = real_s6_bin()
+        env = stage.env([bindir])
+        supervisor = RealS6(stage, env, bindir)
+    else:
+        write_tools(tmp_path / "fake-s6", FAKE_S6)
+        env = stage.env([tmp_path / "fake-s6"])
+        supervisor = FakeSupervisor(stage, env)
+    try:
+        supervisor.start_all()
+        yield Boot(stage, supervisor, env)
+    finally:
+        supervisor.shutdown()
+        stage.cleanup()
+
+
+def test_every_longrun_becomes_ready_under_s6(boot: Boot) -> None:
+    """s6-rc waits for each longrun that declares notification-fd to become ready, and health
+    waits for the core ones: each must actually get there."""
+    pending = boot.wait_ready(longruns())
+    assert not pending, f"never ready (up,ready): {pending}\n{boot.logs()}"
+
+
+def test_healthz_turns_ready_and_follows_a_crashed_service(boot: Boot) -> None:
+    assert boot.health("update") == "starting"
+    boot.wait_ready(CORE_SERVICES)
+    assert "boot complete: ready" in boot.health("booted"), boot.logs()
+    marker = boot.stage.root / "run/helios/health/ready"
+    assert marker.read_text() == "ready"
+
+    boot.supervisor.stop("svc-xvnc")
+    assert boot.health("update") == "down:svc-xvnc"
+    assert not marker.exists()
+
+    boot.supervisor.start("svc-xvnc")
+    assert not boot.wait_ready(["svc-xvnc"]), boot.logs()
+    assert boot.health("update") == "ready"
+    # At stop s6-rc takes svc-health down first (it depends on helios-ready), then helios-ready.
+    boot.supervisor.stop("svc-health")
+    boot.health("clear")
+    assert not marker.exists()
+
+
+def test_a_service_that_never_notifies_is_up_but_not_ready(tmp_path: Path) -> None:
+    """The stand-ins keep s6's rule: no notification-fd, or no newline on it, means never ready."""
+    stage = Stage(tmp_path)
+    write_tools(tmp_path / "fake-s6", FAKE_S6)
+    env = stage.env([tmp_path / "fake-s6"])
+    for name, declares in (("silent", True), ("undeclared", False)):
+        service = stage.scandir / name
+        service.mkdir()
+        write_tools(service, {"run": "exec sleep infinity"})
+        if declares:
+            (service / "notification-fd").write_text("3\n")
+    supervisor = FakeSupervisor(stage, env)
+    boot = Boot(stage, supervisor, env)
+    try:
+        for name in ("silent", "undeclared"):
+            supervisor.start(name)
+        time.sleep(0.5)
+        assert boot.svstat("silent") == "true false"
+        assert boot.svstat("undeclared") == "true false"
+    finally:
+        supervisor.shutdown()
+        stage.cleanup()
