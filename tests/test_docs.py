@@ -43,8 +43,10 @@ def test_every_engine_version_pin_agrees_with_dagger_json():
     import tomllib
 
     engine = json.loads((REPO / "dagger.json").read_text())["engineVersion"].removeprefix("v")
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
-    assert f"dagger-io=={engine}" in project
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    # The CLI's client is pinned in the `cli` extra; the module itself must take the engine's SDK.
+    assert f"dagger-io=={engine}" in project["optional-dependencies"]["cli"]
+    assert "dagger-io" in project["dependencies"]
     workflows = list((REPO / ".github/workflows").glob("*.yml"))
     pins = [pin for wf in workflows for pin in re.findall(r'^\s+version: "([^"]+)"', wf.read_text(), re.M)]
     assert pins and set(pins) == {engine}, f"workflows pin {set(pins)}, dagger.json says {engine}"
