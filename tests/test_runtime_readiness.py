@@ -362,18 +362,19 @@ def with_group(pid: int, sig: signal.Signals) -> None:
         os.killpg(pid, sig)
 
 
-def real_s6_bin() -> Path:
-    tools = ("s6-svscan", "s6-supervise", "s6-svc", "s6-svstat", "s6-notifyoncheck", "execlineb")
+def s6_bin(*tools: str) -> Path:
+    """The directory holding every one of tools: HELIOS_S6_BIN, else where PATH finds the first."""
     candidates = [os.environ.get("HELIOS_S6_BIN", "")]
-    found = shutil.which("s6-svscan")
+    found = shutil.which(tools[0])
     candidates.append(str(Path(found).parent) if found else "")
     for candidate in filter(None, candidates):
         if all(os.access(Path(candidate) / tool, os.X_OK) for tool in tools):
             return Path(candidate)
-    pytest.skip(
-        "s6 and execline are not installed (put s6-svscan, s6-supervise, s6-svc, s6-svstat, "
-        "s6-notifyoncheck and execlineb on PATH or in HELIOS_S6_BIN)"
-    )
+    pytest.skip(f"s6 tools are not installed (put {', '.join(tools)} on PATH or in HELIOS_S6_BIN)")
+
+
+def real_s6_bin() -> Path:
+    return s6_bin("s6-svscan", "s6-supervise", "s6-svc", "s6-svstat", "s6-notifyoncheck", "execlineb")
 
 
 class Boot:
@@ -486,3 +487,38 @@ def test_a_service_that_never_notifies_is_up_but_not_ready(tmp_path: Path) -> No
     finally:
         supervisor.shutdown()
         stage.cleanup()
+
+
+def test_tree_compiles_with_s6_overlay_and_waits_for_readiness(tmp_path: Path) -> None:
+    """What s6-overlay's stage 2 (rc.init) does with the tree: s6-rc-compile it together with the
+    user/user2 bundles and the sources s6-overlay ships. Every service then sits on `base`, the
+    `top` bundle s6-rc brings up holds all of them, and every longrun keeps its notification-fd,
+    so s6-rc waits for its readiness (s6-svc -uwU) within S6_CMD_WAIT_FOR_SERVICES_MAXTIME.
+    Needs s6-rc and HELIOS_S6_OVERLAY_SRC, a checkout of s6-overlay (v3.2.3.0)."""
+    bindir = s6_bin("s6-rc-compile", "s6-rc-db")
+    checkout = Path(os.environ.get("HELIOS_S6_OVERLAY_SRC", "/nonexistent"))
+    layout = checkout / "layout/rootfs-overlay"
+    sources = sorted(layout.glob("package/admin/s6-overlay-*/etc/s6-rc/sources"))
+    if not sources:
+        pytest.skip("HELIOS_S6_OVERLAY_SRC does not name a checkout of s6-overlay v3")
+    merged, compiled = tmp_path / "s6-rc.d", tmp_path / "db"
+    shutil.copytree(layout / "etc/s6-overlay/s6-rc.d", merged)
+    shutil.copytree(S6RC, merged, dirs_exist_ok=True)
+
+    def s6_rc(*args: str) -> list[str]:
+        result = subprocess.run(
+            [str(bindir / args[0]), *args[1:]], capture_output=True, text=True, check=False, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split()
+
+    s6_rc("s6-rc-compile", str(compiled), str(merged), str(sources[0]))
+    ours = {path.name for path in S6RC.iterdir() if path.is_dir()} - {"user"}
+    base = set(s6_rc("s6-rc-db", "-c", str(compiled), "contents", "base"))
+    assert base, "s6-overlay's base bundle is empty"
+    for name in sorted(ours):
+        missing = base - set(s6_rc("s6-rc-db", "-c", str(compiled), "all-dependencies", name))
+        assert not missing, f"{name} does not start after s6-overlay's base ({sorted(missing)})"
+    assert ours <= set(s6_rc("s6-rc-db", "-c", str(compiled), "contents", "top"))
+    for name in longruns():
+        assert (compiled / "servicedirs" / name / "notification-fd").read_text().strip() == "3", name
