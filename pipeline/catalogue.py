@@ -44,6 +44,7 @@ SCHEMA: dict[str, Key] = {
     "packages": Key(str, "which list of common/packages.toml to install", choices=PACKAGE_LISTS),
     "xorg_version": Key(str, "X server version built for KasmVNC, e.g. 21.1.4"),
     "webrtc": Key(bool, "whether the web client and kclient offer WebRTC"),
+    "virtualgl": Key(bool, "whether step 9 installs VirtualGL (default true)", required=False),
     "aliases": Key(list, "other names for this distro", required=False, inherited=False),
     "extends": Key(str, "a distro whose settings, hooks and overlay this one reuses", required=False),
     "default": Key(bool, "the one distro also published as 'latest'", required=False, inherited=False),
@@ -61,6 +62,7 @@ class Distro:
     packages: str
     xorg_version: str
     webrtc: bool
+    virtualgl: bool
     aliases: tuple[str, ...]
     is_default: bool
     lineage: tuple[str, ...]
@@ -196,6 +198,7 @@ class Catalogue:
             packages=merged["packages"],
             xorg_version=merged["xorg_version"],
             webrtc=merged["webrtc"],
+            virtualgl=merged.get("virtualgl", True),
             aliases=tuple(own.get("aliases", ())),
             is_default=own.get("default", False),
             lineage=lineage,

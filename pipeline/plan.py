@@ -246,6 +246,8 @@ class Planner:
                 "HELIOS_FAMILY": distro.family,
                 "HELIOS_ARCH": arch_of(platform),
             }
+        if step.number == PACKAGES_LIST_STEP:  # only the distro's runtime-package step reads it
+            env["HELIOS_VIRTUALGL"] = str(distro.virtualgl).lower()
         for section in step.versions:
             env |= section_env(
                 self.versions, section, arch=arch_of(platform), xorg_version=distro.xorg_version

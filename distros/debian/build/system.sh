@@ -5,66 +5,183 @@
 # Relies on:
 #   /helios/packages.list   one package name a line (common/packages.toml, this distro's list)
 #   HELIOS_STEP, HELIOS_ARCH
+#   HELIOS_VIRTUALGL        true (default) or false: `virtualgl` in the distro's distro.toml
 #   the apt caches are cache volumes: nothing here cleans them, nothing relies on their state
 # Leaves behind:
-#   the listed packages (without recommends), upgraded base packages, VirtualGL where its signed
-#   repository has a build for this arch (configured with vglserver_config; its repository and key
-#   are removed again), an `elementary` icon theme name for the XFCE settings, an empty /tmp.
+#   the listed packages (without recommends), upgraded base packages, VirtualGL when asked for and
+#   its repository has a build for this arch (configured with vglserver_config; its repository, keys
+#   and the gpg used to check them are removed again), an empty /tmp.
+# The icon theme is the one xsettings.xml names, installed under that name by the package list:
+# nothing here renames or links icon themes.
 set -euo pipefail
 # shellcheck source=common/build/lib.sh
 source "${HELIOS_LIB:-/helios/hooks/lib.sh}"
 
-VGL_KEY_URL=https://packagecloud.io/dcommander/virtualgl/gpgkey
-VGL_REPO_URL=https://packagecloud.io/dcommander/virtualgl/any/
-VGL_KEYRING=/etc/apt/keyrings/helios-virtualgl.asc
-VGL_SOURCES=/etc/apt/sources.list.d/helios-virtualgl.sources
-
-packages=()
-load_package_list packages
+# Trust in VirtualGL rests on the VirtualGL project's key for its official binaries (the same key,
+# commit and fingerprint as the RHEL hook): its release scripts sign every .deb with
+# `debsigs --sign=origin`, a detached signature over the package's members in the `_gpgorigin`
+# member. The repository host signs its apt metadata with a key of its own, which only carries the
+# package index here; the package installed is the one whose origin signature checks out.
+VGL_KEY_URL=https://raw.githubusercontent.com/VirtualGL/repo/c844ecf5a397338c46b9c03d14a400a156bc2354/VGL-GPG-KEY
+VGL_KEY_FINGERPRINT=AE1A7BA4EFFF9A9987E1474C4BACCAB36E7FE9A1
+VGL_REPO=https://packagecloud.io/dcommander/virtualgl
+VGL_REPO_URL=$VGL_REPO/any/
+VGL_REPO_KEY_URL=$VGL_REPO/gpgkey
+APT_ETC=${APT_ETC:-/etc/apt}
+VGL_PREFIX=${VGL_PREFIX:-/opt/VirtualGL}  # where the virtualgl package installs
+VGL_KEYRING=$APT_ETC/keyrings/helios-virtualgl.asc
+VGL_SOURCES=$APT_ETC/sources.list.d/helios-virtualgl.sources
+VGL_OFF_HINT="to build without VirtualGL, set 'virtualgl = false' in the distro's distro.toml"
 
 export DEBIAN_FRONTEND=noninteractive
 
-banner "update the base image"
-apt-get update
-# A plain upgrade only: the base image tag is pinned, but the image should carry the security
-# fixes published since; nothing is added or removed (no dist-upgrade).
-apt-get upgrade -y
+runtime_packages() {
+  local packages=()
+  load_package_list packages
+  banner "update the base image"
+  apt-get update
+  # A plain upgrade only: the base image tag is pinned, but the image should carry the security
+  # fixes published since; nothing is added or removed (no dist-upgrade).
+  apt-get upgrade -y
+  banner "runtime packages (${#packages[@]} from /helios/packages.list)"
+  apt-get install -y --no-install-recommends "${packages[@]}"
+}
 
-banner "runtime packages (${#packages[@]} from /helios/packages.list)"
-apt-get install -y --no-install-recommends "${packages[@]}"
+# vgl_fetch URL DEST WHAT: download URL, or end the step saying which repository failed and why.
+vgl_fetch() {
+  local url=$1 dest=$2 what=$3 rc=0
+  curl -fsSL --retry 3 -o "$dest" "$url" || rc=$?
+  ((rc == 0)) || die "could not fetch $what from $url (curl exit $rc): the VirtualGL repository $VGL_REPO must be reachable from the build; retry when it is, or $VGL_OFF_HINT"
+}
 
-banner "VirtualGL"
-# VirtualGL is in no Debian or Ubuntu archive: take it from the project's own apt repository,
-# whose Release file apt checks against the project's key (Signed-By, never trusted=yes).
-install -d -m 0755 /etc/apt/keyrings
-curl -fsSL --retry 3 -o "$VGL_KEYRING" "$VGL_KEY_URL"
-grep -q 'BEGIN PGP PUBLIC KEY BLOCK' "$VGL_KEYRING" || die "$VGL_KEY_URL did not return a PGP key"
-cat >"$VGL_SOURCES" <<SOURCES
+# key_fingerprint FILE: the fingerprint of the one primary key in FILE, as gpg reports it.
+key_fingerprint() {
+  local listing
+  listing=$(gpg --batch --show-keys --with-colons "$1" 2>/dev/null) || die "$1 is not an OpenPGP key"
+  [[ $(grep -c '^pub:' <<<"$listing") == 1 ]] || die "$1 must hold exactly one primary key"
+  awk -F: '/^pub:/ {primary = 1; next} primary && /^fpr:/ {print $10; exit}' <<<"$listing"
+}
+
+# deb_members DEB: the member names of the ar archive DEB, in order (the layout dpkg-deb writes:
+# an 8-byte magic, then per member a 60-byte header and the data padded to an even length).
+# deb_member DEB NAME: that member's bytes on stdout. Plain shell, so the image needs no binutils.
+deb_members() { ar_walk "$1" ""; }
+deb_member() { ar_walk "$1" "$2"; }
+ar_walk() {
+  local deb=$1 want=$2 size offset=8 header name length
+  size=$(stat -c %s "$deb")
+  [[ $(head -c 8 "$deb") == '!<arch>' ]] || die "${deb##*/} is not a Debian package (no ar magic)"
+  while ((offset + 60 <= size)); do
+    header=$(tail -c +"$((offset + 1))" "$deb" | head -c 60)
+    name=${header:0:16}
+    name=${name%%[[:space:]]*}
+    name=${name%/}
+    length=${header:48:10}
+    length=${length%%[[:space:]]*}
+    [[ $length =~ ^[0-9]+$ ]] || die "${deb##*/}: damaged ar header at byte $offset"
+    if [[ -z $want ]]; then
+      echo "$name"
+    elif [[ $name == "$want" ]]; then
+      tail -c +"$((offset + 61))" "$deb" | head -c "$length"
+      return 0
+    fi
+    offset=$((offset + 60 + length + length % 2))
+  done
+  [[ -z $want ]] || die "${deb##*/} has no member $want"
+}
+
+# deb_signed_data DEB: what `debsigs --sign` signs: debian-binary, control.tar*, data.tar*.
+deb_signed_data() {
+  local deb=$1 member
+  for member in $(deb_members "$deb"); do
+    case $member in
+      debian-binary | control.tar* | data.tar*) deb_member "$deb" "$member" ;;
+    esac
+  done
+}
+
+# verify_origin DEB KEY: DEB must carry an origin signature made by KEY, whose fingerprint is pinned.
+verify_origin() {
+  local deb=$1 key=$2 home status signer
+  deb_members "$deb" | grep -qx _gpgorigin || die "${deb##*/} carries no origin signature (_gpgorigin): refusing to install it"
+  home=$(mktemp -d)
+  deb_member "$deb" _gpgorigin >"$home/origin.sig"
+  gpg --batch --homedir "$home" --import "$key" 2>/dev/null || die "gpg could not import the VirtualGL project key"
+  status=$(deb_signed_data "$deb" | gpg --batch --homedir "$home" --status-fd 1 --verify "$home/origin.sig" - 2>/dev/null) ||
+    die "${deb##*/}: its origin signature does not verify against the VirtualGL project key $VGL_KEY_FINGERPRINT: refusing to install it"
+  # VALIDSIG <signing key fpr> ... <primary key fpr>: the last field names the primary key.
+  signer=$(awk '$2 == "VALIDSIG" {print $NF}' <<<"$status")
+  rm -rf "$home"
+  [[ $signer == "$VGL_KEY_FINGERPRINT" ]] || die "${deb##*/} is signed by '${signer:-nobody}', not by the VirtualGL project key $VGL_KEY_FINGERPRINT"
+}
+
+# vgl_update: refresh the VirtualGL source alone, so a failure there is reported as its own.
+vgl_update() {
+  apt-get update -o Dir::Etc::sourcelist="$VGL_SOURCES" -o Dir::Etc::sourceparts=- \
+    -o APT::Get::List-Cleanup=0 --error-on=any ||
+    die "apt could not read the VirtualGL repository $VGL_REPO_URL (see apt's messages above): retry when it is reachable, or $VGL_OFF_HINT"
+}
+
+virtualgl() {
+  local work deb candidate fingerprint gpg_added=false
+  case ${HELIOS_VIRTUALGL:-true} in
+    true) ;;
+    false)
+      log "VirtualGL skipped: the distro sets virtualgl = false (HELIOS_VIRTUALGL=false)"
+      return 0
+      ;;
+    *) die "HELIOS_VIRTUALGL is '${HELIOS_VIRTUALGL}', expected true or false (the distro.toml key virtualgl)" ;;
+  esac
+  banner "VirtualGL"
+  if ! command -v gpg >/dev/null; then
+    apt-get install -y --no-install-recommends gpg
+    gpg_added=true
+  fi
+  work=$(mktemp -d)
+  vgl_fetch "$VGL_KEY_URL" "$work/project.asc" "the VirtualGL project key"
+  fingerprint=$(key_fingerprint "$work/project.asc")
+  [[ $fingerprint == "$VGL_KEY_FINGERPRINT" ]] ||
+    die "the key at $VGL_KEY_URL has fingerprint '$fingerprint', expected $VGL_KEY_FINGERPRINT: refusing to trust it"
+  install -d -m 0755 "$APT_ETC/keyrings" "$APT_ETC/sources.list.d"
+  vgl_fetch "$VGL_REPO_KEY_URL" "$VGL_KEYRING" "the repository's index key"
+  cat >"$VGL_SOURCES" <<SOURCES
 Types: deb
 URIs: $VGL_REPO_URL
 Suites: any
 Components: main
 Signed-By: $VGL_KEYRING
 SOURCES
-apt-get update
-candidate=$(apt-cache policy virtualgl | awk '/Candidate:/ {print $2}')
-if [[ -n $candidate && $candidate != "(none)" ]]; then
-  apt-get install -y --no-install-recommends virtualgl
-  # Let every user reach the GPU through VirtualGL (no vglusers group in a container).
-  /opt/VirtualGL/bin/vglserver_config +glx +s +f +t
-else
-  echo "no VirtualGL package for ${HELIOS_ARCH:-this arch}; vglrun will not be available" >&2
-fi
-# The repository was only needed for this install; the image keeps the distro's sources alone.
-rm -f "$VGL_SOURCES" "$VGL_KEYRING"
+  vgl_update
+  candidate=$(apt-cache policy virtualgl | awk '/Candidate:/ {print $2}')
+  if [[ -n $candidate && $candidate != "(none)" ]]; then
+    (cd "$work" && apt-get download "virtualgl=$candidate") ||
+      die "could not download virtualgl $candidate from $VGL_REPO_URL: retry when it is reachable, or $VGL_OFF_HINT"
+    deb=$(find "$work" -maxdepth 1 -name 'virtualgl_*.deb' | head -n 1)
+    [[ -n $deb ]] || die "apt-get download left no virtualgl_*.deb in $work"
+    verify_origin "$deb" "$work/project.asc"
+    log "$(basename "$deb"): origin signature by $VGL_KEY_FINGERPRINT verified"
+    apt-get install -y --no-install-recommends "$deb"
+    # Let every user reach the GPU through VirtualGL (no vglusers group in a container).
+    "$VGL_PREFIX/bin/vglserver_config" +glx +s +f +t
+  else
+    log "no VirtualGL package for ${HELIOS_ARCH:-this arch}; vglrun will not be available"
+  fi
+  # The repository and keys were only needed for this install; the image keeps the distro's sources.
+  rm -rf "$VGL_SOURCES" "$VGL_KEYRING" "$work"
+  if [[ $gpg_added == true ]]; then
+    apt-get purge -y gpg
+  fi
+}
 
-banner "desktop defaults"
-# The XFCE settings name the icon theme "elementary"; Debian and Ubuntu ship it as elementary-xfce-*.
-if [[ -d /usr/share/icons/elementary-xfce-darker && ! -e /usr/share/icons/elementary ]]; then
-  ln -s elementary-xfce-darker /usr/share/icons/elementary
-fi
+main() {
+  runtime_packages
+  virtualgl
+  banner "cleanup"
+  apt-get autoremove -y --purge
+  rm -rf /tmp/* /var/tmp/* /var/log/apt/* /var/log/dpkg.log
+  banner "system packages installed"
+}
 
-banner "cleanup"
-apt-get autoremove -y --purge
-rm -rf /tmp/* /var/tmp/* /var/log/apt/* /var/log/dpkg.log
-banner "system packages installed"
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  main "$@"
+fi
