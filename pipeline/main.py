@@ -150,7 +150,8 @@ class Helios:
         await shipping.sync_all(images)
         return shipping.tarballs(images)
 
-    @function
+    # A push must happen on every call: a cached result would return old references unpushed.
+    @function(cache="never")  # type: ignore[call-overload]
     @user_errors
     async def publish(
         self,
@@ -173,7 +174,8 @@ class Helios:
             source_url, source_date_epoch,
         )  # fmt: skip
 
-    @function
+    # Pushes on every call, as publish does.
+    @function(cache="never")  # type: ignore[call-overload]
     @user_errors
     async def publish_all(
         self,

@@ -143,3 +143,28 @@ def test_the_module_runtime_finds_the_main_object_through_the_entry_point():
     entry, functions = out.stdout.splitlines()
     assert entry == f"pipeline.main:{main_object}"
     assert "build" in functions and "publish_all" in functions
+
+
+def registered_typedefs(tmp_path: Path) -> dict:
+    """The type definitions the module runtime registers for the main object (tests/module_typedefs.py)."""
+    import json
+    import subprocess
+    import sys
+
+    env = {
+        "DAGGER_MODULE": "helios",
+        "DAGGER_MAIN_OBJECT": "Helios",
+        "DAGGER_MODULE_FILE": str(tmp_path / "module.json"),
+        "PATH": "/usr/bin:/bin",
+    }
+    script = str(REPO / "tests/module_typedefs.py")
+    out = subprocess.run([sys.executable, script], capture_output=True, text=True, check=True, env=env)
+    return json.loads(out.stdout)["objects"]["Helios"]
+
+
+def test_functions_that_must_act_every_time_are_never_served_from_the_function_cache(tmp_path):
+    """publish must push and smoke must probe on every call, even on a warm or shared engine."""
+    functions = registered_typedefs(tmp_path)["functions"]
+    for name in ("publish", "publish_all", "smoke"):
+        assert functions[name]["cache_policy"] == "Never", f"{name} would be served from the function cache"
+    assert functions["build"]["cache_policy"] is None  # builds may be cached (the default policy)
