@@ -695,6 +695,11 @@ def fake_xorg_tarball(tmp_path: Path, version: str, libgl: str) -> Path:
         'printf "%s\\n" "$@" >configure.args\n: >Makefile\n'
     )
     configure.chmod(0o755)
+    # A release's aclocal.m4 carries font-util's macros, which step 5 hands to autoreconf.
+    (top / "aclocal.m4").write_text(
+        "dnl fontutil.m4.  Generated from fontutil.m4.in by configure.\n"
+        "m4_defun([XORG_FONT_MACROS_VERSION],[])\nAC_DEFUN([XORG_FONTDIR],[])\n"
+    )
     tarball = tmp_path / "xorg.tar.gz"
     subprocess.run(["tar", "-czf", str(tarball), "-C", str(top.parent), top.name], check=True)
     return tarball

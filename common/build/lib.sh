@@ -281,11 +281,36 @@ xorg_patch() {
   fi
 }
 
+# xorg_font_macros DIR: font-util's autoconf macros (fontutil.m4) for the X server tree DIR, taken
+# from the release's own aclocal.m4 into DIR/m4, where autoreconf looks first. configure.ac stops
+# without them (XORG_FONT_MACROS_VERSION), and the package that ships them is no longer in every
+# distro: EL9 keeps xorg-x11-font-utils out of BaseOS, AppStream and CRB. The release tarball
+# carries the copy its maintainers generated configure with, so every distro uses the same macros.
+xorg_font_macros() {
+  local dir=$1 aclocal out
+  aclocal=$dir/aclocal.m4
+  out=$dir/m4/fontutil.m4
+  # Taken once: autoreconf rewrites aclocal.m4 to include m4/fontutil.m4 instead of a copy.
+  xorg_has_font_macros "$out" && return 0
+  [[ -f $aclocal ]] || die "$aclocal is missing: is $dir an X server release tree?"
+  mkdir -p "$dir/m4"
+  # From the file's first line to XORG_FONTDIR, its last macro (font-util 1.1 and later).
+  sed -n '/^dnl fontutil\.m4\./,/^AC_DEFUN(\[XORG_FONTDIR\]/p' "$aclocal" >"$out"
+  xorg_has_font_macros "$out" ||
+    die "$aclocal carries no complete copy of font-util's fontutil.m4 (from 'dnl fontutil.m4.' to XORG_FONTDIR)"
+}
+
+# xorg_has_font_macros FILE: whether FILE defines font-util's macros from first to last.
+xorg_has_font_macros() {
+  [[ -f $1 ]] && grep -q '^m4_defun(\[XORG_FONT_MACROS_VERSION\]' "$1" && grep -q '^AC_DEFUN(\[XORG_FONTDIR\]' "$1"
+}
+
 # xorg_configure VERSION [ARG...]: autoreconf and configure the X server tree of the current
 # directory for Xvnc: prefix /opt/kasmweb, no other DDX, no libunwind; ARGs are added last.
 xorg_configure() {
   local version=$1 lenient
   shift
+  xorg_font_macros "$PWD"
   autoreconf -fi
   if [[ $version == 1.20.* ]]; then
     # 1.20 asks for Mesa's own version of gl.pc (>= 7.1.0); where libglvnd provides gl.pc (EL9)

@@ -8,6 +8,9 @@
 # Leaves behind (build stage only): EPEL and CRB enabled, a C/C++ toolchain, autotools, cmake,
 #   meson, nasm and the X, Mesa, webp and crypto headers below, and Mesa's DRI drivers
 #   (mesa-dri-drivers: weak dependencies are off, and step 8 packs their swrast_dri.so).
+#   No xorg-x11-font-utils: EL9 ships it in none of BaseOS, AppStream or CRB, and the X server's
+#   autoreconf needs only its fontutil.m4, which step 5 takes from the release tarball
+#   (xorg_font_macros in the hook library).
 #   libxcvt: X server 1.20 does not use it (it came with 21.1); it is installed from CRB when the
 #   repositories have it, so a move of xorg_version to 21.1 finds it in place.
 set -euo pipefail
@@ -71,7 +74,6 @@ dnf install -y --setopt=install_weak_deps=False \
   xcb-util-wm-devel \
   xkbcomp \
   xkeyboard-config \
-  xorg-x11-font-utils \
   xorg-x11-proto-devel \
   xorg-x11-server-devel \
   xorg-x11-xtrans-devel \
