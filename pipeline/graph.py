@@ -15,7 +15,8 @@ from dagger import dag
 
 from pipeline.imageconfig import ENTRYPOINT, HTTP_PORT
 from pipeline.layers import REPO, USER, Ref
-from pipeline.order import Stage
+from pipeline.mirror import INPUTS_ENV, INPUTS_MOUNT
+from pipeline.order import Action, Stage
 from pipeline.plan import Plan, PlannedStep, Run
 from pipeline.stepmounts import (
     HOOKS_MOUNT,
@@ -30,15 +31,19 @@ from pipeline.stepmounts import (
 )
 from pipeline.stepmounts import PACKAGE_QUERY as PACKAGE_QUERY  # re-exported for callers of the graph
 
-S6_ARCH = {"amd64": "x86_64", "arm64": "aarch64"}
-S6_RELEASES = "https://github.com/just-containers/s6-overlay/releases/download"
-
 
 class Sources:
-    """The directories files come from: the repository's tree and, optionally, the user's hooks."""
+    """The directories files come from: the repository's tree, optionally the user's hooks, and
+    optionally a local input mirror (pipeline/mirror.py)."""
 
-    def __init__(self, repo: dagger.Directory, user: dagger.Directory | None = None) -> None:
+    def __init__(
+        self,
+        repo: dagger.Directory,
+        user: dagger.Directory | None = None,
+        inputs: dagger.Directory | None = None,
+    ) -> None:
         self._dirs = {REPO: repo} | ({USER: user} if user is not None else {})
+        self.inputs = inputs
 
     def file(self, ref: Ref) -> dagger.File:
         return self._dirs[ref.layer].file(ref.path)
@@ -58,18 +63,33 @@ def run_files(sources: Sources, run: Run) -> dagger.Directory:
     return files
 
 
+def mirror_entries(sources: Sources, paths: Iterable[str]) -> dagger.Directory:
+    """A directory with just the mirror entries ``paths``, at their mirror paths, keyed by content.
+
+    A step sees only its own entries, so adding or changing any other entry re-runs nothing.
+    """
+    entries = dag.directory()
+    if sources.inputs is None:
+        return entries
+    for path in paths:
+        entries = entries.with_file(path, sources.inputs.file(path))
+    return entries
+
+
 def run_hook(
     sources: Sources, planned: PlannedStep, *, mounts: Iterable[Mount] = ()
 ) -> Callable[[dagger.Container], dagger.Container]:
     """A container fragment that runs a step's hook and drop-ins, then removes its mounts and env."""
     step_mounts = list(mounts)
+    if INPUTS_ENV in planned.env:  # the plan gave the step a mirror: its entries, read-only
+        step_mounts.append((INPUTS_MOUNT, mirror_entries(sources, planned.mirrored)))
 
     def apply(ctr: dagger.Container) -> dagger.Container:
         for path, source in step_mounts:
             if isinstance(source, dagger.File):
                 ctr = ctr.with_mounted_file(path, source)
             else:
-                ctr = ctr.with_mounted_directory(path, source)
+                ctr = ctr.with_mounted_directory(path, source, read_only=path == INPUTS_MOUNT)
         for name, value in planned.env.items():
             ctr = ctr.with_env_variable(name, value)
         for run in planned.runs:
@@ -158,27 +178,32 @@ def installed_packages(plan: Plan) -> Callable[[dagger.Container], dagger.Contai
     return apply
 
 
-def s6_overlay(plan: Plan) -> dagger.Directory:
-    """s6-overlay for the target architecture, checksum-verified and unpacked as a rootfs."""
-    s6 = plan.s6_overlay
-    version = s6["version"]
-    arch = S6_ARCH[plan.arch]
-    tarballs = {
-        "s6-overlay-noarch.tar.xz": s6["sha256_noarch"],
-        f"s6-overlay-{arch}.tar.xz": s6["sha256"][plan.arch],
-        "s6-overlay-symlinks-noarch.tar.xz": s6["sha256_symlinks_noarch"],
-        "s6-overlay-symlinks-arch.tar.xz": s6["sha256_symlinks_arch"],
-    }
-    downloads = dag.directory()
-    for name, sha256 in tarballs.items():
-        url = f"{S6_RELEASES}/v{version}/{name}"
-        downloads = downloads.with_file(name, dag.http(url, checksum=f"sha256:{sha256}"))
-    unpack = " && ".join(f"tar -C /s6 -Jxpf /tarballs/{name}" for name in tarballs)
+def s6_overlay(plan: Plan, inputs: dagger.Directory | None = None) -> dagger.Directory:
+    """s6-overlay for the target architecture, checksum-verified and unpacked as a rootfs.
+
+    Each release asset comes from the plan's input mirror when it holds it, else from its URL;
+    either way its sha256 is checked before anything unpacks it.
+    """
+    joined = next(p for p in plan.steps if p.step.action is Action.JOIN)
+    downloads, checks = dag.directory(), []
+    for asset in joined.inputs:
+        if inputs is not None and asset.path in joined.mirrored:
+            origin = f"the input mirror entry {asset.path}"
+            downloads = downloads.with_file(asset.name, inputs.file(asset.path))
+        else:
+            origin = asset.url
+            downloads = downloads.with_file(asset.name, dag.http(asset.url, checksum=f"sha256:{asset.pin}"))
+        checks.append(
+            f"echo '{asset.pin}  /tarballs/{asset.name}' | sha256sum -c --status"
+            f" || {{ echo 'error: {origin} is corrupt: it does not have sha256 {asset.pin}' >&2; exit 1; }}"
+        )
+    unpack = [f"tar -C /s6 -Jxpf /tarballs/{asset.name}" for asset in joined.inputs]
+    script = "; ".join(["set -e", "mkdir -p /s6", *checks, *unpack])
     return (
         dag.container()
         .from_(plan.web_image)
         .with_mounted_directory("/tarballs", downloads)
-        .with_exec(["sh", "-c", f"mkdir -p /s6 && {unpack}"])
+        .with_exec(["sh", "-c", script])
         .without_mount("/tarballs")
         .directory("/s6")
     )
@@ -199,7 +224,7 @@ def image(
     web = web_client(sources, plan)
     ctr = (
         system_base(sources, plan)
-        .with_directory("/", stamped(s6_overlay(plan)))
+        .with_directory("/", stamped(s6_overlay(plan, sources.inputs)))
         .with_directory("/", stamped(kasm_rootfs(sources, plan, web)))
     )
     for overlay in (*plan.step(12).overlays, *plan.step(13).overlays):

@@ -12,13 +12,14 @@ import fnmatch
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pipeline.catalogue import DISTROS_DIR, Catalogue, Distro
 from pipeline.errors import HeliosError
 from pipeline.imageconfig import load_image_env
 from pipeline.layers import REPO, USER, Layers, Ref
+from pipeline.mirror import INPUTS_ENV, INPUTS_MOUNT, OFFLINE_ENV, Input, Mirror, s6_inputs, step_inputs
 from pipeline.order import BUILD_ORDER, PACKAGE_STEP, PACKAGES_LIST_STEP, WEB_STEP, Action, Scope, Stage, Step
 from pipeline.platforms import arch_of, check_platform
 from pipeline.tree import Tree
@@ -54,6 +55,10 @@ class PlannedStep:
     """Overlay steps: the root/ folders in the order they are copied (the last one wins)."""
     env: Mapping[str, str] = field(default_factory=dict)
     digest: str = ""
+    inputs: tuple[Input, ...] = ()
+    """The pinned upstream inputs the step consumes (pipeline/mirror.py), mirrored or not."""
+    mirrored: tuple[str, ...] = ()
+    """With a mirror: the paths of its entries the step gets, read-only, at /helios/inputs."""
 
     @property
     def hook(self) -> Ref:
@@ -107,10 +112,14 @@ def _digest(*parts: object) -> str:
 class Planner:
     """Resolves plans against one tree, or the repository's tree with a user's hooks over it."""
 
-    def __init__(self, source: Tree | Layers, versions: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, source: Tree | Layers, versions: Mapping[str, Any] | None = None, mirror: Mirror | None = None
+    ) -> None:
         self.layers = source if isinstance(source, Layers) else Layers(source)
         self.catalogue = Catalogue(self.layers)
         self.versions = load_versions() if versions is None else versions
+        self.mirror = mirror
+        """A local input mirror the build takes pinned inputs from (None: the network only)."""
 
     def plan(self, distro_name: str, platform: str, *, base: str | None = None) -> Plan:
         """The plan for ``distro_name`` (name or alias) on ``platform``; ``base`` overrides its image."""
@@ -135,15 +144,18 @@ class Planner:
                     inputs.append(packages)
                 if step.number == PACKAGE_STEP:  # it reads the web client of step 1
                     inputs.append(chains[Stage.WEB])
+                if planned.mirrored:
+                    inputs.append(self._entry_digests(planned.mirrored))
                 chains[step.stage] = _digest(*inputs)
             elif step.action is Action.JOIN:
-                chains[Stage.IMAGE] = _digest(chains[Stage.KASM], chains[Stage.SYSTEM], self._s6())
+                joined: list[object] = [chains[Stage.KASM], chains[Stage.SYSTEM], self._s6()]
+                if planned.mirrored:
+                    joined.append(self._entry_digests(planned.mirrored))
+                chains[Stage.IMAGE] = _digest(*joined)
             else:
                 overlays = [(str(ref), self._digest(ref)) for ref in planned.overlays]
                 chains[Stage.IMAGE] = _digest(chains[Stage.IMAGE], overlays)
-            steps.append(
-                PlannedStep(planned.step, planned.runs, planned.overlays, planned.env, chains[step.stage])
-            )
+            steps.append(replace(planned, digest=chains[step.stage]))
         return Plan(
             distro=distro,
             platform=platform,
@@ -159,6 +171,21 @@ class Planner:
         # By content only, as the engine keys files: moving a file between layers re-runs nothing.
         return self.layers.digest(ref)
 
+    def _entry_digests(self, paths: tuple[str, ...]) -> list[tuple[str, str]]:
+        entries = self.mirror.entries if self.mirror is not None else {}
+        return [(path, entries.get(path, "")) for path in paths]
+
+    def _with_inputs(self, planned: PlannedStep, inputs: tuple[Input, ...]) -> PlannedStep:
+        """``planned`` consuming ``inputs``; with a mirror, its entries and the hooks' mirror env."""
+        if self.mirror is None or not inputs:
+            return replace(planned, inputs=inputs)
+        env = dict(planned.env)
+        if planned.runs:  # the image stage's s6-overlay is fetched by the pipeline, not by a hook
+            env[INPUTS_ENV] = INPUTS_MOUNT
+            if self.mirror.offline:
+                env[OFFLINE_ENV] = "true"
+        return replace(planned, env=env, inputs=inputs, mirrored=self.mirror.present(inputs))
+
     def _s6(self) -> Mapping[str, Any]:
         s6 = self.versions.get("s6_overlay")
         if not isinstance(s6, Mapping):
@@ -167,7 +194,10 @@ class Planner:
 
     def _resolve(self, step: Step, distro: Distro, platform: str) -> PlannedStep:
         if step.action is Action.JOIN:
-            return PlannedStep(step)
+            s6 = s6_inputs(self.versions, arch_of(platform))
+            if self.mirror is not None:  # no hook can stand in for it: an offline build needs it
+                self.mirror.require(s6, f"step {step.number} (s6-overlay for {arch_of(platform)})")
+            return self._with_inputs(PlannedStep(step), s6)
         if step.action is Action.OVERLAY:
             return PlannedStep(step, overlays=self._overlays(step, distro))
         hook = self.hook_ref(step, distro)
@@ -181,7 +211,9 @@ class Planner:
         shared = (library,) if library is not None else ()
         mounted = f"{step.number:02d}-{step.name}"
         runs = (Run(hook, (*extras, *shared), mounted), *self._drop_ins(step, distro, mounted, shared))
-        return PlannedStep(step, runs=runs, env=self._env(step, distro, platform))
+        planned = PlannedStep(step, runs=runs, env=self._env(step, distro, platform))
+        inputs = step_inputs(self.versions, step, arch=arch_of(platform), xorg_version=distro.xorg_version)
+        return self._with_inputs(planned, inputs)
 
     def _folders(self, step: Step, distro: Distro, leaf: str) -> list[str]:
         """Where ``leaf`` of ``step`` may live, nearest first (distro hooks follow ``extends``)."""

@@ -88,26 +88,37 @@ FIXTURE_VERSIONS = """\
 node = "node:22-bookworm@sha256:1111111111111111111111111111111111111111111111111111111111111111"
 [kasmweb]
 commit = "bed156c565f7646434563d2deddd3a6c945b7727"
+url = "https://git.example.org/kasmtech/noVNC.git"
 [libjpeg_turbo]
 version = "3.1.3"
 sha256 = "3a13a5ba767dc8264bc40b185e41368a80d5d5f945944d1dbaa4b2fb0099f4e5"
+url = "https://files.example.org/libjpeg-turbo-3.1.3.tar.gz"
 [kasmvnc]
 version = "1.3.4"
 commit = "e647af5e281735d1c7fc676ca089201aeae7130a"
+url = "https://git.example.org/kasmtech/KasmVNC.git"
+[xorg]
+url = "https://files.example.org/xorg-server-{version}.tar.gz"
 [xorg.sha256]
 "1.20.14" = "54b199c9280ff8bf0f73a54a759645bd0eeeda7255d1c99310d5b7595f3ac066"
 [nodejs]
 version = "22.22.2"
+url = { amd64 = "https://files.example.org/node-x64.tar.xz", arm64 = "https://files.example.org/node-arm64.tar.xz" }
 sha256 = { amd64 = "88fd1ce767091fd8d4a99fdb2356e98c819f93f3b1f8663853a2dee9b438068a", arm64 = "e9e1930fd321a470e29bb68f30318bf58e3ecb4acb4f1533fb19c58328a091fe" }
 [kclient]
 commit = "0000000000000000000000000000000000000001"
+url = "https://git.example.org/linuxserver/kclient.git"
 [orchis_theme]
 commit = "0000000000000000000000000000000000000002"
+url = "https://git.example.org/vinceliuice/Orchis-theme.git"
 [cascadia_code]
 version = "2407.24"
 sha256 = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+url = "https://files.example.org/CascadiaCode.zip"
 [s6_overlay]
 version = "3.2.1.0"
+url = "https://files.example.org/s6-overlay/v3.2.1.0"
+arch = { amd64 = "x86_64", arm64 = "aarch64" }
 sha256_noarch = "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
 sha256_symlinks_noarch = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
 sha256_symlinks_arch = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
