@@ -10,6 +10,9 @@
 #                                 "view-only" only to the view-only build; a patch that does not apply
 #                                 fails the build
 #   /helios/hooks/splash.jpg      optional; replaces the client's splash image
+#   a package-lock.json added by a patch (novnc-05-lockfile.patch): dependencies are installed
+#                                 with `npm ci` only; without a lockfile the hook stops
+#   SOURCE_DATE_EPOCH             optional; the time of every output file (default: the commit's)
 #   git, npm, node; npm cache at /root/.npm (a cache volume); /helios/hooks/lib.sh
 # Leaves behind:
 #   /helios/out/www/               the interactive client (the built dist tree KasmVNC serves)
@@ -35,6 +38,24 @@ select_patches() {
   done
 }
 
+# install_dependencies TREE: exactly the dependency tree that TREE's package-lock.json pins.
+# Upstream ships no lockfile and leaves most versions at "*", so without one `npm install` would
+# build from whatever the registry holds that day: refuse instead.
+install_dependencies() {
+  local tree=$1
+  [[ -f "$tree/package-lock.json" ]] ||
+    die "no package-lock.json in $tree after the patches: a novnc-*lockfile*.patch must add one for KasmWeb $KASMWEB_COMMIT (see novnc-05-lockfile.patch for how to regenerate it)"
+  (cd "$tree" && npm ci --no-audit --no-fund)
+}
+
+# pin_file_times DIR EPOCH: every file and directory under DIR gets the time EPOCH, so that the
+# same inputs leave the same bytes, times included.
+pin_file_times() {
+  local dir=$1 epoch=$2
+  [[ $epoch =~ ^[0-9]+$ ]] || die "SOURCE_DATE_EPOCH is not a Unix time: '$epoch'"
+  find "$dir" -exec touch -h -d "@$epoch" {} +
+}
+
 # build_client TREE DEST: production build of TREE, copied to DEST.
 build_client() {
   local tree=$1 dest=$2
@@ -51,6 +72,9 @@ main() {
   local src="$WORK_DIR/src" patches=()
 
   git_checkout "$KASMWEB_URL" "$KASMWEB_COMMIT" "$src"
+  # Build tools that stamp times read SOURCE_DATE_EPOCH; default to the commit's own time.
+  SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$src" show -s --format=%ct HEAD)}
+  export SOURCE_DATE_EPOCH
   if [[ -f "$HOOKS_DIR/splash.jpg" ]]; then
     cp "$HOOKS_DIR/splash.jpg" "$src/app/images/splash.jpg"
   fi
@@ -58,12 +82,7 @@ main() {
   banner "interactive client"
   mapfile -t patches < <(select_patches interactive)
   git_apply_patches "$src" "${patches[@]}"
-  # Upstream ships no lockfile; install exactly what a lockfile pins when a patch provides one.
-  if [[ -f "$src/package-lock.json" ]]; then
-    (cd "$src" && npm ci --no-audit --no-fund)
-  else
-    (cd "$src" && npm install --no-audit --no-fund)
-  fi
+  install_dependencies "$src"
   build_client "$src" "$OUT_DIR/www"
 
   banner "view-only client"
@@ -77,6 +96,7 @@ main() {
   build_client "$src" "$OUT_DIR/www/view-only"
 
   printf 'KasmWeb Version: %s\n' "$KASMWEB_COMMIT" >"$OUT_DIR/kasmweb.version"
+  pin_file_times "$OUT_DIR" "$SOURCE_DATE_EPOCH"
   rm -rf "$WORK_DIR"
   banner "web client ready in $OUT_DIR/www"
 }
