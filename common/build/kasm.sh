@@ -5,8 +5,11 @@
 # (step 5) is built afterwards inside /src/unix/xserver and links the libraries built here.
 # Relies on:
 #   KASMVNC_URL, KASMVNC_COMMIT, KASMVNC_VERSION   ([kasmvnc] in pipeline/versions.toml)
-#   libjpeg-turbo in /usr/local (step 3); build dependencies from the distro's step-2 kasm.sh
-#   (cmake, make, a C/C++ toolchain, git, libwebp, openssl, ...); /helios/hooks/lib.sh
+#   libjpeg-turbo in /usr/local (step 3; KasmVNC links libturbojpeg.a statically); build
+#   dependencies from the distro's step-2 kasm.sh: cmake, make, a C++20 toolchain, git, openssl,
+#   freetype, libpng, zlib, libwebp with libsharpyuv (Xvnc links both), and since KasmVNC 1.5 the
+#   pkg-config modules libavcodec, libavformat, libavutil, libswscale, libva, libva-drm, libdrm,
+#   libcpuid and fmt, oneTBB and libyuv (cmake or the build stops without them); /helios/hooks/lib.sh
 # Leaves behind:
 #   /src   the KasmVNC tree at KASMVNC_COMMIT, configured with cmake and built
 set -euo pipefail
