@@ -9,10 +9,13 @@ from typing import Annotated, ParamSpec, TypeVar
 
 import dagger
 from dagger import DefaultPath, Doc, Ignore, dag, function, object_type
-from dagger.mod._exceptions import FunctionError  # the SDK's way to fail without a traceback
+
+# The SDK's way to fail without a traceback (FunctionError), and the base of all its own reports.
+from dagger.mod._exceptions import FunctionError, ModuleError
 
 from pipeline import shipping, smoke
 from pipeline.errors import HeliosError
+from pipeline.failure import engine_error
 from pipeline.graph import PACKAGES_TXT, Sources
 from pipeline.layers import Layers
 from pipeline.plan import Planner
@@ -55,7 +58,10 @@ R = TypeVar("R")
 
 
 def user_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Report a HeliosError as the function's error: what, where and what to do, no traceback."""
+    """Report a HeliosError, or an engine error, as the function's one-line error with a hint.
+
+    No traceback: the error says what failed and what to do; the engine's own log shows the call.
+    """
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -63,6 +69,10 @@ def user_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             return await fn(*args, **kwargs)
         except HeliosError as error:
             raise FunctionError(str(error)) from None
+        except ModuleError:
+            raise  # already the SDK's own report
+        except dagger.DaggerError as error:  # e.g. a push the registry refused
+            raise FunctionError(str(engine_error(str(error)))) from None
 
     return wrapper
 

@@ -16,6 +16,7 @@ from dagger import dag
 
 from pipeline import shipping
 from pipeline.errors import HeliosError
+from pipeline.failure import engine_error
 from pipeline.graph import Sources
 from pipeline.release import Destination, Job
 from pipeline.shipping import Shipped
@@ -68,7 +69,7 @@ async def _build(job: Job, export: Path | None) -> list[Shipped]:
                 shipped.append(Shipped(built.target.distro, built.target.platform, reference, digest))
             return shipped
         except dagger.DaggerError as error:
-            raise HeliosError(f"the Dagger engine failed: {error}", hint="see README: Building") from None
+            raise engine_error(str(error)) from None
 
 
 async def _publish(job: Job, destination: Destination) -> list[Shipped]:
@@ -89,7 +90,7 @@ async def _publish(job: Job, destination: Destination) -> list[Shipped]:
                 progress=_say,
             )
         except dagger.DaggerError as error:
-            raise HeliosError(f"the Dagger engine failed: {error}", hint="see README: Publishing") from None
+            raise engine_error(str(error)) from None
 
 
 def _images(job: Job) -> list[shipping.Built]:

@@ -16,7 +16,7 @@ from dagger import dag
 
 from pipeline import graph
 from pipeline.errors import HeliosError
-from pipeline.failure import describe_failure
+from pipeline.failure import describe_failure, engine_error, engine_failure
 from pipeline.plan import Plan, Planner
 from pipeline.release import Metadata, Target, check_address, tags_by_distro
 
@@ -66,12 +66,20 @@ def plan_images(
 
 
 async def sync_one(built: Built) -> dagger.Container:
-    """Evaluate one image; a failed hook becomes a HeliosError naming its step, file and output."""
+    """Evaluate one image; a failed hook or any other engine error becomes a one-line HeliosError.
+
+    A failed hook names its step, file and output; an error no hook caused (a base image that cannot
+    be pulled, say) names the image being built, the engine's message and what to check.
+    """
     try:
         return await built.image.sync()
     except dagger.ExecError as error:
         report = describe_failure(built.plan, error.command, error.exit_code, error.stdout, error.stderr)
         raise HeliosError(report, hint="fix the hook, then run the build again") from None
+    except dagger.QueryError as error:
+        raise engine_failure(built.plan, error.error.message) from None
+    except dagger.DaggerError as error:  # the session itself failed: no reply to attribute
+        raise engine_error(str(error)) from None
 
 
 async def sync_all(images: Sequence[Built], progress: Progress | None = None) -> None:
