@@ -1,22 +1,33 @@
 """Resolve the shipped apt package lists for real against the distro archives.
 
 apt runs in simulate mode with a private root in a temporary directory (its own sources, lists
-and an empty dpkg status), so nothing on this machine changes and every dependency of the list
+and an empty dpkg status), so nothing on this machine changes and every dependency of a list
 must resolve from the archive alone. It needs `apt-get`, the archive's signing keyring and the
 network; without one of them the test skips and says which.
 
-The debian list is resolved against Debian 13 trixie. The ubuntu list serves 24.04 noble and
-22.04 jammy, so it is resolved against both (amd64, the components of the official ubuntu
-images); that needs an Ubuntu mirror and the Ubuntu archive keyring (Debian's `ubuntu-keyring`
-package), and skips with that reason where either is missing.
+Two lists are resolved: step 9's runtime list (common/packages.toml) and step 2's build
+dependencies (distros/debian/build/kasm.sh: `apt-get build-dep` plus its `apt-get install` list).
+
+Where the archives are is never written here; it comes from the machine at run time:
+- Debian 13 trixie: the Debian archive (and its security archive) of this machine's own apt
+  configuration, as `apt-get indextargets` reports it (deb822 .sources and one-line lists alike),
+  or the mirror URL in HELIOS_DEBIAN_MIRROR.
+- Ubuntu 24.04 noble and 22.04 jammy (the ubuntu list serves both): the mirror URL in
+  HELIOS_UBUNTU_MIRROR, else an Ubuntu archive of this machine's apt configuration (amd64, the
+  components of the official ubuntu images). It also needs the Ubuntu archive keyring (Debian's
+  `ubuntu-keyring` package, which .ci/run installs). Without a mirror or keyring it skips, saying so.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import shlex
 import shutil
 import socket
 import subprocess
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,6 +36,8 @@ import pytest
 from pipeline.packages import PACKAGES_FILE, package_list
 
 REPO = Path(__file__).resolve().parent.parent
+STEP2_HOOK = REPO / "distros/debian/build/kasm.sh"
+UBUNTU_COMPONENTS = "main restricted universe multiverse"  # as in the official ubuntu images
 
 
 @dataclass(frozen=True)
@@ -39,35 +52,63 @@ class Archive:
     architecture: str | None = None  # None: this machine's
 
 
-ARCHIVES = (
-    Archive(
-        "trixie",
-        "debian",
-        "/usr/share/keyrings/debian-archive-keyring.gpg",
-        (
-            ("http://deb.debian.org/debian", "trixie trixie-updates"),
-            ("http://deb.debian.org/debian-security", "trixie-security"),
-        ),
-        "main",
-    ),
-    # archive.ubuntu.com carries amd64 only (arm64 is on ports.ubuntu.com).
-    *(
-        Archive(
-            release,
-            "ubuntu",
-            "/usr/share/keyrings/ubuntu-archive-keyring.gpg",
-            (
-                (
-                    "http://archive.ubuntu.com/ubuntu",
-                    f"{release} {release}-updates {release}-security",
-                ),
-            ),
-            "main restricted universe multiverse",  # as in the official ubuntu images
-            architecture="amd64",
+@cache
+def _configured(origin: str) -> dict[str, str]:
+    """The archives of ``origin`` in this machine's apt configuration: {label: URI}."""
+    if shutil.which("apt-get") is None:
+        return {}
+    fields = "$(REPO_URI)|$(ORIGIN)|$(LABEL)|$(TARGET_OF)"
+    out = subprocess.run(
+        ["apt-get", "indextargets", "--format", fields], capture_output=True, text=True, check=False
+    ).stdout
+    found: dict[str, str] = {}
+    for line in sorted(set(out.splitlines())):
+        uri, line_origin, label, target = [*line.split("|"), "", "", ""][:4]
+        if line_origin == origin and target == "deb":
+            found.setdefault(label, uri.rstrip("/"))
+    return found
+
+
+def _trixie() -> Archive:
+    mirror = os.environ.get("HELIOS_DEBIAN_MIRROR", "").rstrip("/")
+    configured = _configured("Debian")
+    main = mirror or configured.get("Debian")
+    if not main:
+        pytest.skip(
+            "no Debian archive to resolve against: this machine's apt configuration names none "
+            "(apt-get indextargets shows no Origin 'Debian'; run apt-get update) and "
+            "HELIOS_DEBIAN_MIRROR is not set"
         )
-        for release in ("noble", "jammy")
-    ),
-)
+    sources = [(main, "trixie trixie-updates")]
+    if not mirror and configured.get("Debian-Security"):
+        sources.append((configured["Debian-Security"], "trixie-security"))
+    return Archive(
+        "trixie", "debian", "/usr/share/keyrings/debian-archive-keyring.gpg", tuple(sources), "main"
+    )
+
+
+def _ubuntu(release: str) -> Archive:
+    mirror = os.environ.get("HELIOS_UBUNTU_MIRROR", "").rstrip("/") or _configured("Ubuntu").get("Ubuntu")
+    if not mirror:
+        pytest.skip(
+            "no Ubuntu archive to resolve the ubuntu list against: set HELIOS_UBUNTU_MIRROR to the "
+            "URL of an Ubuntu archive mirror carrying amd64 (this machine's apt configuration names none)"
+        )
+    return Archive(
+        release,
+        "ubuntu",
+        "/usr/share/keyrings/ubuntu-archive-keyring.gpg",
+        ((mirror, f"{release} {release}-updates {release}-security"),),
+        UBUNTU_COMPONENTS,
+        architecture="amd64",
+    )
+
+
+ARCHIVES = {
+    "debian-trixie": _trixie,
+    "ubuntu-noble": lambda: _ubuntu("noble"),
+    "ubuntu-jammy": lambda: _ubuntu("jammy"),
+}
 
 NETWORK_ERRORS = (
     "Could not resolve",
@@ -111,7 +152,7 @@ def _apt_root(root: Path, archive: Archive) -> Path:
         (root / sub).mkdir(parents=True, exist_ok=True)
     (root / "var/lib/dpkg/status").write_text("")
     stanzas = [
-        f"Types: deb\nURIs: {uri}\nSuites: {suites}\nComponents: {archive.components}\n"
+        f"Types: deb deb-src\nURIs: {uri}\nSuites: {suites}\nComponents: {archive.components}\n"
         f"Signed-By: {archive.keyring}\n"
         for uri, suites in archive.sources
     ]
@@ -141,12 +182,12 @@ def _apt(conf: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProc
     )
 
 
-@pytest.fixture(scope="module", params=ARCHIVES, ids=lambda a: f"{a.list_name}-{a.name}")
+@pytest.fixture(scope="module", params=sorted(ARCHIVES))
 def updated_root(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    """An apt root whose package lists are fresh from ``archive`` (one update per archive)."""
-    archive: Archive = request.param
+    """An apt root whose package lists are fresh from the archive (one update per archive)."""
     if shutil.which("apt-get") is None:
         pytest.skip("apt-get is not installed on this machine")
+    archive = ARCHIVES[request.param]()
     unreachable = [uri for uri, _ in archive.sources if not _reachable(uri)]
     if unreachable:
         pytest.skip(f"{archive.name}'s archive is unreachable from here: {', '.join(unreachable)}")
@@ -182,3 +223,64 @@ def test_package_list_resolves_against_the_archive(updated_root) -> None:
     installed = {line.split()[1] for line in output.splitlines() if line.startswith("Inst ")}
     missing = [name for name in names if name not in installed]
     assert not missing, f"not installed by the simulation (virtual or unknown?): {missing}"
+
+
+def step2_packages(hook: str) -> tuple[list[str], list[str]]:
+    """Step 2's `apt-get build-dep` sources and `apt-get install` packages, as the hook names them."""
+    text = re.sub(r"\\\n", " ", hook)
+    build_dep = [
+        w for line in re.findall(r"^apt-get build-dep -y (.+)$", text, re.M) for w in shlex.split(line)
+    ]
+    install = [
+        w
+        for line in re.findall(r"^apt-get install -y --no-install-recommends (.+)$", text, re.M)
+        for w in shlex.split(line)
+    ]
+    return build_dep, install
+
+
+def test_step2_names_what_kasmvnc_1_5_needs() -> None:
+    """KasmVNC 1.5's CMake requires libcpuid, fmt, libva(-drm), libyuv and freetype (TBB optional)."""
+    _, install = step2_packages(STEP2_HOOK.read_text())
+    for name in ("libcpuid-dev", "libfmt-dev", "libva-dev", "libyuv-dev", "libfreetype-dev", "libtbb-dev"):
+        assert name in install, f"{STEP2_HOOK.name} does not install {name}"
+
+
+def test_step2_build_dependencies_resolve_against_the_archive(updated_root) -> None:
+    archive, conf = updated_root
+    build_dep, install = step2_packages(STEP2_HOOK.read_text())
+    assert build_dep and install, f"no apt-get lines found in {STEP2_HOOK}"
+    result = _apt(conf, "-s", "-y", "build-dep", *build_dep, timeout=600)
+    assert result.returncode == 0, (
+        f"build-dep {build_dep} fails on {archive.name}:\n{result.stdout[-2000:]}{result.stderr}"
+    )
+    result = _apt(conf, "-s", "-y", "--no-install-recommends", "install", *install, timeout=600)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, (
+        f"the step-2 list of {STEP2_HOOK.relative_to(REPO)} does not resolve on {archive.name}:\n"
+        + "\n".join(line for line in output.splitlines() if line.startswith(("E:", " ")))[-3000:]
+    )
+
+
+def test_no_archive_host_this_machine_uses_is_written_in_the_repository() -> None:
+    """Archive locations come from the machine at run time, so no file may spell one out."""
+    if shutil.which("apt-get") is None or shutil.which("git") is None:
+        pytest.skip("needs apt-get (to learn this machine's archives) and git (to list the files)")
+    out = subprocess.run(
+        ["apt-get", "indextargets", "--format", "$(REPO_URI)"], capture_output=True, text=True, check=False
+    ).stdout
+    hosts = {urlsplit(uri).hostname for uri in out.split()} - {None, "", "localhost"}
+    if not hosts:
+        pytest.skip("this machine's apt configuration names no archive (run apt-get update)")
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True)
+    offenders = []
+    for rel in files.stdout.split("\0"):
+        path = REPO / rel
+        if not rel or rel == "pipeline/versions.toml" or not path.is_file():
+            continue
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            continue
+        offenders += [f"{rel}: {host}" for host in sorted(hosts) if host in text]
+    assert not offenders, "archive host names written in the repository:\n" + "\n".join(offenders)

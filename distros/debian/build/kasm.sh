@@ -48,8 +48,11 @@ apt-get install -y --no-install-recommends \
   git \
   libavcodec-dev \
   libavformat-dev \
+  libcpuid-dev \
   libdrm-dev \
   libepoxy-dev \
+  libfmt-dev \
+  libfreetype-dev \
   libgbm-dev \
   libgif-dev \
   libgl1-mesa-dri \
@@ -59,8 +62,10 @@ apt-get install -y --no-install-recommends \
   libpng-dev \
   libssl-dev \
   libswscale-dev \
+  libtbb-dev \
   libtiff-dev \
   libtool \
+  libva-dev \
   libwebp-dev \
   libx11-dev \
   libxau-dev \
@@ -73,6 +78,7 @@ apt-get install -y --no-install-recommends \
   libxrandr-dev \
   libxshmfence-dev \
   libxtst-dev \
+  libyuv-dev \
   make \
   meson \
   nasm \
