@@ -1,0 +1,221 @@
+"""The whole build half of the rehearsal: steps 1-10 for real, then the image as steps 11-13 make it.
+
+The three stages run in parallel, as the engine runs the graph's independent chains: web (step 1)
+in a bookworm rootfs with Node standing in for the pinned Node image, kasm (steps 2-8) and system
+(steps 9-10) each in a fresh trixie rootfs standing in for debian:13.2. Step 8 waits for step 1's
+/helios/out. Then, as the graph's ``image()``: the system rootfs is the fresh base, s6-overlay is
+copied over it, then step 8's /helios/out, then the overlays of steps 12 and 13 in plan order.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.mirror import Mirror
+from pipeline.order import PACKAGE_STEP, Stage
+from pipeline.plan import Plan, Planner
+from pipeline.platforms import check_platform
+from pipeline.stepmounts import Feed
+from pipeline.tree import LocalTree
+from pipeline.versions import load_versions
+from tests.rehearsal.chroot import (
+    CACHE,
+    IMAGE_PATH,
+    RootfsSpec,
+    host_apt_sources,
+    host_arch,
+    make_rootfs,
+    remove_tree,
+)
+from tests.rehearsal.inputs import prepare_inputs, sha256_of
+from tests.rehearsal.results import Results
+from tests.rehearsal.steps import StageRunner, write_package_list
+
+WORK = CACHE / "work"
+IMAGE = WORK / "image"
+"""The latest assembled image, kept for the boot half and for people."""
+DISTRO = "debian"
+DISTRO_SUITE = "trixie"
+"""The suite of debian:13.2, the distro's base image."""
+WEB_SUITE = "bookworm"
+WEB_PACKAGES = ("ca-certificates", "curl", "git", "g++", "make", "python3", "xz-utils")
+"""The part of the Node image's buildpack-deps base that step 1 can need (git, a toolchain)."""
+# What the image does not hold: the graph mounts these as cache volumes while hooks run.
+NOT_IN_IMAGE = ("var/cache/apt", "var/lib/apt/lists")
+
+
+@dataclass(frozen=True)
+class Built:
+    image: Path
+    plan: Plan
+
+
+def rehearse_build(repo: Path, shared_inputs: Path, results: Results) -> Built:
+    """Steps 1-13 of the Debian distro for the host's platform; the assembled image."""
+    arch = host_arch()
+    platform = check_platform(f"linux/{arch}")
+    versions = load_versions()
+    sources = host_apt_sources()
+    logs = results.logs
+    logs.mkdir(parents=True, exist_ok=True)
+    WORK.mkdir(parents=True, exist_ok=True)
+
+    # Which steps read a section: from a plan without a mirror, so the real pins are compared.
+    bare = Planner(LocalTree(repo), versions).plan(DISTRO, platform)
+    started = time.monotonic()
+    inputs = prepare_inputs(
+        versions,
+        shared=shared_inputs,
+        sources=sources,
+        suite=DISTRO_SUITE,
+        arch=arch,
+        xorg_version=bare.distro.xorg_version,
+        env_of=lambda section: [p.step.number for p in bare.steps if section in p.step.versions],
+        substitute=results.substitute,
+        log=logs / "inputs.log",
+    )
+    results.timing("inputs (mirror, Debian sources, substitutes)", time.monotonic() - started)
+    planner = Planner(LocalTree(repo), versions, mirror=_mirror_of(inputs.mirror))
+    plan = planner.plan(DISTRO, platform)
+    overrides: dict[int, dict[str, str]] = {n: dict(v) for n, v in inputs.env_overrides.items()}
+    _substitutions(results, plan, overrides)
+
+    def runner(stage: Stage, root: Path, base_env: Mapping[str, str]) -> StageRunner:
+        return StageRunner(
+            plan, planner.layers, stage, root, WORK / "scratch" / str(stage), logs, base_env,
+            mirror=inputs.mirror, extra_env=overrides, timing=results.timing,
+        )  # fmt: skip
+
+    trixie = RootfsSpec(DISTRO_SUITE, arch, sources, keyring=str(inputs.keyring))
+    bookworm = RootfsSpec(WEB_SUITE, arch, sources, include=WEB_PACKAGES)
+    image_build = WORK / "image-build"
+
+    def web() -> Path:
+        root = WORK / "web"
+        results.timing("rootfs web (bookworm + Node)", make_rootfs(bookworm, root, logs / "rootfs-web.log"))
+        node_env = _install_node(root, inputs.mirror, plan, overrides)
+        stage = runner(Stage.WEB, root, {"PATH": IMAGE_PATH, **node_env})
+        stage.run_stage()
+        return stage.out
+
+    def system() -> None:
+        results.timing("rootfs system (trixie)", make_rootfs(trixie, image_build, logs / "rootfs-system.log"))
+        stage = runner(Stage.SYSTEM, image_build, {"PATH": IMAGE_PATH})
+        package_list = write_package_list(plan, WORK / "scratch" / "packages.list")
+        stage.run_stage({Feed.PACKAGE_LIST: package_list})
+        stage.record_packages()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        web_out = pool.submit(web)
+        system_done = pool.submit(system)
+        root = WORK / "kasm"
+        results.timing("rootfs kasm (trixie)", make_rootfs(trixie, root, logs / "rootfs-kasm.log"))
+        kasm = runner(Stage.KASM, root, {"PATH": IMAGE_PATH})
+        kasm.run_stage(before=PACKAGE_STEP)
+        kasm.run_from(PACKAGE_STEP, {Feed.WEB_CLIENT: web_out.result()})
+        system_done.result()
+
+    started = time.monotonic()
+    _assemble(plan, repo, image_build, kasm.out, shared_inputs, results)
+    remove_tree(WORK / "image-old")
+    if IMAGE.exists():
+        IMAGE.rename(WORK / "image-old")
+    image_build.rename(IMAGE)
+    remove_tree(WORK / "image-old")
+    results.timing("steps 11-13 assemble the image", time.monotonic() - started)
+    results.record("image size (MiB, without package caches and lists)", _size_mib(IMAGE))
+    results.record("image", str(IMAGE))
+    return Built(IMAGE, plan)
+
+
+def _mirror_of(folder: Path) -> Mirror:
+    """The rehearsal mirror as the planner sees it: each entry with a digest of its content."""
+    entries = {
+        str(path.relative_to(folder)): path.name if path.parent.name == "sha256" else sha256_of(path)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+    return Mirror(entries, location=str(folder))
+
+
+def _substitutions(results: Results, plan: Plan, overrides: dict[int, dict[str, str]]) -> None:
+    """The stand-ins that are not inputs: base images, VirtualGL."""
+    results.substitute(
+        f"base image {plan.base} (steps 2-10)",
+        f"no container registry here: a debootstrap {DISTRO_SUITE} minbase rootfs from Debian's archive, "
+        "with the image's deb822 sources (suite, -updates, -security) and empty package caches",
+    )
+    results.substitute(
+        f"Node image {plan.web_image} (step 1)",
+        f"no container registry here: a debootstrap {WEB_SUITE} minbase rootfs with {', '.join(WEB_PACKAGES)} "
+        "(the part of buildpack-deps step 1 uses), the Node.js tarball stand-in unpacked into /usr/local as "
+        "the image does (no yarn, no corepack)",
+    )
+    step9 = plan.step(9)
+    if "HELIOS_VIRTUALGL" not in step9.env:
+        raise AssertionError(
+            "step 9 gets no HELIOS_VIRTUALGL from the plan: the rehearsal cannot skip VirtualGL"
+        )
+    overrides.setdefault(9, {})["HELIOS_VIRTUALGL"] = "false"
+    results.substitute(
+        "VirtualGL (step 9)",
+        "its apt repository is not reachable here: skipped with HELIOS_VIRTUALGL=false "
+        f"(the plan gives {step9.env['HELIOS_VIRTUALGL']})",
+    )
+
+
+def _install_node(
+    root: Path, mirror: Path, plan: Plan, overrides: dict[int, dict[str, str]]
+) -> dict[str, str]:
+    """Node into /usr/local of the web rootfs, from the tarball stand-in, as the Node image does."""
+    version = plan.step(6).env["NODEJS_VERSION"]
+    sha256 = overrides.get(6, {}).get("NODEJS_SHA256", plan.step(6).env["NODEJS_SHA256"])
+    subprocess.run(
+        ["tar", "-xJf", str(mirror / "sha256" / sha256), "-C", str(root / "usr/local"),
+         "--strip-components=1", "--no-same-owner"],
+        check=True,
+    )  # fmt: skip
+    (root / "usr/local/bin/nodejs").symlink_to("node")
+    return {"NODE_VERSION": version}
+
+
+def _assemble(plan: Plan, repo: Path, image: Path, kasm_out: Path, shared: Path, results: Results) -> None:
+    """Steps 11-13 over the system rootfs ``image``, in the graph's order."""
+    from tests.rehearsal.s6 import s6_overlay_tree
+
+    s6_version = plan.s6_overlay["version"]
+    started = time.monotonic()
+    s6 = s6_overlay_tree(WORK / "s6", shared)
+    results.timing("s6-overlay from source", time.monotonic() - started)
+    results.substitute(
+        f"s6-overlay {s6_version} release tarballs (step 11)",
+        "their host is not reachable here: built from the pinned skarnet and s6-overlay sources of the "
+        "input mirror at the versions s6-overlay names (tests/rehearsal/s6.py says how it differs)",
+    )
+    _copy_over(s6, image)
+    _copy_over(kasm_out, image)
+    for overlay in (*plan.step(12).overlays, *plan.step(13).overlays):
+        _copy_over(repo / overlay.path, image)
+
+
+def _copy_over(source: Path, dest: Path) -> None:
+    """Merge ``source`` into ``dest`` as Directory.with_directory("/") does (files replace files)."""
+    subprocess.run(["cp", "-a", f"{source}/.", f"{dest}/"], check=True)
+
+
+def _size_mib(image: Path) -> float:
+    """What the image would hold, in MiB: the rootfs without package caches and lists."""
+    excludes = [f"--exclude=./{path}/*" for path in NOT_IN_IMAGE]
+    du = subprocess.run(["du", "-s", "--block-size=1K", "-x", *excludes, "."], cwd=image,
+                        check=True, capture_output=True, text=True)  # fmt: skip
+    return round(int(du.stdout.split()[0]) / 1024, 1)
+
+
+def remove_scratch() -> None:
+    shutil.rmtree(WORK / "scratch", ignore_errors=True)

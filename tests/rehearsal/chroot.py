@@ -1,0 +1,330 @@
+"""Root filesystems made with debootstrap, and commands run inside them like a container exec.
+
+A rootfs comes from a cached pristine tarball (keyed by suite, architecture, variant, extra
+packages and archive), so only the first run pays for debootstrap. Every command runs in its own
+mount and PID namespaces (``unshare``): /proc, /dev, /sys and the step's bind mounts exist only
+there, and the kernel removes them, and kills every process the command left behind, the moment it
+ends, whether it succeeded, failed or was killed. The host's mount table never changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CACHE = Path(os.environ.get("HELIOS_REHEARSAL_CACHE", "/var/cache/helios-rehearsal"))
+ROOTFS_CACHE = CACHE / "rootfs"
+DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+"""PATH of Debian's official images (and of the Node image built on them)."""
+ROOTFS_RECIPE = 1
+_TARBALL_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_LOCK = threading.Lock()
+"""Bump when :func:`make_rootfs` changes what it leaves, so cached tarballs are rebuilt."""
+
+
+class ChrootError(RuntimeError):
+    """A command in a chroot failed; the message holds what and why."""
+
+
+@dataclass(frozen=True)
+class AptSources:
+    """Where the Debian archive is, as the host's own apt configuration says."""
+
+    archive: str
+    security: str | None
+    signed_by: str
+
+    def deb822(self, suite: str) -> str:
+        """An /etc/apt/sources.list.d/debian.sources as Debian's images write it, for ``suite``."""
+        text = (
+            f"Types: deb\nURIs: {self.archive}\nSuites: {suite} {suite}-updates\n"
+            f"Components: main\nSigned-By: {self.signed_by}\n"
+        )
+        if self.security:
+            text += (
+                f"\nTypes: deb\nURIs: {self.security}\nSuites: {suite}-security\n"
+                f"Components: main\nSigned-By: {self.signed_by}\n"
+            )
+        return text
+
+
+def host_apt_sources(etc: Path = Path("/etc/apt")) -> AptSources:
+    """The Debian archive and security archive of the host's apt sources (deb822 or one-line)."""
+    entries: list[tuple[list[str], list[str], str]] = []  # (uris, suites, signed-by)
+    for path in sorted((etc / "sources.list.d").glob("*.sources")):
+        for stanza in path.read_text().split("\n\n"):
+            fields: dict[str, str] = {}
+            for line in stanza.splitlines():
+                if line.strip().startswith("#") or ":" not in line:
+                    continue
+                key, value = line.split(":", 1)
+                fields[key.strip().lower()] = value.strip()
+            if "deb" in fields.get("types", "").split() and fields.get("enabled", "yes") != "no":
+                entries.append(
+                    (
+                        fields.get("uris", "").split(),
+                        fields.get("suites", "").split(),
+                        fields.get("signed-by", ""),
+                    )
+                )
+    lists = [etc / "sources.list", *sorted((etc / "sources.list.d").glob("*.list"))]
+    for path in lists:
+        for line in path.read_text().splitlines() if path.is_file() else []:
+            words = line.split("#", 1)[0].split()
+            if len(words) >= 3 and words[0] == "deb":
+                words = [w for w in words[1:] if not w.startswith("[")]
+                entries.append(([words[0]], [words[1]], ""))
+    codename = _host_codename()
+    archive = next((u[0] for u, s, _ in entries if codename in s and u), None)
+    security = next((u[0] for u, s, _ in entries if f"{codename}-security" in s and u), None)
+    if archive is None:
+        raise ChrootError(
+            f"the host's apt sources (/etc/apt) name no archive for {codename}: the rehearsal takes the "
+            "Debian archive's location from there; add the usual entry for this release"
+        )
+    signed_by = next((k for u, s, k in entries if codename in s and k), "") or DEBIAN_KEYRING
+    return AptSources(archive, security, signed_by)
+
+
+def _host_codename() -> str:
+    for line in Path("/etc/os-release").read_text().splitlines():
+        if line.startswith("VERSION_CODENAME="):
+            return line.split("=", 1)[1].strip('"')
+    raise ChrootError("/etc/os-release names no VERSION_CODENAME: the rehearsal needs a Debian host")
+
+
+def host_arch() -> str:
+    """The host's Debian architecture (amd64, arm64)."""
+    return subprocess.run(
+        ["dpkg", "--print-architecture"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+@dataclass(frozen=True)
+class RootfsSpec:
+    """What a pristine root filesystem is made of; its digest keys the cached tarball."""
+
+    suite: str
+    arch: str
+    sources: AptSources
+    include: tuple[str, ...] = ()
+    variant: str = "minbase"
+    keyring: str = DEBIAN_KEYRING
+    """The archive keyring debootstrap checks the suite's Release file with."""
+
+    @property
+    def key(self) -> str:
+        parts = [
+            ROOTFS_RECIPE,
+            self.suite,
+            self.arch,
+            self.variant,
+            sorted(self.include),
+            self.sources.archive,
+        ]
+        digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+        return f"{self.suite}-{self.arch}-{digest}"
+
+
+def make_rootfs(spec: RootfsSpec, dest: Path, log: Path) -> float:
+    """``dest`` becomes a fresh copy of the pristine rootfs of ``spec``; returns the seconds it took.
+
+    The pristine tree is what Debian's images hold: debootstrap's system with the deb822 sources of
+    the suite and its updates and security archives, and empty package caches and lists.
+    """
+    started = time.monotonic()
+    tarball = ROOTFS_CACHE / f"{spec.key}.tar.zst"
+    with _LOCKS_LOCK:
+        lock = _TARBALL_LOCKS.setdefault(spec.key, threading.Lock())
+    with lock:  # stages running in parallel share one debootstrap per spec
+        if not tarball.is_file():
+            _build_tarball(spec, tarball, log)
+    remove_tree(dest)
+    dest.mkdir(parents=True)
+    _run(["tar", "--zstd", "-xpf", str(tarball), "-C", str(dest)], log)
+    return time.monotonic() - started
+
+
+def _build_tarball(spec: RootfsSpec, tarball: Path, log: Path) -> None:
+    tarball.parent.mkdir(parents=True, exist_ok=True)
+    staging = tarball.parent / f"{spec.key}.staging"
+    remove_tree(staging)
+    argv = ["debootstrap", f"--variant={spec.variant}", f"--arch={spec.arch}", f"--keyring={spec.keyring}"]
+    if spec.include:
+        argv.append("--include=" + ",".join(spec.include))
+    _run([*argv, spec.suite, str(staging), spec.sources.archive], log)
+    (staging / "etc/apt/sources.list").unlink(missing_ok=True)
+    (staging / "etc/apt/sources.list.d").mkdir(parents=True, exist_ok=True)
+    (staging / "etc/apt/sources.list.d/debian.sources").write_text(spec.sources.deb822(spec.suite))
+    for folder in ("var/cache/apt", "var/lib/apt/lists"):
+        remove_tree(staging / folder)
+        (staging / folder / ("partial" if "lists" in folder else "archives/partial")).mkdir(parents=True)
+    partial = tarball.with_suffix(".partial")
+    _run(["tar", "--zstd", "--numeric-owner", "-cpf", str(partial), "-C", str(staging), "."], log)
+    partial.rename(tarball)
+    remove_tree(staging)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove ``path`` (a tree the rehearsal made); refuses while anything is mounted below it."""
+    if not path.exists() and not path.is_symlink():
+        return
+    below = mounts_below(path)
+    if below:
+        raise ChrootError(f"refusing to remove {path}: still mounted there: {', '.join(below)}")
+    shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+
+
+def mounts_below(path: Path) -> list[str]:
+    """The mount points of this mount namespace at or below ``path`` (from /proc/self/mounts)."""
+    root = str(path.resolve()) if path.exists() else str(path)
+    found = []
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        point = line.split()[1].encode().decode("unicode_escape")
+        if point == root or point.startswith(root.rstrip("/") + "/"):
+            found.append(point)
+    return found
+
+
+@dataclass(frozen=True)
+class Bind:
+    """A bind mount into the chroot: ``source`` on the host at ``target`` inside."""
+
+    source: Path
+    target: str
+    read_only: bool = True
+
+
+@dataclass
+class Exec:
+    """One command to run in a root filesystem, as a container exec would."""
+
+    argv: Sequence[str]
+    env: Mapping[str, str]
+    binds: Sequence[Bind] = ()
+    timeout: float = 3600.0
+    created: list[Path] = field(default_factory=list)
+
+
+def run_in(root: Path, command: Exec, log: Path) -> int:
+    """Run ``command`` chrooted in ``root`` with its binds, output appended to ``log``; its exit code.
+
+    Mount points that did not exist are created for the run and removed after it, so the rootfs
+    keeps only what the command itself wrote, as with a container's mounts.
+    """
+    targets = [*(root / b.target.lstrip("/") for b in command.binds), root / "etc/resolv.conf"]
+    created = _make_mount_points(root, command.binds)
+    script = _namespace_script(root, command)
+    try:
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private",
+                 "bash", "-c", script],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+            try:
+                return process.wait(timeout=command.timeout)
+            except subprocess.TimeoutExpired:
+                _kill(process)
+                out.write(f"\n[rehearsal] killed after {command.timeout:.0f} s\n".encode())
+                return 124
+            except BaseException:
+                _kill(process)
+                raise
+    finally:
+        for path in reversed(created):
+            _remove_mount_point(path)
+        leftover = [m for t in targets for m in mounts_below(t)] + mounts_below(root / "proc")
+        if leftover:
+            raise ChrootError(f"mounts outlived their namespace: {', '.join(leftover)}")
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    # unshare --kill-child takes the namespace's init, and with it every process, down with it.
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _make_mount_points(root: Path, binds: Sequence[Bind]) -> list[Path]:
+    created: list[Path] = []
+    for bind in binds:
+        target = root / bind.target.lstrip("/")
+        missing = []
+        parent = target
+        while not parent.exists():
+            missing.append(parent)
+            parent = parent.parent
+        for path in reversed(missing[1:]):
+            path.mkdir()
+            created.append(path)
+        if missing:
+            if bind.source.is_dir():
+                target.mkdir()
+            else:
+                target.touch()
+            created.append(target)
+    return created
+
+
+def _remove_mount_point(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        if not any(path.iterdir()):
+            path.rmdir()
+    elif path.is_file() and path.stat().st_size == 0:
+        path.unlink()
+
+
+def _namespace_script(root: Path, command: Exec) -> str:
+    """The shell that sets up the namespace's mounts and runs the command chrooted (bash -c)."""
+    r = shlex.quote(str(root))
+    lines = [
+        "set -euo pipefail",
+        f"mount -t proc proc {r}/proc",
+        f"mount -t sysfs -o ro,nosuid,nodev,noexec sysfs {r}/sys",
+        f"mount -t tmpfs -o nosuid,mode=0755 tmpfs {r}/dev",
+        f"mkdir -p {r}/dev/pts {r}/dev/shm",
+        f"for node in null zero full random urandom tty; do touch {r}/dev/$node; "
+        f"mount --bind /dev/$node {r}/dev/$node; done",
+        f"mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts {r}/dev/pts",
+        f"ln -s pts/ptmx {r}/dev/ptmx",
+        f"mount -t tmpfs -o nosuid,nodev tmpfs {r}/dev/shm",
+        f"ln -s /proc/self/fd {r}/dev/fd",
+        f"ln -s /proc/self/fd/0 {r}/dev/stdin; ln -s /proc/self/fd/1 {r}/dev/stdout; "
+        f"ln -s /proc/self/fd/2 {r}/dev/stderr",
+        # The engine gives every exec the host's resolver configuration the same way.
+        f"[ -e {r}/etc/resolv.conf ] || [ -L {r}/etc/resolv.conf ] || touch {r}/etc/resolv.conf",
+        f"rm -f {r}/etc/resolv.conf && touch {r}/etc/resolv.conf",
+        f"mount --bind /etc/resolv.conf {r}/etc/resolv.conf",
+    ]
+    for bind in command.binds:
+        target = shlex.quote(f"{root}/{bind.target.lstrip('/')}")
+        lines.append(f"mount --bind {shlex.quote(str(bind.source))} {target}")
+        if bind.read_only:
+            lines.append(f"mount -o remount,bind,ro {target}")
+    env = [f"{name}={value}" for name, value in command.env.items()]
+    lines.append(
+        "exec chroot " + r + " /usr/bin/env -i " + " ".join(shlex.quote(e) for e in env) + " "
+        + " ".join(shlex.quote(a) for a in command.argv)
+    )  # fmt: skip
+    return "\n".join(lines)
+
+
+def _run(argv: Sequence[str], log: Path) -> None:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        out.write(f"$ {shlex.join(argv)}\n".encode())
+        out.flush()
+        result = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        raise ChrootError(f"{shlex.join(argv)} failed with exit code {result.returncode} (log: {log})")

@@ -1,0 +1,79 @@
+"""The rehearsal's fixtures: the results folder and the image built for real (once per session).
+
+Every test in tests/rehearsal carries the ``rehearsal`` marker and runs only when it is selected
+(``python -m pytest -m rehearsal tests/rehearsal``): the build takes tens of minutes, needs root,
+debootstrap, the shared input mirror and Debian's archive. A plain ``python -m pytest`` skips them
+and says so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.rehearsal.results import REPO, Results, results_dir
+
+HERE = Path(__file__).parent
+SELECT = "rehearsal tests run only when selected: python -m pytest -m rehearsal tests/rehearsal"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    selected = "rehearsal" in (config.option.markexpr or "").replace("not rehearsal", "")
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.rehearsal)
+            if not selected:
+                item.add_marker(pytest.mark.skip(reason=SELECT))
+
+
+def shared_inputs_dir() -> Path:
+    """The shared input mirror: HELIOS_REHEARSAL_INPUTS, else ../shared/inputs beside the checkout."""
+    return Path(os.environ.get("HELIOS_REHEARSAL_INPUTS", REPO.parent / "shared" / "inputs"))
+
+
+def missing_prerequisite() -> str | None:
+    """Why the build cannot run on this machine, or None."""
+    if os.geteuid() != 0:
+        return "the rehearsal needs root (debootstrap, chroot, mount namespaces)"
+    for tool in ("debootstrap", "unshare", "npm", "zstd", "xz"):
+        if shutil.which(tool) is None:
+            return f"the rehearsal needs {tool} on PATH"
+    if not (shared_inputs_dir() / "git").is_dir():
+        return f"no shared input mirror at {shared_inputs_dir()} (set HELIOS_REHEARSAL_INPUTS)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def results() -> Iterator[Results]:
+    """The results folder; results.json and report.md are written when the session ends."""
+    collected = Results(results_dir())
+    yield collected
+    collected.write()
+
+
+@pytest.fixture(scope="session")
+def built(results: Results):
+    """The Debian image built for real by steps 1-13 (see assemble.py)."""
+    from tests.rehearsal.assemble import rehearse_build
+    from tests.rehearsal.steps import StepError
+
+    reason = missing_prerequisite()
+    if reason:
+        pytest.skip(reason)
+    try:
+        return rehearse_build(REPO, shared_inputs_dir(), results)
+    except StepError as error:
+        results.record("build failure", str(error))
+        raise
+    finally:
+        results.write()
+
+
+@pytest.fixture(scope="session")
+def image_root(built) -> Path:
+    """The assembled image's root filesystem (also kept at /var/cache/helios-rehearsal/work/image)."""
+    return built.image
