@@ -56,6 +56,7 @@ def test_the_main_object_has_the_promised_functions_with_docs():
         "build",
         "build_all",
         "distros",
+        "inputs",
         "packages",
         "plan",
         "publish",
@@ -168,3 +169,25 @@ def test_functions_that_must_act_every_time_are_never_served_from_the_function_c
     for name in ("publish", "publish_all", "smoke"):
         assert functions[name]["cache_policy"] == "Never", f"{name} would be served from the function cache"
     assert functions["build"]["cache_policy"] is None  # builds may be cached (the default policy)
+
+
+def test_readme_tells_which_edits_invalidate_function_caches():
+    """`source` is a content-hashed input of every function, so hook edits change every cache key."""
+    import json
+    import re
+
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Developing the module", 1)[1].split("\n## ", 1)[0]
+    text = " ".join(section.split())
+    assert "never invalidates function caches" not in text
+    # The folders the `source` argument keeps reach every function's key through it.
+    sentences = re.split(r"(?<=\.) ", text)
+    kept = sorted({pattern[1:].split("/")[0] for pattern in SOURCE_FILTER if pattern.startswith("!")})
+    claim = next((s for s in sentences if "`source`" in s and "content-hashed" in s), "")
+    assert claim, "README must say that `source` is a content-hashed input of every function"
+    assert all(f"`{folder}/`" in claim for folder in kept), claim
+    # Folders out of both the module's source and `source` reach no function cache.
+    excluded = {p[1:] for p in json.loads((REPO / "dagger.json").read_text())["include"] if p[0] == "!"}
+    unseen = sorted(excluded - set(kept))
+    reach_neither = next((s for s in sentences if "reach neither" in s), "")
+    assert all(f"`{folder}/`" in reach_neither for folder in unseen), (unseen, reach_neither)
