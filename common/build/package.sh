@@ -68,7 +68,9 @@ server_tarball() {
   tarball=$(find "$SRC_DIR" -maxdepth 1 -name 'kasmvnc-Linux*.tar.gz' | head -n 1)
   [[ -n $tarball ]] || die "make servertarball produced no kasmvnc-Linux*.tar.gz"
   tar -xzf "$tarball" -C "$OUT_DIR"
-  rm -rf "$OUT_DIR/usr/local/man"
+  # No man pages in the image: `make servertarball` puts Xvnc's in usr/local/man and those that
+  # KasmVNC's CMake installs (vncserver, vncpasswd, vncconfig, kasmxproxy) in usr/local/share/man.
+  rm -rf "$OUT_DIR/usr/local/man" "$OUT_DIR/usr/local/share/man"
   mkdir -p "$OUT_DIR/usr/share" "$OUT_DIR/etc" "$OUT_DIR/usr/lib"
   ln -sfn /usr/local/share/kasmvnc "$OUT_DIR/usr/share/kasmvnc"
   ln -sfn /usr/local/etc/kasmvnc "$OUT_DIR/etc/kasmvnc"
