@@ -18,10 +18,12 @@ from pipeline.errors import HeliosError
 from pipeline.failure import engine_error
 from pipeline.graph import PACKAGES_TXT, Sources
 from pipeline.layers import Layers
+from pipeline.mirror import plan_inputs
+from pipeline.mirror_dagger import list_mirror, make_mirror
 from pipeline.plan import Planner
 from pipeline.platforms import check_platform
 from pipeline.release import DEFAULT_PLATFORMS, Metadata, Target, check_credentials, matrix
-from pipeline.render import distros_table, plan_table
+from pipeline.render import distros_table, inputs_table, plan_table
 from pipeline.snapshot import snapshot
 from pipeline.version import helios_version
 
@@ -50,6 +52,14 @@ ChannelArg = Annotated[
 ]
 AddressArg = Annotated[str, Doc("registry repository without a tag, e.g. ghcr.io/org/helios")]
 UsernameArg = Annotated[str | None, Doc("registry username (default: the caller's docker credentials)")]
+InputsArg = Annotated[
+    dagger.Directory | None,
+    Doc("a local input mirror (sha256/<hex>, git/<owner>/<repo>/<commit>.bundle; see docs/inputs.md): "
+        "each step takes its pinned upstream inputs from it first"),
+]  # fmt: skip
+OfflineArg = Annotated[
+    bool, Doc("never fetch a pinned input from upstream: one the --inputs mirror lacks is an error")
+]
 PasswordArg = Annotated[dagger.Secret | None, Doc("registry password or token, e.g. env:REGISTRY_TOKEN")]
 
 
@@ -88,10 +98,20 @@ class Helios:
         Doc("the Helios tree: common/ and distros/ (default: this repository)"),
     ]
 
-    async def _planner(self, hooks: dagger.Directory | None, *, digests: bool = False) -> Planner:
+    async def _planner(
+        self,
+        hooks: dagger.Directory | None,
+        *,
+        digests: bool = False,
+        inputs: dagger.Directory | None = None,
+        offline: bool = False,
+    ) -> Planner:
+        if offline and inputs is None:
+            raise HeliosError("--offline needs --inputs", hint="make a mirror first: see docs/inputs.md")
         repo = await snapshot(self.source, digests=digests)
         user = await snapshot(hooks, digests=digests) if hooks is not None else None
-        return Planner(Layers(repo, user, user_label="hooks"))
+        mirror = await list_mirror(inputs, offline=offline) if inputs is not None else None
+        return Planner(Layers(repo, user, user_label="hooks"), mirror=mirror)
 
     async def _platform(self, platform: str | None) -> str:
         return check_platform(platform if platform is not None else str(await dag.default_platform()))
@@ -104,9 +124,11 @@ class Helios:
         hooks: dagger.Directory | None,
         base: str | None = None,
         metadata: Metadata,
+        inputs: dagger.Directory | None = None,
     ) -> list[shipping.Built]:
-        """Lazy images of ``targets``, from our tree and the user's hooks."""
-        return shipping.plan_images(planner, Sources(self.source, hooks), targets, metadata, base=base)
+        """Lazy images of ``targets``, from our tree, the user's hooks and the input mirror."""
+        sources = Sources(self.source, hooks, inputs)
+        return shipping.plan_images(planner, sources, targets, metadata, base=base)
 
     @staticmethod
     def _metadata(revision: str, source_url: str, epoch: int) -> Metadata:
@@ -123,10 +145,13 @@ class Helios:
         revision: RevisionArg = "",
         source_url: SourceUrlArg = "",
         source_date_epoch: EpochArg = 0,
+        inputs: InputsArg = None,
+        offline: OfflineArg = False,
     ) -> dagger.Container:
         """Build a distro's desktop image; chain export, publish or terminal after it."""
         metadata = self._metadata(revision, source_url, source_date_epoch)
-        return await shipping.sync_one(await self._one_image(distro, platform, base, hooks, metadata))
+        built = await self._one_image(distro, platform, base, hooks, metadata, inputs, offline)
+        return await shipping.sync_one(built)
 
     async def _one_image(
         self,
@@ -135,10 +160,14 @@ class Helios:
         base: str | None,
         hooks: dagger.Directory | None,
         metadata: Metadata,
+        inputs: dagger.Directory | None = None,
+        offline: bool = False,
     ) -> shipping.Built:
-        planner = await self._planner(hooks)
+        planner = await self._planner(hooks, inputs=inputs, offline=offline)
         target = Target(planner.catalogue.get(distro).name, await self._platform(platform))
-        (built,) = await self._images([target], planner=planner, hooks=hooks, base=base, metadata=metadata)
+        (built,) = await self._images(
+            [target], planner=planner, hooks=hooks, base=base, metadata=metadata, inputs=inputs
+        )
         return built
 
     @function
@@ -151,12 +180,14 @@ class Helios:
         revision: RevisionArg = "",
         source_url: SourceUrlArg = "",
         source_date_epoch: EpochArg = 0,
+        inputs: InputsArg = None,
+        offline: OfflineArg = False,
     ) -> dagger.Directory:
         """Build every distro (or a subset) concurrently; returns helios-<distro>-<arch>.tar files."""
-        planner = await self._planner(hooks)
+        planner = await self._planner(hooks, inputs=inputs, offline=offline)
         targets = matrix(planner.catalogue, distros, platforms or [await self._platform(None)])
         metadata = self._metadata(revision, source_url, source_date_epoch)
-        images = await self._images(targets, planner=planner, hooks=hooks, metadata=metadata)
+        images = await self._images(targets, planner=planner, hooks=hooks, metadata=metadata, inputs=inputs)
         await shipping.sync_all(images)
         return shipping.tarballs(images)
 
@@ -177,11 +208,13 @@ class Helios:
         revision: RevisionArg = "",
         source_url: SourceUrlArg = "",
         source_date_epoch: EpochArg = 0,
+        inputs: InputsArg = None,
+        offline: OfflineArg = False,
     ) -> list[str]:
         """Push a distro's image, multi-arch, under its tags; returns the references with digests."""
         return await self._publish(
             [distro], address, tag, channel, platforms, username, password, base, hooks, revision,
-            source_url, source_date_epoch,
+            source_url, source_date_epoch, inputs, offline,
         )  # fmt: skip
 
     # Pushes on every call, as publish does.
@@ -199,11 +232,13 @@ class Helios:
         revision: RevisionArg = "",
         source_url: SourceUrlArg = "",
         source_date_epoch: EpochArg = 0,
+        inputs: InputsArg = None,
+        offline: OfflineArg = False,
     ) -> list[str]:
         """Push every distro (or a subset), multi-arch; returns the references with digests."""
         return await self._publish(
             distros, address, None, channel, platforms, username, password, None, hooks, revision,
-            source_url, source_date_epoch,
+            source_url, source_date_epoch, inputs, offline,
         )  # fmt: skip
 
     async def _publish(
@@ -220,12 +255,16 @@ class Helios:
         revision: str,
         source_url: str,
         epoch: int,
+        inputs: dagger.Directory | None = None,
+        offline: bool = False,
     ) -> list[str]:
         check_credentials(username, password is not None)
-        planner = await self._planner(hooks)
+        planner = await self._planner(hooks, inputs=inputs, offline=offline)
         targets = matrix(planner.catalogue, distros, platforms or DEFAULT_PLATFORMS)
         metadata = self._metadata(revision, source_url, epoch)
-        images = await self._images(targets, planner=planner, hooks=hooks, base=base, metadata=metadata)
+        images = await self._images(
+            targets, planner=planner, hooks=hooks, base=base, metadata=metadata, inputs=inputs
+        )
         shipped = await shipping.publish(
             images,
             address,
@@ -245,9 +284,13 @@ class Helios:
         platform: PlatformArg = None,
         base: BaseArg = None,
         hooks: HooksArg = None,
+        inputs: InputsArg = None,
+        offline: OfflineArg = False,
     ) -> dagger.File:
         """The image's installed packages with versions (also in the image at /opt/helios/packages.txt)."""
-        built = await self._one_image(distro, platform, base, hooks, self._metadata("", "", 0))
+        built = await self._one_image(
+            distro, platform, base, hooks, self._metadata("", "", 0), inputs, offline
+        )
         return (await shipping.sync_one(built)).file(PACKAGES_TXT)
 
     @function
@@ -265,10 +308,32 @@ class Helios:
         base: BaseArg = None,
         hooks: HooksArg = None,
         digests: Annotated[bool, Doc("show a digest of everything each step's cache depends on")] = False,
+        inputs: Annotated[
+            dagger.Directory | None,
+            Doc("an input mirror: also show each step's inputs and whether it holds them"),
+        ] = None,
     ) -> str:
         """Show the numbered build steps for a distro: stage, the file each step runs, and its origin."""
-        planner = await self._planner(hooks, digests=digests)
-        return plan_table(planner.plan(distro, await self._platform(platform), base=base), digests=digests)
+        planner = await self._planner(hooks, digests=digests, inputs=inputs)
+        planned = planner.plan(distro, await self._platform(platform), base=base)
+        table = plan_table(planned, digests=digests)
+        if planner.mirror is None:
+            return table
+        return table + "\n\n" + inputs_table(planned, "--inputs", planner.mirror.entries.__contains__)
+
+    @function
+    @user_errors
+    async def inputs(
+        self,
+        distros: DistrosArg = None,
+        platforms: PlatformsArg = None,
+        hooks: HooksArg = None,
+    ) -> dagger.Directory:
+        """Every pinned upstream input the selection needs, verified, as an input mirror to export."""
+        planner = await self._planner(hooks)
+        targets = matrix(planner.catalogue, distros, platforms or DEFAULT_PLATFORMS)
+        plans = [planner.plan(t.distro, t.platform) for t in targets]
+        return make_mirror(plan_inputs(plans), plans[0].web_image)
 
     # A health check must really run every time. (The SDK's overloads lack `cache`, though it works.)
     @function(cache="never")  # type: ignore[call-overload]
@@ -280,11 +345,15 @@ class Helios:
         base: BaseArg = None,
         hooks: HooksArg = None,
         timeout: Annotated[int, Doc("seconds to wait for the desktop to be ready")] = smoke.DEFAULT_TIMEOUT,
+        inputs: InputsArg = None,
+        offline: OfflineArg = False,
     ) -> str:
         """Build a distro's image, run it as a service and check port 3000 serves the desktop."""
         if timeout <= 0:
             raise HeliosError(f"timeout must be positive, not {timeout}", hint="pass --timeout=180")
-        built = await self._one_image(distro, platform, base, hooks, self._metadata("", "", 0))
+        built = await self._one_image(
+            distro, platform, base, hooks, self._metadata("", "", 0), inputs, offline
+        )
         image, plan = await shipping.sync_one(built), built.plan
         nonce = uuid.uuid4().hex
         try:

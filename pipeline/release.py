@@ -111,6 +111,8 @@ class Job:
     targets: tuple[Target, ...]
     metadata: Metadata
     base: str | None = None
+    inputs: Path | None = None
+    """A local input mirror whose entries the steps get (the planner knows which)."""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pipeline.catalogue import Catalogue
 from pipeline.order import BUILD_ORDER, Action, Scope
 from pipeline.plan import HOOK_LIBRARY, Plan
@@ -94,3 +96,16 @@ def distros_markdown(catalogue: Catalogue) -> str:
              "yes" if d.webrtc else "no", d.extends or "", ", ".join(d.aliases)]
         )  # fmt: skip
     return _markdown(rows)
+
+
+def inputs_table(plan: Plan, location: str, held: Callable[[str], bool]) -> str:
+    """Per step, the pinned upstream inputs it consumes and whether the mirror at ``location`` holds each."""
+    rows = [["#", "INPUT", "PIN", "MIRROR PATH", "IN MIRROR"]]
+    wanted: set[str] = set()
+    for planned in plan.steps:
+        for item in planned.inputs:
+            wanted.add(item.path)
+            rows.append([str(planned.step.number), item.name, item.pin_label, item.path,
+                         "yes" if held(item.path) else "MISSING"])  # fmt: skip
+    have = sum(1 for path in wanted if held(path))
+    return f"inputs from {location}: {have} of {len(wanted)} in the mirror\n" + _table(rows)

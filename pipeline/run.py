@@ -24,11 +24,14 @@ from pipeline.shipping import Shipped
 # The same files the module's source takes: the hook tree only.
 HOST_INCLUDE = ["common/**", "distros/**"]
 HOST_EXCLUDE = ["**/__pycache__"]
+# Of an input mirror, only its entries (each step then takes just its own).
+MIRROR_INCLUDE = ["sha256/*", "git/*/*/*.bundle"]
 
 
-def _sources(root: Path, hooks: Path | None) -> Sources:
+def _sources(root: Path, hooks: Path | None, inputs: Path | None = None) -> Sources:
     user = dag.host().directory(str(hooks), exclude=HOST_EXCLUDE) if hooks is not None else None
-    return Sources(dag.host().directory(str(root), include=HOST_INCLUDE, exclude=HOST_EXCLUDE), user)
+    mirror = dag.host().directory(str(inputs), include=MIRROR_INCLUDE) if inputs is not None else None
+    return Sources(dag.host().directory(str(root), include=HOST_INCLUDE, exclude=HOST_EXCLUDE), user, mirror)
 
 
 def _say(message: str) -> None:
@@ -94,7 +97,7 @@ async def _publish(job: Job, destination: Destination) -> list[Shipped]:
 
 
 def _images(job: Job) -> list[shipping.Built]:
-    sources = _sources(job.root, job.hooks)
+    sources = _sources(job.root, job.hooks, job.inputs)
     return shipping.plan_images(job.planner, sources, job.targets, job.metadata, base=job.base)
 
 

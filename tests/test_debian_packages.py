@@ -284,3 +284,37 @@ def test_no_archive_host_this_machine_uses_is_written_in_the_repository() -> Non
             continue
         offenders += [f"{rel}: {host}" for host in sorted(hosts) if host in text]
     assert not offenders, "archive host names written in the repository:\n" + "\n".join(offenders)
+
+
+def test_the_icon_package_ships_the_theme_xsettings_names(updated_root, tmp_path: Path) -> None:
+    """xsettings.xml names the icon theme; the list's icon package must install it under that name."""
+    import xml.etree.ElementTree as ET
+
+    archive, conf = updated_root
+    xsettings = REPO / "common/root/etc/xdg/xfce4/xfconf/xfce-perchannel-xml/xsettings.xml"
+    theme = next(
+        p.get("value")
+        for p in ET.parse(xsettings).getroot().iter("property")
+        if p.get("name") == "IconThemeName"
+    )
+    text = (REPO / PACKAGES_FILE).read_text()
+    icons = [name for name in package_list(text, archive.list_name) if "icon-theme" in name]
+    assert icons, f"the {archive.list_name} list installs no icon theme package"
+    download = subprocess.run(
+        ["apt-get", "-q", "download", *icons],
+        cwd=tmp_path,
+        env={"APT_CONFIG": str(conf), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert download.returncode == 0, download.stderr
+    shipped = set()
+    for deb in tmp_path.glob("*.deb"):
+        listing = subprocess.run(
+            ["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True
+        ).stdout
+        shipped |= set(re.findall(r"\./usr/share/icons/([^/\s]+)/index\.theme", listing))
+    assert theme in shipped, (
+        f"xsettings.xml names {theme!r}; {icons} on {archive.name} ship {sorted(shipped)}"
+    )

@@ -1,14 +1,15 @@
 """The `helios` command line.
 
 `distros`, `plan` and `validate` (pipeline.cli.views) need no engine and never import dagger-io;
-`build` and `publish` (pipeline.cli.ship) import it only when they run.
+`build` and `publish` (pipeline.cli.ship) import it only when they run; `inputs`
+(pipeline.cli.mirror) makes an input mirror without an engine.
 """
 
 from __future__ import annotations
 
 import typer
 
-from pipeline.cli import ship, views
+from pipeline.cli import mirror, ship, views
 
 app = typer.Typer(
     name="helios",
@@ -22,6 +23,7 @@ app.command()(views.plan)
 app.command()(views.validate)
 app.command()(ship.build)
 app.command()(ship.publish)
+app.command()(mirror.inputs)
 
 
 def main() -> None:

@@ -38,6 +38,21 @@ PlatformOption = Annotated[
     str | None,
     typer.Option(help="linux/amd64 or linux/arm64. Default: this machine's.", show_default=False),
 ]
+InputsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--inputs",
+        help="A local input mirror (sha256/, git/; see docs/inputs.md) to take pinned upstream inputs from.",
+        show_default=False,
+    ),
+]
+OfflineOption = Annotated[
+    bool,
+    typer.Option(
+        "--offline",
+        help="Never fetch a pinned input from upstream: one the --inputs mirror lacks is an error.",
+    ),
+]
 BaseOption = Annotated[
     str | None, typer.Option(help="Replace the distro's base image, e.g. almalinux:9.6.", show_default=False)
 ]
@@ -82,8 +97,25 @@ def open_layers(root: Path | None, hooks: Path | None) -> Layers:
     return Layers(repo, LocalTree(hooks), user_label=str(hooks))
 
 
+def open_planner(
+    root: Path | None, hooks: Path | None, inputs: Path | None = None, offline: bool = False
+) -> Planner:
+    """A planner for our tree (and the user's hooks), taking pinned inputs from the mirror ``inputs``."""
+    if offline and inputs is None:
+        raise HeliosError("--offline needs --inputs DIR", hint="make a mirror with `helios inputs DIR` first")
+    from pipeline.mirror_store import open_mirror
+
+    mirror = open_mirror(inputs, offline=offline) if inputs is not None else None
+    return Planner(open_layers(root, hooks), mirror=mirror)
+
+
 def make_plan(
-    root: Path | None, hooks: Path | None, distro: str, platform: str | None, base: str | None
+    root: Path | None,
+    hooks: Path | None,
+    distro: str,
+    platform: str | None,
+    base: str | None,
+    inputs: Path | None = None,
 ) -> Plan:
-    layers = open_layers(root, hooks)
-    return Planner(layers).plan(distro, check_platform(platform) if platform else host_default(), base=base)
+    planner = open_planner(root, hooks, inputs)
+    return planner.plan(distro, check_platform(platform) if platform else host_default(), base=base)

@@ -12,10 +12,12 @@ from pipeline.cli.common import (
     BUILD_FAILED,
     BaseOption,
     HooksOption,
+    InputsOption,
+    OfflineOption,
     RootOption,
     fail,
     find_root,
-    open_layers,
+    open_planner,
 )
 from pipeline.errors import HeliosError
 from pipeline.plan import Planner
@@ -72,17 +74,19 @@ def prepare(
     platforms: list[str] | None,
     default_platforms: list[str],
     base: str | None,
+    inputs: Path | None = None,
+    offline: bool = False,
 ) -> Job:
     """Everything a build needs, checked: the tree, the targets (each one planned), and metadata.
 
     Every bad input fails here, before the engine starts.
     """
-    planner = Planner(open_layers(root, hooks))
+    planner = open_planner(root, hooks, inputs, offline)
     targets = choose_targets(planner, distros, every, platforms, default_platforms)
     for target in targets:
         planner.plan(target.distro, target.platform, base=base)
     checkout = find_root(Path.cwd()) if root is None else root
-    return Job(checkout, hooks, planner, tuple(targets), metadata_for(checkout), base)
+    return Job(checkout, hooks, planner, tuple(targets), metadata_for(checkout), base, inputs)
 
 
 def print_summary(shipped) -> None:
@@ -109,11 +113,13 @@ def build(
         ),
     ] = None,
     hooks: HooksOption = None,
+    inputs: InputsOption = None,
+    offline: OfflineOption = False,
     root: RootOption = None,
 ) -> None:
     """Build images on a Dagger engine, several at once (needs the engine; see README)."""
     try:
-        job = prepare(root, hooks, distro, every, platform, [host_default()], base)
+        job = prepare(root, hooks, distro, every, platform, [host_default()], base, inputs, offline)
         if export is not None:
             several = len(job.targets) > 1
             if several and not export.is_dir():
@@ -164,6 +170,8 @@ def publish(
     ] = None,
     base: BaseOption = None,
     hooks: HooksOption = None,
+    inputs: InputsOption = None,
+    offline: OfflineOption = False,
     root: RootOption = None,
 ) -> None:
     """Build and push images, multi-arch (linux/amd64 + linux/arm64 by default), with derived tags."""
@@ -174,7 +182,7 @@ def publish(
                 f"environment variable {password_env} is not set or empty", hint="export it first"
             )
         check_credentials(username, password_env is not None)
-        job = prepare(root, hooks, distro, every, platform, list(DEFAULT_PLATFORMS), base)
+        job = prepare(root, hooks, distro, every, platform, list(DEFAULT_PLATFORMS), base, inputs, offline)
         distros = [t.distro for t in job.targets]
         defaults = [d for d in distros if job.planner.catalogue.get(d).is_default]
         tags_by_distro(distros, job.metadata.version, defaults, tag, channel)

@@ -1,0 +1,72 @@
+"""`helios inputs DIR`: make or complete a local input mirror for air-gapped builds (docs/inputs.md).
+
+Engine-free: it needs the network (to upstream) and git, nothing else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipeline.cli.common import BUILD_FAILED, HooksOption, RootOption, fail, open_layers
+from pipeline.errors import HeliosError
+from pipeline.mirror import plan_inputs
+from pipeline.plan import Planner
+from pipeline.platforms import PLATFORMS
+from pipeline.release import matrix
+
+
+def inputs(
+    folder: Annotated[Path, typer.Argument(help="The mirror folder; created if missing, completed if not.")],
+    distro: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--distro",
+            "-d",
+            help="Only what these distros need; repeatable. Default: all.",
+            show_default=False,
+        ),
+    ] = None,
+    platform: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only for these platforms; repeatable. Default: linux/amd64 and linux/arm64.",
+            show_default=False,
+        ),
+    ] = None,
+    hooks: HooksOption = None,
+    root: RootOption = None,
+) -> None:
+    """Download every pinned input the selection needs, verify each, and write the mirror layout.
+
+    An entry already there and sound is kept; a corrupt one is replaced and reported.
+    """
+    from pipeline.mirror_store import make_mirror
+
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise HeliosError(f"{folder} is not a folder", hint="pass a folder for the mirror")
+        planner = Planner(open_layers(root, hooks))
+        targets = matrix(planner.catalogue, distro, platform or list(PLATFORMS))
+        wanted = plan_inputs(planner.plan(t.distro, t.platform) for t in targets)
+    except HeliosError as error:
+        fail(error)
+    folder.mkdir(parents=True, exist_ok=True)
+    outcomes = make_mirror(folder, wanted)
+    for outcome in outcomes:
+        item = outcome.item
+        line = f"{outcome.action:8}  {item.path}  ({item.name}, {item.pin_label})"
+        if outcome.action == "replaced":
+            line += f": the old entry was corrupt: {outcome.detail}"
+        if outcome.action == "failed":
+            typer.echo(f"error: {item.path} ({item.name} from {item.url}): {outcome.detail}", err=True)
+        else:
+            typer.echo(line)
+    failed = sum(1 for o in outcomes if o.action == "failed")
+    counts = {a: sum(1 for o in outcomes if o.action == a) for a in ("added", "replaced", "kept")}
+    summary = ", ".join(f"{n} {a}" for a, n in counts.items())
+    typer.echo(f"{folder}: {summary}" + (f", {failed} failed" if failed else ""), err=bool(failed))
+    if failed:
+        raise typer.Exit(BUILD_FAILED)
