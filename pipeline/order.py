@@ -61,7 +61,7 @@ BUILD_ORDER: tuple[Step, ...] = (
          "KasmWeb/noVNC client, interactive and view-only",
          extras=("novnc-*.patch", "splash.jpg"), versions=("kasmweb",)),
     Step(2, Stage.KASM, Action.HOOK, Scope.DISTRO, "kasm.sh",
-         "distro packages needed to build KasmVNC and the X server"),
+         "distro packages needed to build KasmVNC and the X server", versions=("cmake",)),
     Step(3, Stage.KASM, Action.HOOK, Scope.COMMON, "turbo.sh",
          "libjpeg-turbo for KasmVNC", versions=("libjpeg_turbo",)),
     Step(4, Stage.KASM, Action.HOOK, Scope.COMMON, "kasm.sh",

@@ -111,6 +111,10 @@ url = "https://git.example.org/linuxserver/kclient.git"
 [orchis_theme]
 commit = "0000000000000000000000000000000000000002"
 url = "https://git.example.org/vinceliuice/Orchis-theme.git"
+[cmake]
+version = "3.31.6"
+url = { amd64 = "https://files.example.org/cmake-x86_64.tar.gz", arm64 = "https://files.example.org/cmake-aarch64.tar.gz" }
+sha256 = { amd64 = "5656565656565656565656565656565656565656565656565656565656565656", arm64 = "7878787878787878787878787878787878787878787878787878787878787878" }
 [cascadia_code]
 version = "2407.24"
 sha256 = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"

@@ -103,3 +103,22 @@ def test_autotools_need_no_system_font_util_with_them(tmp_path: Path) -> None:
         ["sh", "./configure"], cwd=tmp_path, capture_output=True, text=True, check=False
     )
     assert configured.returncode == 0, configured.stdout + configured.stderr
+
+
+def test_the_x_server_is_compiled_as_c17_whatever_the_compiler_defaults_to(tmp_path: Path) -> None:
+    """GCC 15 (Kali rolling, Debian testing) defaults to C23, where bool and true are keywords."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "autoreconf").write_text("#!/bin/sh\n:\n")
+    (bin_dir / "autoreconf").chmod(0o755)
+    (tmp_path / "aclocal.m4").write_text(ACLOCAL)
+    (tmp_path / "configure").write_text('#!/bin/sh\nprintf "%s\\n" "$@" >configure.args\n')
+    (tmp_path / "configure").chmod(0o755)
+    result = run_lib("xorg_configure 21.1.16", tmp_path, env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    assert result.returncode == 0, result.stderr
+    cflags = [
+        arg for arg in (tmp_path / "configure.args").read_text().splitlines() if arg.startswith("CFLAGS=")
+    ]
+    assert len(cflags) == 1
+    standards = [flag for flag in cflags[0].removeprefix("CFLAGS=").split() if flag.startswith("-std=")]
+    assert standards == ["-std=gnu17"]

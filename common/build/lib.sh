@@ -320,11 +320,15 @@ xorg_configure() {
   # Newer compilers turn old warnings into errors (array-bounds on GCC 12, pointer types on GCC 14);
   # the X server sources predate them, so keep those as warnings.
   lenient="-Wno-error=array-bounds -Wno-error=incompatible-pointer-types -Wno-error=implicit-function-declaration -Wno-error=int-conversion"
+  # GCC 15 compiles C as C23 unless told otherwise (Kali rolling, Debian testing): bool, true and
+  # false become keywords and `f()` means `f(void)`. The X server and KasmVNC's hw/vnc sources are
+  # written for C17 and older, so keep the dialect GCC 14 and older defaulted to. CFLAGS come after
+  # any -std that configure adds to CC, so this one wins.
   # --disable-libunwind: with libunwind's headers present (Debian's xorg-server build-deps bring
   # them) configure would link Xvnc against libunwind.so only for crash backtraces, one more
   # runtime library to ship. Both 1.20 and 21.1 know the option.
   ./configure \
-    CFLAGS="-O2 -g $lenient" \
+    CFLAGS="-O2 -g -std=gnu17 $lenient" \
     --prefix=/opt/kasmweb \
     --with-xkb-path=/usr/share/X11/xkb \
     --with-xkb-output=/var/lib/xkb \
