@@ -27,6 +27,9 @@ ROOTFS_CACHE = CACHE / "rootfs"
 DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 """PATH of Debian's official images (and of the Node image built on them)."""
+HOST_EXTRA_CAS = Path("/usr/local/share/ca-certificates")
+"""Certificate authorities the host adds to its trust store (a TLS-inspecting egress proxy, say)."""
+HOST_CA_TARGET = "/run/host-ca-certificates.crt"
 ROOTFS_RECIPE = 1
 _TARBALL_LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_LOCK = threading.Lock()
@@ -195,6 +198,22 @@ def mounts_below(path: Path) -> list[str]:
         if point == root or point.startswith(root.rstrip("/") + "/"):
             found.append(point)
     return found
+
+
+def host_trust() -> tuple[list[Bind], dict[str, str]]:
+    """The host's extra certificate authorities for an exec: a bind and the env naming it for Node.
+
+    As a Dagger engine installs its custom CAs into every exec, a machine whose network needs its
+    own CA gets it into the rehearsal's execs too; npm (Node's own CA store) reads it through
+    NODE_EXTRA_CA_CERTS. Nothing when the host adds no CA.
+    """
+    certs = sorted(HOST_EXTRA_CAS.rglob("*.crt")) if HOST_EXTRA_CAS.is_dir() else []
+    if not certs:
+        return [], {}
+    bundle = CACHE / "host-ca-certificates.crt"
+    bundle.parent.mkdir(parents=True, exist_ok=True)
+    bundle.write_bytes(b"".join(cert.read_bytes().rstrip() + b"\n" for cert in certs))
+    return [Bind(bundle, HOST_CA_TARGET)], {"NODE_EXTRA_CA_CERTS": HOST_CA_TARGET}
 
 
 @dataclass(frozen=True)

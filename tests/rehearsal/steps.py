@@ -29,7 +29,7 @@ from pipeline.stepmounts import (
     packages_record_script,
     run_layout,
 )
-from tests.rehearsal.chroot import CACHE, Bind, Exec, run_in
+from tests.rehearsal.chroot import CACHE, Bind, Exec, host_trust, run_in
 
 VOLUMES = CACHE / "volumes"
 """Cache volumes by the graph's names, kept between runs as the engine keeps them."""
@@ -73,7 +73,9 @@ class StageRunner:
             binds.append(Bind(source, path))
         if self.mirror is not None:
             binds += [Bind(self.mirror / entry, f"{INPUTS_MOUNT}/{entry}") for entry in planned.mirrored]
-        env = {"HOME": "/root", **self.base_env, **planned.env}
+        trust_binds, trust_env = host_trust()
+        binds += trust_binds
+        env = {"HOME": "/root", **self.base_env, **trust_env, **planned.env}
         if planned.mirrored:
             env[OFFLINE_ENV] = "true"  # nothing the mirror holds may come from the network instead
         env |= self.extra_env.get(number, {})
