@@ -11,6 +11,10 @@
 # Leaves behind (build stage only): bash, curl, a toolchain (alpine-sdk), cmake, meson, nasm and the
 #   X, Mesa, webp and crypto headers below. webp and sharpyuv come from Alpine's libwebp-dev.
 #   Mesa's DRI drivers (mesa-dri-gallium) are named explicitly: step 8 packs their swrast_dri.so.
+#   KasmVNC 1.5's CMakeLists.txt requires pkg-config modules libavcodec, libavformat, libavutil,
+#   libswscale (ffmpeg-dev), libva and libva-drm (libva-dev), libcpuid, fmt and tbb, and the yuv
+#   library: Alpine 3.22 packages all of them (KasmVNC's own builder compiles cpuid, fmt, tbb
+#   and libyuv from unpinned sources instead).
 set -eu
 mkdir -p /var/cache/apk
 [ -e /etc/apk/cache ] || ln -s /var/cache/apk /etc/apk/cache
@@ -33,17 +37,21 @@ apk add \
   coreutils \
   curl \
   eudev-dev \
+  ffmpeg-dev \
+  fmt-dev \
   font-cursor-misc \
   font-misc-misc \
   font-util-dev \
   freetype-dev \
   git \
   grep \
+  libcpuid-dev \
   libdrm-dev \
   libepoxy-dev \
   libjpeg-turbo-dev \
   libpciaccess-dev \
   libtool \
+  libva-dev \
   libwebp-dev \
   libx11-dev \
   libxau-dev \
@@ -57,12 +65,14 @@ apk add \
   libxrandr-dev \
   libxshmfence-dev \
   libxtst-dev \
+  libyuv-dev \
   linux-headers \
   mesa-dev \
   mesa-dri-gallium \
   meson \
   nasm \
   nettle-dev \
+  onetbb-dev \
   openssl-dev \
   patch \
   pixman-dev \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Step 5 (kasm), Alpine: X server 1.20 (xorg_version in distros/alpine/distro.toml) built into
-# KasmVNC's Xvnc with musl.
+# Step 5 (kasm), Alpine: X server 21.1 (xorg_version in distros/alpine/distro.toml, the release
+# Debian builds) built into KasmVNC's Xvnc with musl. The 21.1 series is what KasmVNC's own Alpine
+# builders use; it links libxcvt (libxcvt-dev in step 2, libxcvt in the image's package list).
 #
 # The shared recipe, build_xorg_server of the hook library, builds it unchanged; an option only
 # Alpine needed would be passed to it as an argument.

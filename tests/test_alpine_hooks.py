@@ -1,0 +1,59 @@
+"""Alpine builds the X server series KasmVNC's own Alpine builder uses, with what it links."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+import pytest
+
+from pipeline.catalogue import Catalogue
+from pipeline.packages import package_list
+from pipeline.tree import LocalTree
+from tests.conftest import REPO
+
+ALPINE_KASM = REPO / "distros" / "alpine" / "build" / "kasm.sh"
+
+
+def catalogue() -> Catalogue:
+    return Catalogue(LocalTree(REPO))
+
+
+def apk_adds(script: str) -> list[str]:
+    """The package names a script passes to `apk add` (continuation lines joined)."""
+    names: list[str] = []
+    for line in re.sub(r"\\\n", " ", script).splitlines():
+        words = shlex.split(line, comments=True)
+        if words[:2] == ["apk", "add"]:
+            names += [word for word in words[2:] if not word.startswith("-")]
+    return names
+
+
+def test_alpine_builds_the_21_1_series_as_kasmvncs_alpine_builder_does() -> None:
+    alpine, debian = catalogue().get("alpine"), catalogue().get("debian")
+    assert alpine.xorg_version.startswith("21.1."), (
+        "X server 1.20 on musl/GCC 14/Mesa 25 is built by no reference"
+    )
+    assert alpine.xorg_version == debian.xorg_version, "one 21.1 release for every distro that builds 21.1"
+
+
+@pytest.mark.parametrize("name", ["debian", "kali", "ubuntu", "jammy", "rhel", "alma", "alpine"])
+def test_an_x_server_21_image_carries_libxcvt(name: str) -> None:
+    distro = catalogue().get(name)
+    if not distro.xorg_version.startswith("21."):
+        pytest.skip(f"{name} builds X server {distro.xorg_version}, which does not link libxcvt")
+    packages = package_list((REPO / "common" / "packages.toml").read_text(), distro.packages)
+    assert any(package.startswith("libxcvt") for package in packages), f"{name}: Xvnc 21.1 links libxcvt"
+
+
+def test_alpine_step_2_has_the_headers_of_x_server_21() -> None:
+    names = apk_adds(ALPINE_KASM.read_text())
+    assert {"libxcvt-dev", "xorg-server-dev", "font-util-dev"} <= set(names)
+
+
+def test_alpine_step_2_has_what_kasmvnc_1_5_cmakelists_requires() -> None:
+    """pkg_check_modules(FFMPEG ...), (VIDEO_ACCELERATION libva libva-drm libdrm), (CPUID libcpuid),
+    (FMT fmt), tbb and find_library(yuv) in KasmVNC v1.5.0's CMakeLists.txt files."""
+    names = set(apk_adds(ALPINE_KASM.read_text()))
+    needed = {"ffmpeg-dev", "libva-dev", "libdrm-dev", "libcpuid-dev", "fmt-dev", "onetbb-dev", "libyuv-dev"}
+    assert needed <= names, f"missing: {sorted(needed - names)}"
