@@ -9,6 +9,7 @@ ends, whether it succeeded, failed or was killed. The host's mount table never c
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
@@ -250,7 +251,7 @@ def run_in(root: Path, command: Exec, log: Path) -> int:
             process = subprocess.Popen(
                 ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private",
                  "bash", "-c", script],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
             )  # fmt: skip
             try:
                 return process.wait(timeout=command.timeout)
@@ -271,8 +272,13 @@ def run_in(root: Path, command: Exec, log: Path) -> int:
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
     # unshare --kill-child takes the namespace's init, and with it every process, down with it.
-    os.killpg(process.pid, signal.SIGKILL)
+    process.kill()
     process.wait()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: end when the rehearsal ends, however it ends (PR_SET_PDEATHSIG)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
 
 
 def _make_mount_points(root: Path, binds: Sequence[Bind]) -> list[Path]:
