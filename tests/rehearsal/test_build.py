@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,7 @@ from pipeline.stepmounts import (
 )
 from pipeline.tree import LocalTree
 from tests.rehearsal.chroot import IMAGE_PATH, host_trust, mounts_below
+from tests.rehearsal.results import REPO
 from tests.rehearsal.steps import StageRunner, StepError, write_package_list
 
 pytestmark = pytest.mark.skipif(
@@ -119,6 +122,35 @@ def test_a_hook_that_succeeds_leaves_no_mount_and_reports_its_time(make_tree, tm
     assert mounts_below(root) == []
 
 
+def test_killing_the_rehearsal_ends_every_process_of_its_steps(make_tree, tmp_path):
+    tree = make_tree({"common/build/turbo.sh": "#!/bin/sh\nsleep 300 &\nexec sleep 301\n"})
+    root = tiny_rootfs(tmp_path / "root")
+    code = (
+        "from pathlib import Path\nfrom pipeline.order import Stage\n"
+        "from tests.rehearsal.test_build import runner_for\n"
+        f"tmp = Path({str(tmp_path)!r})\n"
+        f"runner = runner_for(Path({str(tree)!r}), Path({str(root)!r}), tmp, Stage.KASM)\n"
+        "runner.run(runner.plan.step(3))\n"
+    )
+    rehearsal = subprocess.Popen([sys.executable, "-c", code], cwd=REPO)
+    try:
+        assert wait_for(lambda: len(processes_in(root)) == 2), "the hook's two sleeps never started"
+    finally:
+        rehearsal.kill()
+        rehearsal.wait()
+    assert wait_for(lambda: processes_in(root) == []), f"left running: {processes_in(root)}"
+    assert mounts_below(root) == []
+
+
+def wait_for(condition, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
 PROBE = """#!/bin/bash
 set -eu
 out=/probe/$HELIOS_STEP
@@ -184,8 +216,6 @@ def test_the_image_holds_the_runtime_of_steps_8_to_13(image_root: Path, built, r
 
 
 def test_overlays_are_copied_last_and_the_distro_wins(image_root: Path, built):
-    from tests.rehearsal.results import REPO
-
     winner: dict[str, Path] = {}
     for overlay in (*built.plan.step(12).overlays, *built.plan.step(13).overlays):
         base = REPO / overlay.path
