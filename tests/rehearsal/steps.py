@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pipeline.failure import describe_failure
 from pipeline.layers import Layers
-from pipeline.mirror import INPUTS_MOUNT, OFFLINE_ENV
+from pipeline.mirror import INPUTS_ENV, INPUTS_MOUNT, OFFLINE_ENV
 from pipeline.order import Stage
 from pipeline.plan import Plan, PlannedStep
 from pipeline.stepmounts import (
@@ -71,14 +71,17 @@ class StageRunner:
             if source is None:
                 raise ValueError(f"step {number} needs the {feed} feed at {path}, and none was given")
             binds.append(Bind(source, path))
+        extra = dict(self.extra_env.get(number, {}))
+        # A substitute's file is in the mirror under its own sum, which the plan cannot know of.
+        entries = [*planned.mirrored, *(f"sha256/{v}" for k, v in extra.items() if k.endswith("_SHA256"))]
         if self.mirror is not None:
-            binds += [Bind(self.mirror / entry, f"{INPUTS_MOUNT}/{entry}") for entry in planned.mirrored]
+            binds += [Bind(self.mirror / entry, f"{INPUTS_MOUNT}/{entry}") for entry in entries]
         trust_binds, trust_env = host_trust()
         binds += trust_binds
-        env = {"HOME": "/root", **self.base_env, **trust_env, **planned.env}
-        if planned.mirrored:
-            env[OFFLINE_ENV] = "true"  # nothing the mirror holds may come from the network instead
-        env |= self.extra_env.get(number, {})
+        env = {"HOME": "/root", **self.base_env, **trust_env, **planned.env, **extra}
+        if self.mirror is not None and entries:
+            # Nothing the mirror holds may come from the network instead.
+            env |= {INPUTS_ENV: INPUTS_MOUNT, OFFLINE_ENV: "true"}
         started = time.monotonic()
         for run in planned.runs:
             hooks = self._hook_folder(run.mounted, run_layout(run))

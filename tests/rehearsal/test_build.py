@@ -236,3 +236,37 @@ def test_nothing_of_the_build_reaches_the_image(image_root: Path, results):
         )
     assert not shutil.which("cmake", path=str(image_root / "usr/bin"))
     assert not shutil.which("gcc", path=str(image_root / "usr/bin"))
+
+
+def test_a_substitute_reaches_its_step_through_the_mirror_offline(make_tree, tmp_path):
+    substitute = "5" * 64
+    tree = make_tree(
+        {
+            "distros/base/build/kclient.sh": PROBE.replace(
+                "set -eu\n", "set -eu\nls -R /helios/inputs >/probe/inputs\n"
+            )
+        }
+    )
+    root = tiny_rootfs(tmp_path / "root")
+    (root / "probe").mkdir()
+    mirror = tmp_path / "mirror"
+    (mirror / "sha256").mkdir(parents=True)
+    (mirror / "sha256" / substitute).write_text("not the pinned tarball\n")
+    runner = runner_for(tree, root, tmp_path, Stage.KASM)
+    runner.mirror = mirror
+    runner.extra_env = {6: {"NODEJS_SHA256": substitute}}
+
+    runner.run(runner.plan.step(6))
+
+    env = dict(item.split("=", 1) for item in (root / "probe/6/env").read_text().split("\0") if item)
+    assert env["NODEJS_SHA256"] == substitute
+    assert env["HELIOS_INPUTS"] == "/helios/inputs"
+    assert env["HELIOS_OFFLINE"] == "true"
+    assert (root / "probe/inputs").read_text().split() == [
+        "/helios/inputs:",
+        "sha256",
+        "/helios/inputs/sha256:",
+        substitute,
+    ]
+    assert mounts_below(root) == []
+    assert not (root / "helios").exists()
