@@ -115,6 +115,14 @@ url = "https://git.example.org/vinceliuice/Orchis-theme.git"
 version = "3.31.6"
 url = { amd64 = "https://files.example.org/cmake-x86_64.tar.gz", arm64 = "https://files.example.org/cmake-aarch64.tar.gz" }
 sha256 = { amd64 = "5656565656565656565656565656565656565656565656565656565656565656", arm64 = "7878787878787878787878787878787878787878787878787878787878787878" }
+[libcpuid]
+version = "0.8.1"
+url = "https://files.example.org/libcpuid-0.8.1.tar.gz"
+sha256 = "9191919191919191919191919191919191919191919191919191919191919191"
+[libwebp]
+version = "1.5.0"
+url = "https://files.example.org/libwebp-1.5.0.tar.gz"
+sha256 = "9292929292929292929292929292929292929292929292929292929292929292"
 [cascadia_code]
 version = "2407.24"
 sha256 = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
