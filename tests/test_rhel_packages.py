@@ -7,8 +7,12 @@ EL9 repositories with its sources (tests/data/el9-repositories.toml).
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -51,13 +55,21 @@ def dnf_installs(script: str) -> list[str]:
 
 
 def enabled_repositories(script: str) -> set[str]:
-    """The repositories a script can install from: the base image's, plus what it switches on."""
+    """The repositories a script can install from: the base image's, plus what it switches on.
+
+    ``enable_epel_crb`` (the hook library's) switches on EPEL and CRB; with CRB on, the names
+    recorded as "AppStream or CRB" are there whichever of the two holds them.
+    """
     enabled = set(ALWAYS_ENABLED)
     for words in shell_commands(script):
         if words[:3] == ["dnf", "config-manager", "--set-enabled"]:
             enabled.update(words[3:])
+        if words[:1] == ["enable_epel_crb"]:
+            enabled.update(("epel", "crb"))
     if "epel-release" in dnf_installs(script):
         enabled.add("epel")
+    if "crb" in enabled:
+        enabled.add("appstream_or_crb")
     return enabled
 
 
@@ -70,11 +82,17 @@ def test_the_parser_reads_dnf_lines_as_dnf_does() -> None:
         'dnf install -y "${packages[@]}"\n'
     )
     assert dnf_installs(script) == ["dnf-plugins-core", "epel-release", "gcc", "make", "x-devel"]
-    assert enabled_repositories(script) == {*ALWAYS_ENABLED, "crb", "epel"}
+    assert enabled_repositories(script) == {*ALWAYS_ENABLED, "crb", "epel", "appstream_or_crb"}
+    assert enabled_repositories("enable_epel_crb\n") == {*ALWAYS_ENABLED, "crb", "epel", "appstream_or_crb"}
+    assert enabled_repositories("dnf install -y gcc\n") == set(ALWAYS_ENABLED)
 
 
 def test_the_recorded_repositories_do_not_contradict_themselves() -> None:
-    shipped = [name for repo in (*ALWAYS_ENABLED, "crb", "epel") for name in REPOSITORIES[repo]["names"]]
+    shipped = [
+        name
+        for repo in (*ALWAYS_ENABLED, "crb", "appstream_or_crb", "epel")
+        for name in REPOSITORIES[repo]["names"]
+    ]
     assert len(shipped) == len(set(shipped)), "a name is recorded in two repositories"
     assert not set(shipped) & set(REPOSITORIES["unshipped"]["names"])
 
@@ -95,3 +113,194 @@ def test_rhel_build_hooks_install_only_packages_of_the_enabled_repositories(hook
         f"{hook.name} installs {missing}, which are not recorded in the repositories it enables "
         f"({', '.join(sorted(enabled))}); check them in the sources of tests/data/el9-repositories.toml"
     )
+
+
+# --- KasmVNC 1.5's requirements ------------------------------------------------------------------
+
+LIB = ROOT / "common" / "build" / "lib.sh"
+DROP_INS = sorted((RHEL_BUILD / "kasm.d").glob("*.sh"))
+
+# What KasmVNC v1.5.0 requires at build time (CMakeLists.txt: pkg_check_modules FFMPEG, CPUID,
+# FMT, VIDEO_ACCELERATION, TBB; find_library(yuv); unix/xserver/hw/vnc/Makefile.am: -lwebp
+# -lsharpyuv), and the EL9 package that provides each (its -devel owns the .pc or the .so link),
+# or None where EL9 has no usable one and step 2 builds it.
+KASMVNC_15_NEEDS = {
+    "libavcodec": "ffmpeg-free-devel",
+    "libavformat": "ffmpeg-free-devel",
+    "libavutil": "ffmpeg-free-devel",
+    "libswscale": "ffmpeg-free-devel",
+    "libva": "libva-devel",
+    "libva-drm": "libva-devel",
+    "libdrm": "libdrm-devel",
+    "fmt": "fmt-devel",
+    "tbb": "tbb-devel",
+    "yuv": "libyuv-devel",
+    "libcpuid": None,  # in no EL9 repository
+    "libwebp": None,  # EL9's is 1.2.0, without libsharpyuv
+    "libsharpyuv": None,
+}
+
+
+def function_body(script: str, name: str) -> str:
+    match = re.search(rf"^{name}\(\) \{{\n(.*?)^\}}", script, flags=re.MULTILINE | re.DOTALL)
+    assert match, f"lib.sh defines no {name}()"
+    return match.group(1)
+
+
+def static_builds() -> set[str]:
+    """The pkg-config modules the RHEL step-2 drop-ins build with build_static_library."""
+    modules: set[str] = set()
+    for drop_in in DROP_INS:
+        for words in shell_commands(drop_in.read_text()):
+            if words[:1] == ["build_static_library"]:
+                modules.update(words[2].split())
+    return modules
+
+
+def test_enable_epel_crb_installs_only_base_and_extras_packages() -> None:
+    body = function_body(LIB.read_text(), "enable_epel_crb")
+    available = {name for repo in ALWAYS_ENABLED for name in REPOSITORIES[repo]["names"]}
+    assert set(dnf_installs(body)) == {"dnf-plugins-core", "epel-release"} <= available
+    assert ["dnf", "config-manager", "--set-enabled", "crb"] in shell_commands(body)
+
+
+def test_rhel_step_2_provides_everything_kasmvnc_1_5_builds_against() -> None:
+    installed = set(dnf_installs((RHEL_BUILD / "kasm.sh").read_text()))
+    built = static_builds()
+    for need, package in KASMVNC_15_NEEDS.items():
+        if package is None:
+            assert need in built, f"{need}: EL9 has no usable package, and no RHEL step-2 drop-in builds it"
+        else:
+            assert package in installed, f"{need}: RHEL step 2 does not install {package}"
+
+
+def test_rhel_step_2_keeps_el9s_libwebp_headers_out() -> None:
+    """EL9's libwebp-devel (1.2.0) would put webp/*.h and libwebp.pc before the static 1.5 build."""
+    assert "libwebp-devel" not in dnf_installs((RHEL_BUILD / "kasm.sh").read_text())
+
+
+# --- the hook, run against a dnf that behaves like EL9's -----------------------------------------
+
+# A stand-in for dnf 4 on Rocky/Alma 9, answering from the recorded repositories: `install`
+# resolves every name or installs nothing ("No match for argument: X", "Error: Unable to find a
+# match: X", exit 1); epel-release adds the EPEL repository and its key file; config-manager
+# exists only once dnf-plugins-core is installed; `list --available` exits 1 for an unknown name.
+DNF_STUB = r"""#!{python}
+import os, pathlib, shutil, sys, tomllib
+state = pathlib.Path(os.environ["DNF_STUB_STATE"])
+repos = tomllib.loads(pathlib.Path(os.environ["DNF_STUB_REPOS"]).read_text())
+enabled = set((state / "enabled").read_text().split()) if (state / "enabled").exists() else {{"baseos", "appstream", "extras"}}
+installed = (state / "installed").read_text().split() if (state / "installed").exists() else []
+args = [a for a in sys.argv[1:] if not a.startswith("-") or a.startswith("--set-")]
+def available():
+    names = set()
+    for repo in enabled | ({{"appstream_or_crb"}} if "crb" in enabled else set()):
+        names.update(repos.get(repo, {{}}).get("names", []))
+    return names
+def save():
+    (state / "enabled").write_text(" ".join(sorted(enabled)))
+    (state / "installed").write_text(" ".join(installed))
+if args[:1] == ["install"]:
+    missing = [n for n in args[1:] if n not in available()]
+    if missing:
+        for n in missing:
+            print(f"No match for argument: {{n}}")
+        print(f"Error: Unable to find a match: {{' '.join(missing)}}", file=sys.stderr)
+        sys.exit(1)
+    installed += args[1:]
+    if "epel-release" in args[1:]:
+        enabled.add("epel")
+        key = pathlib.Path(os.environ["EPEL_KEY"])
+        key.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(os.environ["DNF_STUB_EPEL_KEY"], key)
+    save()
+elif args[:1] == ["config-manager"]:
+    if "dnf-plugins-core" not in installed:
+        print("No such command: config-manager. Please use /usr/bin/dnf --help", file=sys.stderr)
+        sys.exit(1)
+    if args[1:2] == ["--set-enabled"]:
+        enabled.update(args[2:])
+    save()
+elif args[:1] == ["list"]:
+    if not set(args[1:]) <= available():
+        print("Error: No matching Packages to list", file=sys.stderr)
+        sys.exit(1)
+    print("Available Packages")
+else:
+    print(f"dnf stub: unexpected arguments {{sys.argv[1:]}}", file=sys.stderr)
+    sys.exit(2)
+"""
+
+
+def run_rhel_hook(tmp_path: Path, hook: Path, *, repos: Path, key: Path) -> subprocess.CompletedProcess[str]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    dnf = bin_dir / "dnf"
+    dnf.write_text(DNF_STUB.format(python=sys.executable))
+    dnf.chmod(0o755)
+    rpm = bin_dir / "rpm"  # rpm --import: record the key rpm is told to trust
+    rpm.write_text('#!/bin/sh\n[ "$1" = --import ] && cp "$2" "$DNF_STUB_STATE/rpm-imported"\n')
+    rpm.chmod(0o755)
+    state = tmp_path / "state"
+    state.mkdir()
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "HELIOS_LIB": str(LIB), "HELIOS_STEP": "2", "DNF_STUB_STATE": str(state),
+        "DNF_STUB_REPOS": str(repos), "DNF_STUB_EPEL_KEY": str(key),
+        "EPEL_KEY": str(tmp_path / "etc" / "pki" / "rpm-gpg" / "RPM-GPG-KEY-EPEL-9"),
+    }  # fmt: skip
+    return subprocess.run(["bash", str(hook)], env=env, capture_output=True, text=True)
+
+
+@pytest.fixture
+def gpg() -> None:
+    if shutil.which("gpg") is None:
+        pytest.skip("gpg is not installed: enable_epel_crb reads the key's fingerprint with it")
+
+
+KEYS = Path(__file__).parent / "data"  # EPEL's public keys, from Debian's distribution-gpg-keys
+
+
+@pytest.mark.usefixtures("gpg")
+def test_rhel_step_2_installs_against_el9_repositories(tmp_path: Path) -> None:
+    repositories = Path(__file__).parent / "data" / "el9-repositories.toml"
+    result = run_rhel_hook(
+        tmp_path, RHEL_BUILD / "kasm.sh", repos=repositories, key=KEYS / "RPM-GPG-KEY-EPEL-9"
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    installed = (tmp_path / "state" / "installed").read_text().split()
+    assert {"ffmpeg-free-devel", "fmt-devel", "libyuv-devel", "tbb-devel", "libva-devel"} <= set(installed)
+    assert (tmp_path / "state" / "rpm-imported").read_bytes() == (KEYS / "RPM-GPG-KEY-EPEL-9").read_bytes()
+
+
+@pytest.mark.usefixtures("gpg")
+def test_rhel_step_2_stops_where_epel_is_missing(tmp_path: Path) -> None:
+    """Without EPEL's packages (a mirror that lacks them), dnf's own error ends the step."""
+    repos = tomllib.loads((Path(__file__).parent / "data" / "el9-repositories.toml").read_text())
+    repos["epel"]["names"] = []
+    trimmed = tmp_path / "repos.toml"
+    trimmed.write_text("".join(f"[{repo}]\nnames = {data['names']!r}\n" for repo, data in repos.items()))
+    result = run_rhel_hook(tmp_path, RHEL_BUILD / "kasm.sh", repos=trimmed, key=KEYS / "RPM-GPG-KEY-EPEL-9")
+    assert result.returncode == 1
+    assert "No match for argument: ffmpeg-free-devel" in result.stdout
+    assert "Error: Unable to find a match: ffmpeg-free-devel fmt-devel libyuv-devel" in result.stderr
+
+
+@pytest.mark.parametrize("hook", ["kasm.sh", "system.sh"])
+def test_rhel_hooks_enable_epel_only_through_the_pinned_key(hook: str) -> None:
+    commands = shell_commands((RHEL_BUILD / hook).read_text())
+    assert ["enable_epel_crb"] in commands
+    assert "epel-release" not in dnf_installs((RHEL_BUILD / hook).read_text())
+
+
+@pytest.mark.usefixtures("gpg")
+def test_rhel_step_2_refuses_an_epel_key_with_another_fingerprint(tmp_path: Path) -> None:
+    repositories = Path(__file__).parent / "data" / "el9-repositories.toml"
+    result = run_rhel_hook(
+        tmp_path, RHEL_BUILD / "kasm.sh", repos=repositories, key=KEYS / "RPM-GPG-KEY-EPEL-8"
+    )
+    assert result.returncode == 1
+    assert "error: the EPEL key" in result.stderr
+    assert "not EPEL 9's FF8AD1344597106ECE813B918A3872BF3228467C" in result.stderr
+    assert not (tmp_path / "state" / "rpm-imported").exists(), "rpm was told to trust the wrong key"

@@ -23,6 +23,7 @@
 #   uname_arch, multiarch_triplet      HELIOS_ARCH (amd64|arm64) in upstream spellings
 #   load_package_list                  step 9's /helios/packages.list into an array
 #   install_nodejs                     the pinned official Node.js build (step 6, glibc distros)
+#   enable_epel_crb                    EPEL 9 (key pinned by fingerprint) and CRB on EL9
 #   build_static_library               a pinned CMake library a distro lacks, static (step 2)
 #   build_xorg_server                  the X server that becomes Xvnc (step 5)
 
@@ -238,6 +239,28 @@ install_nodejs() {
   done
   version=$("$dir/bin/node" --version)
   [[ $version == "v$NODEJS_VERSION" ]] || die "node reports $version, expected v$NODEJS_VERSION"
+}
+
+# --- EL9 repositories (RHEL family, steps 2 and 9) -----------------------------------------------
+
+# EPEL 9's signing key, "Fedora (epel9) <epel@fedoraproject.org>", by fingerprint, and where the
+# epel-release package puts it.
+EPEL9_KEY_FINGERPRINT=FF8AD1344597106ECE813B918A3872BF3228467C
+EPEL9_KEY=/etc/pki/rpm-gpg/RPM-GPG-KEY-EPEL-9
+
+# enable_epel_crb: switch on EPEL 9 and CRB (CodeReady Linux Builder, which EPEL builds against).
+# epel-release comes from the distro's own extras repository, which dnf checks with the distro's
+# key; the EPEL key it installs must then have the pinned fingerprint before rpm trusts it, so a
+# changed or substituted key stops the build instead of vouching for what EPEL installs.
+enable_epel_crb() {
+  local key=${EPEL_KEY:-$EPEL9_KEY} fingerprint
+  dnf install -y dnf-plugins-core epel-release
+  [[ -f $key ]] || die "epel-release did not install $key"
+  fingerprint=$(gpg --show-keys --with-colons "$key" 2>/dev/null | awk -F: '/^fpr:/ {print $10; exit}')
+  [[ $fingerprint == "$EPEL9_KEY_FINGERPRINT" ]] ||
+    die "the EPEL key $key has fingerprint '$fingerprint', not EPEL 9's $EPEL9_KEY_FINGERPRINT: do not build with it; check the distro's epel-release package"
+  rpm --import "$key"
+  dnf config-manager --set-enabled crb
 }
 
 # --- libraries KasmVNC needs that a distro lacks (step 2) ----------------------------------------

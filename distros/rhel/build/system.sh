@@ -6,8 +6,9 @@
 #   HELIOS_STEP, HELIOS_ARCH
 #   /var/cache/dnf is a cache volume: nothing here cleans it or relies on its state
 # Leaves behind:
-#   the listed packages (EPEL and CRB enabled while installing; EPEL's repository definition is
-#   removed and CRB disabled afterwards, the installed packages stay), upgraded base packages,
+#   the listed packages (EPEL, its key pinned by fingerprint, and CRB enabled while installing;
+#   EPEL's repository definition is removed and CRB disabled afterwards, the installed packages
+#   stay), upgraded base packages,
 #   VirtualGL from its repository with every package checked against the project's signing key
 #   (pinned by fingerprint; the repository file is removed afterwards), an empty /tmp.
 set -euo pipefail
@@ -24,8 +25,7 @@ packages=()
 load_package_list packages
 
 banner "repositories: EPEL and CRB"
-dnf install -y dnf-plugins-core epel-release
-dnf config-manager --set-enabled crb
+enable_epel_crb
 
 banner "update the base image"
 # A plain upgrade only: the base image tag is pinned, but the image should carry the security
