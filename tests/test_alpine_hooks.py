@@ -57,3 +57,26 @@ def test_alpine_step_2_has_what_kasmvnc_1_5_cmakelists_requires() -> None:
     names = set(apk_adds(ALPINE_KASM.read_text()))
     needed = {"ffmpeg-dev", "libva-dev", "libdrm-dev", "libcpuid-dev", "fmt-dev", "onetbb-dev", "libyuv-dev"}
     assert needed <= names, f"missing: {sorted(needed - names)}"
+
+
+# KasmVNC 1.5's Xvnc links these dynamically when step 2 installs the -dev package on the left
+# (pkg-config's CPUID, FMT, TBB, VIDEO_ACCELERATION and find_library(yuv) in common/rfb): the
+# image must carry the package on the right (Alpine 3.22: fmt in main, onetbb, libcpuid, libva,
+# libyuv in main or community, as pkgs.alpinelinux.org lists them for v3.22).
+ALPINE_DYNAMIC = {
+    "fmt-dev": "fmt",
+    "libcpuid-dev": "libcpuid",
+    "libva-dev": "libva",
+    "libyuv-dev": "libyuv",
+    "onetbb-dev": "onetbb",
+}
+
+
+def test_alpine_image_carries_what_xvnc_links_from_step_2() -> None:
+    """ffmpeg is not here: KasmVNC loads it with dlopen, and the image's ffmpeg brings the libraries."""
+    built_with = set(apk_adds(ALPINE_KASM.read_text()))
+    packages = set(package_list((REPO / "common" / "packages.toml").read_text(), "alpine"))
+    for dev, runtime in ALPINE_DYNAMIC.items():
+        assert dev in built_with, f"step 2 no longer installs {dev}: update this table"
+        assert runtime in packages, f"Xvnc links {runtime} (from {dev}), which the alpine list lacks"
+    assert "ffmpeg" in packages

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.packages import package_list
+
 ROOT = Path(__file__).resolve().parents[1]
 RHEL_BUILD = ROOT / "distros" / "rhel" / "build"
 REPOSITORIES = tomllib.loads((Path(__file__).parent / "data" / "el9-repositories.toml").read_text())
@@ -304,3 +306,18 @@ def test_rhel_step_2_refuses_an_epel_key_with_another_fingerprint(tmp_path: Path
     assert "error: the EPEL key" in result.stderr
     assert "not EPEL 9's FF8AD1344597106ECE813B918A3872BF3228467C" in result.stderr
     assert not (tmp_path / "state" / "rpm-imported").exists(), "rpm was told to trust the wrong key"
+
+
+# The EL9 packages whose libraries Xvnc links dynamically, by the -devel step 2 installs.
+RHEL_DYNAMIC = {"fmt-devel": "fmt", "libva-devel": "libva", "libyuv-devel": "libyuv", "tbb-devel": "tbb"}
+
+
+def test_rhel_image_carries_what_xvnc_links_from_step_2() -> None:
+    installed = set(dnf_installs((RHEL_BUILD / "kasm.sh").read_text()))
+    packages = set(package_list((ROOT / "common" / "packages.toml").read_text(), "rhel"))
+    shipped = {name for repo in REPOSITORIES.values() for name in repo["names"]}
+    for devel, runtime in RHEL_DYNAMIC.items():
+        assert devel in installed, f"step 2 no longer installs {devel}: update this table"
+        assert runtime in packages, f"Xvnc links {runtime} (from {devel}), which the rhel list lacks"
+        assert runtime in shipped, f"{runtime} is not recorded in tests/data/el9-repositories.toml"
+    assert "ffmpeg-free" in packages, "KasmVNC dlopens libavcodec & co., which EPEL's ffmpeg-free brings"
