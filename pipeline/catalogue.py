@@ -9,11 +9,13 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pipeline.errors import HeliosError
 from pipeline.layers import Layers, Ref
+from pipeline.order import BUILD_ORDER, Scope
 from pipeline.tree import Tree
 
 DISTROS_DIR = "distros"
@@ -48,6 +50,12 @@ SCHEMA: dict[str, Key] = {
     "aliases": Key(list, "other names for this distro", required=False, inherited=False),
     "extends": Key(str, "a distro whose settings, hooks and overlay this one reuses", required=False),
     "default": Key(bool, "the one distro also published as 'latest'", required=False, inherited=False),
+    "inputs": Key(
+        dict,
+        "pipeline/versions.toml sections this distro's own hooks read, by step number: "
+        '{ 2 = ["cmake"] } gives step 2 CMAKE_* and its mirror entries',
+        required=False,
+    ),
 }
 
 
@@ -65,6 +73,8 @@ class Distro:
     virtualgl: bool
     aliases: tuple[str, ...]
     is_default: bool
+    inputs: Mapping[int, tuple[str, ...]]
+    """Extra versions.toml sections per distro hook step, beyond what the step's row declares."""
     lineage: tuple[str, ...]
     """This distro then its ancestors, nearest first: where its hooks and overlays are looked up."""
 
@@ -113,7 +123,12 @@ def _check_key(path: str, key: str, value: object) -> None:
         hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(SCHEMA)}"
         raise HeliosError(f"{path}: unknown key {key!r}", hint=hint)
     if not isinstance(value, spec.kind) or (spec.kind is str and not value):
-        expected = {str: "a non-empty string", bool: "true or false", list: "a list of names"}[spec.kind]
+        expected = {
+            str: "a non-empty string",
+            bool: "true or false",
+            list: "a list of names",
+            dict: "a table",
+        }[spec.kind]
         raise HeliosError(f"{path}: key {key!r} must be {expected}, not {value!r}", hint=spec.doc)
     if spec.choices and value not in spec.choices:
         raise HeliosError(f"{path}: key {key!r} is {value!r}", hint=f"use one of: {', '.join(spec.choices)}")
@@ -128,6 +143,31 @@ def _check_key(path: str, key: str, value: object) -> None:
                 )
     if key == "extends":
         check_name(str(value))
+    if key == "inputs" and isinstance(value, dict):
+        _check_inputs(path, value)
+
+
+DISTRO_HOOK_STEPS = tuple(step.number for step in BUILD_ORDER if step.is_hook and step.scope is Scope.DISTRO)
+
+
+def _check_inputs(path: str, value: dict[str, Any]) -> None:
+    """``inputs`` names, per distro hook step, the versions.toml sections that distro's hooks read."""
+    steps = ", ".join(map(str, DISTRO_HOOK_STEPS))
+    for step, sections in value.items():
+        if not step.isdigit() or int(step) not in DISTRO_HOOK_STEPS:
+            raise HeliosError(
+                f"{path}: inputs names step {step!r}, which runs no distro hook",
+                hint=f"use the number of a step that runs distros/<name>/build/ hooks: {steps}",
+            )
+        if not isinstance(sections, list) or not all(isinstance(s, str) and s for s in sections):
+            raise HeliosError(
+                f"{path}: inputs.{step} must be a list of pipeline/versions.toml section names",
+                hint='e.g. inputs = { 2 = ["cmake"] }',
+            )
+
+
+def _resolve_inputs(value: Mapping[str, list[str]]) -> dict[int, tuple[str, ...]]:
+    return {int(step): tuple(sections) for step, sections in value.items()}
 
 
 class Catalogue:
@@ -201,6 +241,7 @@ class Catalogue:
             virtualgl=merged.get("virtualgl", True),
             aliases=tuple(own.get("aliases", ())),
             is_default=own.get("default", False),
+            inputs=_resolve_inputs(merged.get("inputs", {})),
             lineage=lineage,
         )
 

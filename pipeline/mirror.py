@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import HeliosError
-from pipeline.order import Step
 from pipeline.versions import SOURCE, section_env
 
 if TYPE_CHECKING:
@@ -122,11 +121,11 @@ def _xorg_url(versions: Mapping[str, Any], version: str) -> str:
 
 
 def step_inputs(
-    versions: Mapping[str, Any], step: Step, *, arch: str, xorg_version: str
+    versions: Mapping[str, Any], sections: Iterable[str], *, arch: str, xorg_version: str
 ) -> tuple[Input, ...]:
-    """The inputs a hook step consumes: those of the versions.toml sections it declares."""
+    """The inputs a hook step consumes: those of the versions.toml sections it reads."""
     found: list[Input] = []
-    for section in step.versions:
+    for section in sections:
         found += section_inputs(versions, section, arch=arch, xorg_version=xorg_version)
     return tuple(found)
 

@@ -212,7 +212,12 @@ class Planner:
         mounted = f"{step.number:02d}-{step.name}"
         runs = (Run(hook, (*extras, *shared), mounted), *self._drop_ins(step, distro, mounted, shared))
         planned = PlannedStep(step, runs=runs, env=self._env(step, distro, platform))
-        inputs = step_inputs(self.versions, step, arch=arch_of(platform), xorg_version=distro.xorg_version)
+        inputs = step_inputs(
+            self.versions,
+            step_sections(step, distro),
+            arch=arch_of(platform),
+            xorg_version=distro.xorg_version,
+        )
         return self._with_inputs(planned, inputs)
 
     def _folders(self, step: Step, distro: Distro, leaf: str) -> list[str]:
@@ -280,7 +285,7 @@ class Planner:
             }
         if step.number == PACKAGES_LIST_STEP:  # only the distro's runtime-package step reads it
             env["HELIOS_VIRTUALGL"] = str(distro.virtualgl).lower()
-        for section in step.versions:
+        for section in step_sections(step, distro):
             env |= section_env(
                 self.versions, section, arch=arch_of(platform), xorg_version=distro.xorg_version
             )
@@ -294,6 +299,11 @@ class Planner:
             raise HeliosError(f"{PACKAGES_FILE} is missing", hint="restore the unified package list")
         text = repo.read_bytes(PACKAGES_FILE).decode()
         return tuple(package_list(text, distro.packages, source=PACKAGES_FILE))
+
+
+def step_sections(step: Step, distro: Distro) -> tuple[str, ...]:
+    """The versions.toml sections a step reads: its row's, then those the distro adds (``inputs``)."""
+    return (*step.versions, *distro.inputs.get(step.number, ()))
 
 
 def _check_image(ref: str) -> str:
