@@ -73,7 +73,23 @@ def built(results: Results):
         results.write()
 
 
+PREBUILT = "HELIOS_REHEARSAL_IMAGE"
+"""Developer switch: the root of an image built earlier, to rerun the boot checks without the build.
+CI never sets it; a run that used it says so in its results."""
+
+
 @pytest.fixture(scope="session")
-def image_root(built) -> Path:
-    """The assembled image's root filesystem (also kept at /var/cache/helios-rehearsal/work/image)."""
-    return built.image
+def image_root(request: pytest.FixtureRequest, results: Results) -> Path:
+    """The assembled image's root filesystem (also kept at /var/cache/helios-rehearsal/work/image).
+
+    With HELIOS_REHEARSAL_IMAGE=<dir>, that already-built root instead, and no build at all.
+    """
+    prebuilt = os.environ.get(PREBUILT)
+    if not prebuilt:
+        return Path(request.getfixturevalue("built").image)
+    root = Path(prebuilt)
+    if not (root / "init").is_file():
+        pytest.fail(f"{PREBUILT}={prebuilt} is not an assembled image root (no /init there); "
+                    "unset it to build the image, or point it at a copy of work/image", pytrace=False)  # fmt: skip
+    results.record("image", f"built earlier, not by this run: {root} ({PREBUILT})")
+    return root
