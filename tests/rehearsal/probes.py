@@ -13,6 +13,7 @@ from pipeline.imageconfig import HTTP_PORT
 from tests.rehearsal.boot import BootError, Container, wait_until
 
 BASE_URL = f"http://127.0.0.1:{HTTP_PORT}/"
+ORIGIN = BASE_URL.rstrip("/")
 RFB_VERSION = b"RFB 003.008\n"
 
 
@@ -57,9 +58,18 @@ def wait_healthy(container: Container, timeout: float) -> float:
 
 
 def rfb_greeting(container: Container, path: str = "websockify", timeout: float = 10.0) -> bytes:
-    """Open the desktop websocket through nginx and return the server's first message (RFB version)."""
+    """Open the desktop websocket through nginx and return the server's first message (RFB version).
+
+    The handshake carries an ``Origin``, as every browser's does: KasmVNC answers 404 without one
+    ("missing Sec-WebSocket-Origin header").
+    """
     with container.network():
-        socket = connect(f"ws://127.0.0.1:{HTTP_PORT}/{path}", subprotocols=["binary"], open_timeout=timeout)  # type: ignore[list-item]
+        socket = connect(
+            f"ws://127.0.0.1:{HTTP_PORT}/{path}",
+            origin=ORIGIN,  # type: ignore[arg-type]
+            subprotocols=["binary"],  # type: ignore[list-item]
+            open_timeout=timeout,
+        )
     with socket:
         message = socket.recv(timeout=timeout)
     return message if isinstance(message, bytes) else message.encode()

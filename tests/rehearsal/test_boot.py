@@ -22,10 +22,12 @@ from pipeline.tree import LocalTree
 from tests.rehearsal import probes
 from tests.rehearsal.boot import BootError, Container, booted, wait_until
 from tests.rehearsal.browser import CLIENT_STATE, DevTools, browser, chromium_binary, x_root_window
+from tests.rehearsal.chroot import CACHE
 from tests.rehearsal.pixels import Verdict, classify, differing_share
 from tests.rehearsal.results import REPO, Results
 
-STATE = Path("/var/cache/helios-rehearsal/work/boot")
+pytestmark = pytest.mark.real_versions  # the image was built from the real pins: plan with them
+STATE = CACHE / "boot"
 MARKER = "/var/lib/helios/rehearsal-shutdown-marker"
 MARKER_HOOK = f"""#!/bin/bash
 # Written by the rehearsal: proves shutdown.d runs at container stop, as root, with the user known.
@@ -153,7 +155,6 @@ def test_stop_runs_shutdown_hooks_and_leaves_nothing(desktop: Container, results
 NO_SESSION = """#!/bin/bash
 # Written by the rehearsal: a session that never starts, to see the checks fail.
 echo "rehearsal: desktop session disabled" >&2
-sleep 5
 exit 1
 """
 
