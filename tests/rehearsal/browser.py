@@ -152,7 +152,10 @@ def x_root_window(container: Container, display: str, xauthority: str) -> Image.
 
 
 def parse_xwd(data: bytes) -> Image.Image:
-    """An XWD (X Window Dump, version 7) image of a 24/32-bit TrueColor ZPixmap, as RGB."""
+    """An XWD (X Window Dump, version 7) TrueColor ZPixmap of 24 or 32 bits per pixel, as RGB.
+
+    Xvnc's depth-24 screen dumps with 24 bits per pixel (packed), an ordinary X server's with 32.
+    """
     fields = struct.unpack(">25I", data[:100])
     header_size, version, pixmap_format = fields[0], fields[1], fields[2]
     width, height, byte_order, bits_per_pixel, bytes_per_line = (
@@ -163,10 +166,16 @@ def parse_xwd(data: bytes) -> Image.Image:
         fields[12],
     )
     masks, ncolors = fields[14:17], fields[19]
-    if version != 7 or pixmap_format != 2 or bits_per_pixel != 32 or masks != (0xFF0000, 0xFF00, 0xFF):
+    if (
+        version != 7
+        or pixmap_format != 2
+        or bits_per_pixel not in (24, 32)
+        or masks != (0xFF0000, 0xFF00, 0xFF)
+    ):
         raise BrowserError(f"unsupported XWD image: version {version}, format {pixmap_format}, "
                            f"{bits_per_pixel} bits per pixel, masks {[hex(m) for m in masks]}")  # fmt: skip
     start = header_size + 12 * ncolors
     pixels = data[start : start + bytes_per_line * height]
-    raw = "BGRX" if byte_order == 0 else "XRGB"
+    # LSBFirst (0): blue's byte comes first; 32-bit pixels carry one unused byte.
+    raw = {(0, 32): "BGRX", (1, 32): "XRGB", (0, 24): "BGR", (1, 24): "RGB"}[byte_order, bits_per_pixel]
     return Image.frombuffer("RGB", (width, height), pixels, "raw", raw, bytes_per_line, 1).copy()

@@ -3,8 +3,9 @@
 - DOWN: an error page (nginx's 502 while kclient is down, the browser's "can't be reached"): white.
 - CONNECTING: the KasmWeb client still connecting, which shows its splash image (ours:
   common/build/splash.jpg, stretched over the page).
-- DESKTOP: the XFCE session: its panel spans the top of the screen, so a straight full-width edge
-  runs across the top tenth of the picture (the panel's lower border).
+- DESKTOP: the XFCE session: its panel spans the top of the screen, a full-width band of one colour
+  (a few icons and words on it) that ends within the top tenth, where the backdrop begins. The
+  backdrop may be about as dark as the panel, so this looks for the band, not for a contrasting edge.
 - BLANK: one colour almost everywhere (an X server with no session draws a plain root window).
 """
 
@@ -37,7 +38,7 @@ def classify(picture: Image.Image, splash: Path = SPLASH) -> Verdict:
         return Verdict.DOWN
     if splash.is_file() and differing_share(rgb, Image.open(splash).convert("RGB").resize(rgb.size)) < 0.25:
         return Verdict.CONNECTING
-    if panel_edge(rgb) >= 0.8:
+    if panel_band(rgb) >= PANEL_ROWS:
         return Verdict.DESKTOP
     colours = rgb.getcolors(maxcolors=total) or []
     if colours and max(count for count, _ in colours) / total >= 0.9:
@@ -45,15 +46,36 @@ def classify(picture: Image.Image, splash: Path = SPLASH) -> Verdict:
     return Verdict.UNKNOWN
 
 
-def panel_edge(picture: Image.Image) -> float:
-    """The largest share of columns with a sharp change between two neighbouring rows near the top."""
+PANEL_ROWS = 16
+"""The thinnest panel counted as one (XFCE's default panel is 24-48 pixels high)."""
+PANEL_COVER = 0.7
+"""Share of a panel row in the panel's colour (the rest: its icons, labels and clock)."""
+
+
+def panel_band(picture: Image.Image, tolerance: int = 4) -> int:
+    """The height of a full-width band of one colour at the top that ends within the top tenth.
+
+    The band's colour is the commonest of the top tenth; it must start within the first 4 rows
+    (a border may come first) and be followed by a row mostly not of its colour. 0 if none.
+    """
     width, height = picture.size
-    best = 0.0
-    for y in range(4, max(5, height // 10)):
-        above = picture.crop((0, y, width, y + 1))
-        below = picture.crop((0, y + 1, width, y + 2))
-        best = max(best, differing_share(above, below, threshold=24))
-    return best
+    top = picture.crop((0, 0, width, max(1, height // 10)))
+    colours = top.getcolors(maxcolors=width * top.size[1]) or []
+    if not colours:
+        return 0
+    _, colour = max(colours, key=lambda found: found[0])
+    plain = Image.new("RGB", (width, 1), colour)
+    covered = [
+        1 - differing_share(top.crop((0, y, width, y + 1)), plain, tolerance) for y in range(top.size[1])
+    ]
+    first = next((y for y, share in enumerate(covered[:4]) if share >= PANEL_COVER), None)
+    if first is None:
+        return 0
+    last = first
+    while last + 1 < len(covered) and covered[last + 1] >= PANEL_COVER:
+        last += 1
+    ends_in_top_tenth = last + 1 < len(covered)
+    return last + 1 - first if ends_in_top_tenth else 0
 
 
 def differing_share(a: Image.Image, b: Image.Image, threshold: int = 40) -> float:
