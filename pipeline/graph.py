@@ -15,6 +15,7 @@ from dagger import dag
 
 from pipeline.imageconfig import ENTRYPOINT, HTTP_PORT
 from pipeline.layers import REPO, USER, Ref
+from pipeline.linkcheck import LINK_CHECK
 from pipeline.mirror import INPUTS_ENV, INPUTS_MOUNT
 from pipeline.order import Action, Stage
 from pipeline.plan import Plan, PlannedStep, Run
@@ -226,6 +227,7 @@ def image(
         system_base(sources, plan)
         .with_directory("/", stamped(s6_overlay(plan, sources.inputs)))
         .with_directory("/", stamped(kasm_rootfs(sources, plan, web)))
+        .with_exec(["sh", "-c", LINK_CHECK])
     )
     for overlay in (*plan.step(12).overlays, *plan.step(13).overlays):
         ctr = ctr.with_directory("/", stamped(sources.directory(overlay)))

@@ -8,6 +8,7 @@ import pytest
 
 from pipeline import graph
 from pipeline.graph import Sources
+from pipeline.linkcheck import LINK_CHECK
 from pipeline.plan import Plan, Planner
 from pipeline.tree import LocalTree
 from tests.conftest import REPO, write_files
@@ -98,8 +99,13 @@ def test_nothing_of_the_build_reaches_the_image(make_tree):
     assert state["mounts"] == {}, "hooks, caches and inputs must all be unmounted"
     assert state["env"] == dict(plan.image_env), "hook environment must not leak into the image"
     names = field_names(image)
-    first_copy = names.index("withDirectory")
-    assert "withExec" not in names[first_copy:], "no step may run after the overlays"
+    copies = [index for index, name in enumerate(names) if name == "withDirectory"]
+    joined, first_overlay = copies[1], copies[2]  # s6-overlay, step 8's rootfs, then the overlays
+    checks = [
+        field.args["args"] for field in selections(image)[joined:first_overlay] if field.name == "withExec"
+    ]
+    assert checks == [["sh", "-c", LINK_CHECK]], "only the shared-library check runs after the join"
+    assert "withExec" not in names[first_overlay:], "no step may run after the overlays"
     assert names[-1] == "withLabel" and names.count("withEntrypoint") == 1
     entry = next(f for f in selections(image) if f.name == "withEntrypoint")
     assert entry.args["args"] == ["/init"]

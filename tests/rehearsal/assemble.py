@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.linkcheck import LINK_CHECK
 from pipeline.mirror import Mirror
 from pipeline.order import PACKAGE_STEP, Stage
 from pipeline.plan import Plan, Planner
@@ -27,15 +28,17 @@ from pipeline.versions import load_versions
 from tests.rehearsal.chroot import (
     CACHE,
     IMAGE_PATH,
+    Exec,
     RootfsSpec,
     host_apt_sources,
     host_arch,
     make_rootfs,
     remove_tree,
+    run_in,
 )
 from tests.rehearsal.inputs import prepare_inputs, sha256_of
 from tests.rehearsal.results import Results
-from tests.rehearsal.steps import StageRunner, write_package_list
+from tests.rehearsal.steps import StageRunner, StepError, write_package_list
 
 WORK = CACHE / "work"
 IMAGE = WORK / "image"
@@ -200,6 +203,10 @@ def _assemble(plan: Plan, repo: Path, image: Path, kasm_out: Path, shared: Path,
     )
     _copy_over(s6, image)
     _copy_over(kasm_out, image)
+    log = results.logs / "step-11-link-check.log"
+    code = run_in(image, Exec(["sh", "-c", LINK_CHECK], {"PATH": IMAGE_PATH}), log)
+    if code != 0:
+        raise StepError(f"step 11: {log.read_text(errors='replace').strip()}\n(full log: {log})")
     for overlay in (*plan.step(12).overlays, *plan.step(13).overlays):
         _copy_over(repo / overlay.path, image)
 
