@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from pipeline.catalogue import Catalogue
 from pipeline.errors import HeliosError
@@ -90,15 +91,36 @@ def tags_for(
     return [check_tag(tag) for tag in dict.fromkeys(chosen)]
 
 
+def public_url(url: str) -> str:
+    """``url`` without user info (``user:token@``), query or fragment: what may go into a label.
+
+    CI checkouts often carry a job token in the remote (https://ci-token:SECRET@host/repo.git), and
+    labels are public. scp-like remotes (``user@host:path``) lose the ``user@`` the same way.
+    """
+    text = url.strip()
+    parts = urlsplit(text)
+    if parts.scheme and parts.netloc:
+        host = parts.netloc.rpartition("@")[2]
+        return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    head, slash, tail = text.partition("/")
+    return head.rpartition("@")[2] + slash + tail
+
+
 @dataclass(frozen=True)
 class Metadata:
-    """What an image's labels and file times are derived from."""
+    """What an image's labels and file times are derived from.
+
+    ``source_url`` is stored without credentials (see :func:`public_url`), whoever builds it.
+    """
 
     version: str
     revision: str = ""
     source_url: str = ""
     epoch: int = 0
     """SOURCE_DATE_EPOCH: the created label and the time of every file the image stage copies."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "source_url", public_url(self.source_url))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,81 @@
+"""Hostile or mistaken input to the CLI and the module: labels, secrets, epochs, hook trees, image names.
+
+Every refusal is one line (exit code 2 in the CLI, a FunctionError in the module), never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+
+import dagger
+import pytest
+from typer.testing import CliRunner
+
+from pipeline import release, run
+from pipeline.cli import app
+from tests.test_module_errors import module_on
+
+TOKEN = "glcbt-64_S3cr3tJobT0ken"
+CI_REMOTE = f"https://gitlab-ci-token:{TOKEN}@gitlab.example.com/group/helios.git"
+SOURCE_LABEL = "org.opencontainers.image.source"
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.fixture
+def recorded_labels(monkeypatch):
+    """Labels the image gets, recorded on the way to the real ``with_label``; sync needs no engine."""
+    labels: dict[str, str] = {}
+    with_label = dagger.Container.with_label
+
+    def record(self, name, value):
+        labels[name] = value
+        return with_label(self, name, value)
+
+    async def synced(self):
+        return self
+
+    @contextlib.asynccontextmanager
+    async def no_engine(config=None):
+        yield None
+
+    monkeypatch.setattr(dagger.Container, "with_label", record)
+    monkeypatch.setattr(dagger.Container, "sync", synced)
+    monkeypatch.setattr(run.dagger, "connection", no_engine)
+    return labels
+
+
+@pytest.mark.parametrize(
+    ("remote", "label"),
+    [
+        (CI_REMOTE, "https://gitlab.example.com/group/helios.git"),
+        (f"https://x-access-token:{TOKEN}@github.com/org/helios", "https://github.com/org/helios"),
+        (f"https://{TOKEN}@git.example.org/org/helios.git?private_token={TOKEN}#x", "https://git.example.org/org/helios.git"),
+        (f"ssh://{TOKEN}@git.example.org:2222/org/helios.git", "ssh://git.example.org:2222/org/helios.git"),
+        (f"{TOKEN}@git.example.org:org/helios.git", "git.example.org:org/helios.git"),
+        ("https://git.example.org/@scope/helios", "https://git.example.org/@scope/helios"),
+        ("/srv/git/helios.git", "/srv/git/helios.git"),
+    ],
+)  # fmt: skip
+def test_user_info_never_reaches_a_url_for_a_label(remote, label):
+    assert release.public_url(remote) == label
+
+
+def test_the_cli_strips_a_ci_job_token_from_the_remote_before_the_label(make_tree, recorded_labels):
+    root = make_tree()
+    for args in (["init", "-q"], ["remote", "add", "origin", CI_REMOTE]):
+        subprocess.run(["git", "-C", str(root), *args], check=True)
+    result = invoke("build", "-d", "base", "--platform", "linux/amd64", "--root", str(root))
+    assert result.exit_code == 0, result.output
+    assert recorded_labels[SOURCE_LABEL] == "https://gitlab.example.com/group/helios.git"
+    assert all(TOKEN not in value for value in recorded_labels.values())
+
+
+@pytest.mark.asyncio
+async def test_the_module_strips_user_info_from_source_url(make_tree, monkeypatch, recorded_labels):
+    helios = module_on(make_tree(), monkeypatch)
+    await helios.build("base", platform="linux/amd64", source_url=CI_REMOTE)
+    assert recorded_labels[SOURCE_LABEL] == "https://gitlab.example.com/group/helios.git"
