@@ -60,6 +60,21 @@ helios_is_true() {
     esac
 }
 
+# helios_decimal VALUE MIN MAX : print VALUE as a plain decimal number when it is a whole number
+# from MIN to MAX; fail, printing nothing, otherwise. Digits only. Leading zeros are read as
+# decimal ("08" is 8, "010" is 10), never as octal the way bash arithmetic reads them, and values
+# too long for bash's 64-bit arithmetic are refused before any arithmetic, so nothing wraps
+# around. The one parser of numbers that come from the environment or from other programs.
+helios_decimal() {
+    local LC_ALL=C value="$1" min="$2" max="$3" digits
+    [[ "$value" =~ ^[0-9]+$ ]] || return 1
+    digits="${value#"${value%%[!0]*}"}"
+    digits="${digits:-0}"
+    ((${#digits} <= 18)) || return 1
+    ((10#$digits >= min && 10#$digits <= max)) || return 1
+    printf '%s\n' "$((10#$digits))"
+}
+
 # helios_resolve_user : set HELIOS_USER, HELIOS_UID, HELIOS_GID, HELIOS_HOME from
 # USER / UID / GID (defaults: helios, 1000, GID = UID) and validate them.
 helios_resolve_user() {
@@ -78,14 +93,17 @@ helios_resolve_user() {
         helios_log user "USER=root is refused: the desktop runs as an unprivileged user"
         return 1
     fi
-    if [[ ! "$HELIOS_UID" =~ ^[0-9]+$ ]] || ((HELIOS_UID < 1 || HELIOS_UID > 2147483646)); then
-        helios_log user "UID='$HELIOS_UID' must be a number between 1 and 2147483646"
+    local id
+    if ! id="$(helios_decimal "$HELIOS_UID" 1 2147483646)"; then
+        helios_log user "UID='$HELIOS_UID' must be a decimal number between 1 and 2147483646"
         return 1
     fi
-    if [[ ! "$HELIOS_GID" =~ ^[0-9]+$ ]] || ((HELIOS_GID < 1 || HELIOS_GID > 2147483646)); then
-        helios_log user "GID='$HELIOS_GID' must be a number between 1 and 2147483646"
+    HELIOS_UID="$id"
+    if ! id="$(helios_decimal "$HELIOS_GID" 1 2147483646)"; then
+        helios_log user "GID='$HELIOS_GID' must be a decimal number between 1 and 2147483646"
         return 1
     fi
+    HELIOS_GID="$id"
     HELIOS_HOME="$HELIOS_ROOT/home/$HELIOS_USER"
     export HELIOS_USER HELIOS_UID HELIOS_GID HELIOS_HOME
 }
@@ -185,7 +203,8 @@ helios_normalize_prefix() {
 
 # helios_validate_port VALUE : succeed when VALUE is a TCP port number.
 helios_validate_port() {
-    [[ "$1" =~ ^[0-9]{1,5}$ ]] && (("$1" >= 1 && "$1" <= 65535))
+    # Callers use VALUE as written (nginx, URLs), so only the plain form is accepted: not "08".
+    [[ "$(helios_decimal "$1" 1 65535)" == "$1" ]]
 }
 
 # helios_render_template TEMPLATE OUTPUT NAME=VALUE... : copy TEMPLATE to OUTPUT,

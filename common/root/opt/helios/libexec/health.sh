@@ -30,8 +30,7 @@ case "${1:-}" in
         helios_health_update
         ;;
     watch)
-        interval="${HELIOS_HEALTH_INTERVAL:-5}"
-        [[ "$interval" =~ ^[1-9][0-9]*$ ]] || interval=5
+        interval="$(helios_decimal "${HELIOS_HEALTH_INTERVAL:-5}" 1 3600)" || interval=5
         last=""
         while true; do
             state="$(helios_health_update)"

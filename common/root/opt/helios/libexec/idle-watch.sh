@@ -17,9 +17,12 @@ source "${HELIOS_LIB:-${HELIOS_ROOT:-}/opt/helios/lib/helios.sh}"
 helios_resolve_user || exit 1
 export DISPLAY="${DISPLAY:-:1}"
 export XAUTHORITY="${XAUTHORITY:-$HELIOS_HOME/.Xauthority}"
-idle_time="${IDLE_TIME:-30}"
-poll="${IDLE_POLL:-30}"
-[[ "$poll" =~ ^[1-9][0-9]*$ ]] || poll=30
+idle_setting="${IDLE_TIME:-30}"
+poll_setting="${IDLE_POLL:-30}"
+if ! poll="$(helios_decimal "$poll_setting" 1 86400)"; then
+    helios_log idle "IDLE_POLL='$poll_setting' is not a number of seconds (1 to 86400); using 30"
+    poll=30
+fi
 
 # disable REASON : nothing to do; stay up (s6 would otherwise restart us) without work.
 disable() {
@@ -31,7 +34,9 @@ disable() {
     exec sleep infinity
 }
 
-[[ "$idle_time" =~ ^[0-9]+$ ]] || disable "IDLE_TIME='$idle_time' is not a number of minutes"
+# At most a year: the threshold in milliseconds stays far inside bash's arithmetic.
+idle_time="$(helios_decimal "$idle_setting" 0 525600)" ||
+    disable "IDLE_TIME='$idle_setting' is not a number of minutes (0 to 525600)"
 ((idle_time > 0)) || disable "IDLE_TIME=0"
 [[ -n "$(helios_hook_entries "$HELIOS_ETC/idle.d")" ]] || disable "no hooks in $HELIOS_ETC/idle.d"
 
@@ -48,8 +53,8 @@ fired=0
 helios_log idle "running idle.d after $idle_time minute(s) without input"
 helios_notify_ready
 while true; do
-    if ! idle_ms="$("${probe[@]}" 2>/dev/null)" || [[ ! "$idle_ms" =~ ^[0-9]+$ ]]; then
-        # X not reachable (restarting): try again later.
+    if ! sample="$("${probe[@]}" 2>/dev/null)" || ! idle_ms="$(helios_decimal "$sample" 0 999999999999)"; then
+        # X not reachable (restarting) or an answer that is no idle time: try again later.
         sleep "$poll"
         continue
     fi
