@@ -6,7 +6,7 @@ Everything here is checked before anything runs, so a typo in an address or a ta
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -192,6 +192,29 @@ def tags_by_distro(
     return {
         d: tags_for(version, d, is_default=d in defaults, override=override, channel=channel) for d in unique
     }
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_password_env(name: str, environ: Mapping[str, str]) -> None:
+    """``name`` names a set, non-empty environment variable; errors never show ``name`` itself.
+
+    A token pasted into --password-env by mistake would otherwise be printed into CI logs.
+    """
+    how = "export the password in a variable and pass its name, e.g. --password-env REGISTRY_TOKEN"
+    if not _ENV_NAME.fullmatch(name):
+        raise HeliosError(
+            "--password-env takes the NAME of an environment variable, and the value given is not a "
+            "variable name (not shown: it may be the password itself)",
+            hint=how,
+        )
+    if not environ.get(name):
+        raise HeliosError(
+            "the environment variable --password-env names is not set or empty (name not shown: it "
+            "may be the password itself)",
+            hint=how,
+        )
 
 
 def check_credentials(username: str | None, has_password: bool) -> None:

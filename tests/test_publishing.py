@@ -149,7 +149,7 @@ def test_cli_publish_refuses_bad_input_before_anything_runs(make_tree, monkeypat
         (["--address", "ghcr.io/org/x", "-d", "base", "--username", "me"], "without a password"),
         (
             ["--address", "ghcr.io/org/x", "-d", "base", "--username", "me", "--password-env", "NOPE_UNSET"],
-            "NOPE_UNSET is not set",
+            "--password-env names is not set",
         ),
         (["--address", "ghcr.io/org/x"], "no distro chosen"),
         (["--address", "ghcr.io/org/x", "--all", "-d", "base"], "--all and --distro"),

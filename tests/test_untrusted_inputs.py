@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from pipeline import release, run
 from pipeline.cli import app
+from tests.test_cli import assert_user_error
 from tests.test_module_errors import module_on
 
 TOKEN = "glcbt-64_S3cr3tJobT0ken"
@@ -79,3 +80,14 @@ async def test_the_module_strips_user_info_from_source_url(make_tree, monkeypatc
     helios = module_on(make_tree(), monkeypatch)
     await helios.build("base", platform="linux/amd64", source_url=CI_REMOTE)
     assert recorded_labels[SOURCE_LABEL] == "https://gitlab.example.com/group/helios.git"
+
+
+@pytest.mark.parametrize("given", ["ghp_R3alT0kenPastedByMistake", "p@ss w0rd!", "S3CR3T"])
+def test_password_env_never_echoes_its_value(make_tree, monkeypatch, given):
+    monkeypatch.delenv(given, raising=False)
+    result = invoke(
+        "publish", "--address", "ghcr.io/org/helios", "-d", "base", "--username", "bot",
+        "--password-env", given, "--root", str(make_tree()),
+    )  # fmt: skip
+    assert_user_error(result, "--password-env", "not shown")
+    assert given not in result.output

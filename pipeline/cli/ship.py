@@ -30,6 +30,7 @@ from pipeline.release import (
     Target,
     check_address,
     check_credentials,
+    check_password_env,
     matrix,
     tags_by_distro,
 )
@@ -177,10 +178,8 @@ def publish(
     """Build and push images, multi-arch (linux/amd64 + linux/arm64 by default), with derived tags."""
     try:
         check_address(address)
-        if password_env is not None and not os.environ.get(password_env):
-            raise HeliosError(
-                f"environment variable {password_env} is not set or empty", hint="export it first"
-            )
+        if password_env is not None:
+            check_password_env(password_env, os.environ)
         check_credentials(username, password_env is not None)
         job = prepare(root, hooks, distro, every, platform, list(DEFAULT_PLATFORMS), base, inputs, offline)
         distros = [t.distro for t in job.targets]
