@@ -18,6 +18,8 @@ from pipeline.platforms import PLATFORMS, check_platform
 
 DEFAULT_PLATFORMS = tuple(PLATFORMS)
 LATEST = "latest"
+# 9999-12-31T23:59:59Z: the "created" label is RFC 3339 with a four-digit year.
+MAX_EPOCH = 253402300799
 
 # The grammar of the distribution spec: an optional registry host[:port], then lower-case path
 # components separated by "/"; tags are up to 128 of [A-Za-z0-9_.-], not starting with . or -.
@@ -121,6 +123,11 @@ class Metadata:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "source_url", public_url(self.source_url))
+        if not 0 <= self.epoch <= MAX_EPOCH:
+            raise HeliosError(
+                f"SOURCE_DATE_EPOCH {self.epoch} is outside 0..{MAX_EPOCH} (1970 to the year 9999)",
+                hint="pass the commit time in seconds since 1970, e.g. git log -1 --format=%ct",
+            )
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ def source_info(root: Path, environ: dict[str, str] | None = None) -> SourceInfo
     url = _git(root, "remote", "get-url", "origin")
     given = env.get("SOURCE_DATE_EPOCH", "").strip()
     if given:
-        if not given.isdigit():
+        if not (given.isascii() and given.isdigit()):  # not '²' or '١٢٣', which isdigit() accepts
             raise HeliosError(
                 f"SOURCE_DATE_EPOCH={given!r} is not a Unix time",
                 hint="set it to seconds since 1970, or unset it",

@@ -10,6 +10,7 @@ import subprocess
 
 import dagger
 import pytest
+from dagger.mod._exceptions import FunctionError
 from typer.testing import CliRunner
 
 from pipeline import release, run
@@ -91,3 +92,39 @@ def test_password_env_never_echoes_its_value(make_tree, monkeypatch, given):
     )  # fmt: skip
     assert_user_error(result, "--password-env", "not shown")
     assert given not in result.output
+
+
+@pytest.mark.parametrize(
+    ("epoch", "message"),
+    [
+        ("²", "is not a Unix time"),
+        ("١٢٣", "is not a Unix time"),
+        ("99999999999999", "outside 0..253402300799"),
+    ],
+)
+def test_a_bad_source_date_epoch_is_one_line_before_the_engine(
+    make_tree, recorded_labels, monkeypatch, epoch, message
+):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", epoch)
+    result = invoke("build", "-d", "base", "--platform", "linux/amd64", "--root", str(make_tree()))
+    assert_user_error(result, "SOURCE_DATE_EPOCH", message)
+    assert not recorded_labels  # refused before any image was made
+
+
+def test_the_last_label_second_is_accepted(make_tree, recorded_labels, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "253402300799")
+    result = invoke("build", "-d", "base", "--platform", "linux/amd64", "--root", str(make_tree()))
+    assert result.exit_code == 0, result.output
+    assert recorded_labels["org.opencontainers.image.created"] == "9999-12-31T23:59:59Z"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("epoch", [-1, 10**15])
+async def test_the_module_refuses_an_epoch_a_label_cannot_hold_in_one_line(
+    make_tree, monkeypatch, recorded_labels, epoch
+):
+    helios = module_on(make_tree(), monkeypatch)
+    with pytest.raises(FunctionError) as caught:
+        await helios.build("base", platform="linux/amd64", source_date_epoch=epoch)
+    assert f"SOURCE_DATE_EPOCH {epoch} is outside 0..253402300799" in str(caught.value)
+    assert "\n" not in str(caught.value)
