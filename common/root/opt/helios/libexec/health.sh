@@ -5,10 +5,12 @@
 #                      oneshot "helios-ready", the last service to start)
 #   health.sh clear    remove the marker (container stopping)
 #   health.sh update   recompute once: marker present iff boot completed and
-#                      every core longrun is up and ready (s6-svstat)
+#                      every core longrun is up and ready (s6-svstat) and has not
+#                      died recently (s6-svdt; see helios_service_ready)
 #   health.sh watch    update every HELIOS_HEALTH_INTERVAL seconds (default 5;
 #                      run by the longrun "svc-health"), so a crashed service
-#                      turns the endpoint back to 503 until s6 has restarted it;
+#                      turns the endpoint back to 503, for two intervals after its
+#                      last death at least and for as long as it keeps dying;
 #                      tells s6 it is ready once the marker is computed the first time
 #
 # nginx serves the marker file: 200 "ready" when present, 503 otherwise.
@@ -30,7 +32,7 @@ case "${1:-}" in
         helios_health_update
         ;;
     watch)
-        interval="$(helios_decimal "${HELIOS_HEALTH_INTERVAL:-5}" 1 3600)" || interval=5
+        interval="$(helios_health_interval)"
         last=""
         while true; do
             state="$(helios_health_update)"
