@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pipeline.catalogue import DISTROS_DIR, Catalogue, Distro
+from pipeline.catalogue import CONFIG_NAME, DISTROS_DIR, Catalogue, Distro
 from pipeline.errors import HeliosError
 from pipeline.imageconfig import load_image_env
+from pipeline.imageref import check_reference
 from pipeline.layers import REPO, USER, Layers, Ref
 from pipeline.mirror import INPUTS_ENV, INPUTS_MOUNT, OFFLINE_ENV, Input, Mirror, s6_inputs, step_inputs
 from pipeline.order import BUILD_ORDER, PACKAGE_STEP, PACKAGES_LIST_STEP, WEB_STEP, Action, Scope, Stage, Step
@@ -125,7 +126,7 @@ class Planner:
         """The plan for ``distro_name`` (name or alias) on ``platform``; ``base`` overrides its image."""
         distro = self.catalogue.get(distro_name)
         platform = check_platform(platform)
-        base = _check_image(base) if base is not None else distro.base
+        base = _check_base(distro, base)
         web_image = image_ref(self.versions, "node")
         packages = self._packages(distro)
         chains = {
@@ -306,11 +307,12 @@ def step_sections(step: Step, distro: Distro) -> tuple[str, ...]:
     return (*step.versions, *distro.inputs.get(step.number, ()))
 
 
-def _check_image(ref: str) -> str:
-    ref = ref.strip()
-    if not ref or any(char.isspace() for char in ref) or ref.startswith(("-", "/")):
-        raise HeliosError(
-            f"{ref!r} is not an image reference",
-            hint="use a reference like almalinux:9.6 or ghcr.io/org/image:tag",
-        )
-    return ref
+def _check_base(distro: Distro, override: str | None) -> str:
+    """The base image: ``--base`` when given, else the distro's ``base =``, checked either way."""
+    if override is not None:
+        return check_reference(override, where="--base", hint="pass an image reference")
+    return check_reference(
+        distro.base,
+        where=f"distro {distro.name}: base =",
+        hint=f"fix `base` in {DISTROS_DIR}/{distro.name}/{CONFIG_NAME} (or in the distro it extends)",
+    )

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pipeline.catalogue import Catalogue
 from pipeline.errors import HeliosError
+from pipeline.imageref import NAME, TAG
 from pipeline.plan import Planner
 from pipeline.platforms import PLATFORMS, check_platform
 
@@ -20,15 +21,6 @@ DEFAULT_PLATFORMS = tuple(PLATFORMS)
 LATEST = "latest"
 # 9999-12-31T23:59:59Z: the "created" label is RFC 3339 with a four-digit year.
 MAX_EPOCH = 253402300799
-
-# The grammar of the distribution spec: an optional registry host[:port], then lower-case path
-# components separated by "/"; tags are up to 128 of [A-Za-z0-9_.-], not starting with . or -.
-_HOST = (
-    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?"
-)
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_ADDRESS = re.compile(rf"^(?:{_HOST}/)?{_COMPONENT}(?:/{_COMPONENT})*$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
 def check_address(address: str) -> str:
@@ -43,7 +35,7 @@ def check_address(address: str) -> str:
         raise HeliosError(
             f"address {address!r} holds a tag", hint="give the repository only and pass tags with --tag"
         )
-    if not _ADDRESS.fullmatch(text):
+    if not NAME.fullmatch(text):
         raise HeliosError(
             f"{address!r} is not a valid registry address",
             hint="use [registry[:port]/]path in lower case, e.g. ghcr.io/org/helios or localhost:5000/helios",
@@ -53,7 +45,7 @@ def check_address(address: str) -> str:
 
 def check_tag(tag: str) -> str:
     """An image tag: letters, digits, '_', '.', '-', at most 128, not starting with '.' or '-'."""
-    if not _TAG.fullmatch(tag):
+    if not TAG.fullmatch(tag):
         raise HeliosError(
             f"{tag!r} is not a valid image tag",
             hint="use up to 128 of A-Z a-z 0-9 _ . - (not starting with . or -)",

@@ -15,6 +15,9 @@ from typer.testing import CliRunner
 
 from pipeline import release, run
 from pipeline.cli import app
+from pipeline.plan import Planner
+from pipeline.tree import LocalTree
+from tests.conftest import BASE_DISTRO
 from tests.test_cli import assert_user_error
 from tests.test_module_errors import module_on
 
@@ -128,3 +131,61 @@ async def test_the_module_refuses_an_epoch_a_label_cannot_hold_in_one_line(
         await helios.build("base", platform="linux/amd64", source_date_epoch=epoch)
     assert f"SOURCE_DATE_EPOCH {epoch} is outside 0..253402300799" in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+BAD_REFERENCES = [
+    ("https://ghcr.io/org/img:1", "URL scheme"),
+    ("Alma/Linux:9", "lower-case components"),
+    ("almalinux:9.6:extra", "lower-case components"),
+    ("almalinux:.9", "the tag '.9'"),
+    ("almalinux@sha256:abc", "64 lower-case hex digits"),
+    ("almalinux@9.6", "is not algorithm:hex"),
+    ("a" * 256, "longer than 255"),
+    ("alma\x1b[31mlinux", "control characters"),
+]
+
+
+@pytest.mark.parametrize(("ref", "message"), BAD_REFERENCES)
+def test_base_option_must_be_an_image_reference(make_tree, recorded_labels, ref, message):
+    result = invoke(
+        "build", "-d", "base", "--platform", "linux/amd64", "--base", ref, "--root", str(make_tree())
+    )
+    assert_user_error(result, "--base", "is not an image reference", message, "hint: pass an image reference")
+    assert not recorded_labels
+
+
+@pytest.mark.parametrize(("ref", "message"), BAD_REFERENCES[:3])
+def test_distro_base_must_be_an_image_reference_before_the_engine(make_tree, recorded_labels, ref, message):
+    root = make_tree(
+        {"distros/base/distro.toml": BASE_DISTRO.replace('base = "debian:13.2"', f"base = {ref!r}")}
+    )
+    result = invoke("build", "-d", "base", "--platform", "linux/amd64", "--root", str(root))
+    assert_user_error(result, "distro base: base =", message, "distros/base/distro.toml")
+    assert not recorded_labels
+    validated = invoke("validate", "--root", str(root))
+    assert validated.exit_code == 2 and "is not an image reference" in validated.stderr
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "almalinux:9.6",
+        "kalilinux/kali-rolling:latest",
+        "localhost:5000/helios/base:1",
+        "[::1]:5000/base",
+        "Registry.Example:443/a__b/c-d---e.f:V1_2",
+        "docker.io/library/node:22.22.2-bookworm@sha256:" + "ab" * 32,
+    ],
+)
+def test_valid_base_references_pass(make_tree, ref):
+    planner = Planner(LocalTree(make_tree()))
+    assert planner.plan("base", "linux/amd64", base=f" {ref} ").base == ref
+
+
+@pytest.mark.asyncio
+async def test_the_module_refuses_a_bad_base_in_one_line(make_tree, monkeypatch, recorded_labels):
+    helios = module_on(make_tree(), monkeypatch)
+    with pytest.raises(FunctionError) as caught:
+        await helios.build("base", platform="linux/amd64", base="https://example.org/x")
+    assert "--base 'https://example.org/x' is not an image reference" in str(caught.value)
+    assert not recorded_labels
