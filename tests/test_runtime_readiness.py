@@ -11,14 +11,21 @@ and s6-rc 0.6 (src/s6-rc/s6-rc.c):
 - s6-notifyoncheck reads ./notification-fd (so it must start in the service directory, where
   s6-supervise runs `run`), closes the fd in the daemon, runs the check (`-c` through
   `execlineb -Pc`) every `-w` ms, `-n` times (0: no limit), and writes the newline when it passes.
+- s6-supervise starts a service that wants up again when it dies, two starts at least 1 s apart,
+  and appends every death, wanted or not, to supervise/death_tally (s6_dtally_write): 14 bytes
+  each, the wall-clock time as a TAI64N label (8-byte TAI64 seconds, 4-byte nanoseconds, big
+  endian), the exit code (128 + the signal when killed) and the signal (0 when it exited). It keeps
+  the newest `max-death-tally` entries (default 100) and truncates the file when it starts.
+  `s6-svdt -n N` prints the newest N as `@<24 hex digits> exitcode N` or `@... signal SIGNAME`,
+  oldest first; `s6-clock` (s6-portable-utils) prints the current time as such a label.
 
 Two supervisors run the same scenario over copies of the tree's real service directories:
-- `FakeSupervisor`, always: those rules in Python, with stand-ins for s6-svstat and
-  s6-notifyoncheck that follow them (readiness is derived, never a constant);
-- the real s6-svscan, s6-supervise, s6-notifyoncheck and s6-svstat, when they are installed (on
-  PATH, or in the directory named by HELIOS_S6_BIN; build skalibs, execline and s6 from their
-  sources with `./configure --prefix=DIR && make && make install`). Skipped with that reason
-  otherwise.
+- `FakeSupervisor`, always: those rules in Python, with stand-ins for s6-svstat, s6-svdt, s6-clock
+  and s6-notifyoncheck that follow them (readiness is derived, never a constant);
+- the real s6-svscan, s6-supervise, s6-notifyoncheck, s6-svstat, s6-svdt and s6-clock, when they are
+  installed (on PATH, or in the directory named by HELIOS_S6_BIN; build skalibs, execline, s6 and
+  s6-portable-utils from their sources with `./configure --prefix=DIR && make && make install`).
+  Skipped with that reason otherwise.
 
 The daemons (Xvnc, nginx, PulseAudio, node, the desktop session) are stand-ins that "listen" by
 holding a mark (a file, or a unix socket for X) while they run; the probes (curl, pactl,
@@ -78,6 +85,39 @@ for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
     signal.signal(sig, stop)
 while True:
     signal.pause()
+"""
+
+# TAI64N labels as skalibs writes them for the wall clock: 2^62 + TAI seconds (UTC + 37 s today).
+TAI_OFFSET = (1 << 62) + 37
+DTALLY_PACK = 14
+
+FAKE_TAI = f"""#!{sys.executable}
+# Stand-ins for s6-clock (no argument) and s6-svdt [-s|-S] [-n N] SERVICEDIR (see the docstring).
+import getopt, os, signal, sys, time
+def label(stamp, nano):
+    return "@%016x%08x" % (stamp, nano)
+if os.path.basename(sys.argv[0]) == "s6-clock":
+    now = time.time_ns()
+    print(label(now // 10**9 + {TAI_OFFSET}, now % 10**9))
+    sys.exit(0)
+opts, args = getopt.getopt(sys.argv[1:], "Ssn:")
+numeric, n = False, 4096
+for opt, value in opts:
+    numeric = {{"-s": True, "-S": False}}.get(opt, numeric)
+    n = min(int(value), 4096) if opt == "-n" else n
+path = os.path.join(args[0], "supervise", "death_tally")
+if not os.path.exists(path):
+    open(path, "wb").close()
+data = open(path, "rb").read()
+entries = [data[i:i + {DTALLY_PACK}] for i in range(0, len(data), {DTALLY_PACK})] if n else []
+for entry in entries[-n:] if n else []:
+    stamp, nano = int.from_bytes(entry[:8], "big"), int.from_bytes(entry[8:12], "big")
+    exitcode, sig = entry[12], entry[13]
+    if sig:
+        how = "signal %d" % sig if numeric else "signal SIG" + signal.Signals(sig).name[3:]
+    else:
+        how = "exitcode %d" % exitcode
+    print(label(stamp, nano), how)
 """
 
 # Daemons and probes: the same in both supervisors.
@@ -159,6 +199,13 @@ exec {fd}>&-
 exec "$@"
 """,
 }
+
+
+def write_fake_s6(directory: Path) -> None:
+    write_tools(directory, FAKE_S6)
+    for name in ("s6-clock", "s6-svdt"):
+        (directory / name).write_text(FAKE_TAI)
+        (directory / name).chmod(0o755)
 
 
 def write_tools(directory: Path, tools: dict[str, str]) -> None:
@@ -243,23 +290,37 @@ class Stage:
 
 
 class FakeSupervisor:
-    """s6-supervise's readiness bookkeeping, one process group per service directory.
+    """s6-supervise's readiness and death bookkeeping, one process group per service directory.
 
     Each start clears supervise/ready (flagready = 0); a newline on the notification pipe sets it;
-    the end of the process removes supervise/pid and supervise/ready. The fake s6-svstat reads
-    exactly that.
+    the end of the process removes supervise/pid and supervise/ready, appends the death to
+    supervise/death_tally and, while the service wants up, starts it again (1 s after the last
+    start at the earliest). The fake s6-svstat and s6-svdt read exactly that.
     """
 
     def __init__(self, stage: Stage, env: dict[str, str]) -> None:
         self.stage, self.env = stage, env
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.wantup: dict[str, bool] = {}
+        self.started: dict[str, float] = {}
+        self.lock = threading.RLock()
 
     def start(self, name: str) -> None:
+        with self.lock:
+            self.wantup[name] = True
+            if name in self.procs and self.procs[name].poll() is None:
+                return
+            self._spawn(name)
+
+    def _spawn(self, name: str) -> None:
         service = self.stage.scandir / name
         supervise = service / "supervise"
-        supervise.mkdir(exist_ok=True)
+        if not supervise.is_dir():  # s6-supervise starting: a fresh, empty tally
+            supervise.mkdir()
+            (supervise / "death_tally").write_bytes(b"")
         (supervise / "ready").unlink(missing_ok=True)
-        command, keep, reader = ["./run"], (), None
+        command, reader = ["./run"], None
+        keep: tuple[int, ...] = ()
         declared = service / "notification-fd"
         if declared.is_file():
             fd = int(declared.read_text())
@@ -281,6 +342,7 @@ class FakeSupervisor:
         for fd in keep:
             os.close(fd)
         self.procs[name] = proc
+        self.started[name] = time.monotonic()
         (supervise / "pid").write_text(f"{proc.pid}\n")
         if reader is not None:
             threading.Thread(target=self._listen, args=(reader, proc, supervise), daemon=True).start()
@@ -296,16 +358,43 @@ class FakeSupervisor:
 
     def _reap(self, proc: subprocess.Popen[bytes], supervise: Path) -> None:
         proc.wait()
-        if self.procs.get(supervise.parent.name) is proc:
+        name = supervise.parent.name
+        with self.lock:
+            if self.procs.get(name) is not proc:
+                return
             (supervise / "pid").unlink(missing_ok=True)
             (supervise / "ready").unlink(missing_ok=True)
+            self._record_death(supervise, proc.returncode)
+        delay = self.started[name] + 1.0 - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        with self.lock:
+            if self.wantup.get(name) and self.procs.get(name) is proc:
+                self._spawn(name)
+
+    @staticmethod
+    def _record_death(supervise: Path, returncode: int) -> None:
+        """Append the death as s6-supervise's uplastup_z does, keeping the newest max-death-tally."""
+        limit_file = supervise.parent / "max-death-tally"
+        limit = min(int(limit_file.read_text()), 4096) if limit_file.is_file() else 100
+        if not limit:
+            return
+        now = time.time_ns()
+        sig = -returncode if returncode < 0 else 0
+        exitcode = 128 + sig if sig else returncode
+        entry = (now // 10**9 + TAI_OFFSET).to_bytes(8, "big") + (now % 10**9).to_bytes(4, "big")
+        tally = supervise / "death_tally"
+        data = tally.read_bytes() + entry + bytes([exitcode & 0xFF, sig])
+        tally.write_bytes(data[-limit * DTALLY_PACK :])
 
     def start_all(self) -> None:
         for name in longruns():
             self.start(name)
 
     def stop(self, name: str) -> None:
-        proc = self.procs[name]
+        with self.lock:
+            self.wantup[name] = False
+            proc = self.procs[name]
         with_group(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
         deadline = time.monotonic() + 5
@@ -313,7 +402,10 @@ class FakeSupervisor:
             time.sleep(0.05)
 
     def shutdown(self) -> None:
-        for proc in self.procs.values():
+        with self.lock:
+            self.wantup.clear()
+            procs = list(self.procs.values())
+        for proc in procs:
             with_group(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
 
@@ -374,7 +466,16 @@ def s6_bin(*tools: str) -> Path:
 
 
 def real_s6_bin() -> Path:
-    return s6_bin("s6-svscan", "s6-supervise", "s6-svc", "s6-svstat", "s6-notifyoncheck", "execlineb")
+    return s6_bin(
+        "s6-svscan",
+        "s6-supervise",
+        "s6-svc",
+        "s6-svstat",
+        "s6-svdt",
+        "s6-notifyoncheck",
+        "execlineb",
+        "s6-clock",
+    )
 
 
 class Boot:
@@ -393,6 +494,17 @@ class Boot:
         )
         return result.stdout.strip()
 
+    def deaths(self, name: str) -> list[str]:
+        """The service's death tally as s6-svdt prints it, oldest first."""
+        result = subprocess.run(
+            ["s6-svdt", str(self.stage.scandir / name)],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return result.stdout.splitlines()
+
     def wait_ready(self, names: list[str] | tuple[str, ...]) -> dict[str, str]:
         """Wait until every service in names is up and ready; return the state of the others."""
         deadline = time.monotonic() + READY_TIMEOUT
@@ -402,6 +514,14 @@ class Boot:
             if not pending or time.monotonic() > deadline:
                 return pending
             time.sleep(0.1)
+
+    def poll_health(self, until: str, seconds: float) -> list[str]:
+        """`health.sh update` every 0.2 s until it prints until or seconds have passed."""
+        states, deadline = [], time.monotonic() + seconds
+        while time.monotonic() < deadline and until not in states:
+            states.append(self.health("update"))
+            time.sleep(0.2)
+        return states
 
     def health(self, command: str) -> str:
         result = subprocess.run(
@@ -427,7 +547,7 @@ def boot(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Boot]:
         env = stage.env([bindir])
         supervisor = RealS6(stage, env, bindir)
     else:
-        write_tools(tmp_path / "fake-s6", FAKE_S6)
+        write_fake_s6(tmp_path / "fake-s6")
         env = stage.env([tmp_path / "fake-s6"])
         supervisor = FakeSupervisor(stage, env)
     try:
@@ -458,17 +578,51 @@ def test_healthz_turns_ready_and_follows_a_crashed_service(boot: Boot) -> None:
 
     boot.supervisor.start("svc-xvnc")
     assert not boot.wait_ready(["svc-xvnc"]), boot.logs()
-    assert boot.health("update") == "ready"
+    assert len(boot.deaths("svc-xvnc")) == 1
+    # Up and ready again, but it died less than two health intervals (2 s here) ago: still down,
+    # and ready once that much time has passed without another death.
+    states = boot.poll_health(until="ready", seconds=10)
+    assert states[-1] == "ready", states
+    assert set(states) <= {"down:svc-xvnc", "ready"}, states
     # At stop s6-rc takes svc-health down first (it depends on helios-ready), then helios-ready.
     boot.supervisor.stop("svc-health")
     boot.health("clear")
     assert not marker.exists()
 
 
+def test_healthz_stays_503_while_a_core_service_keeps_dying(boot: Boot) -> None:
+    """A desktop session that exits 3 s after each start: s6 starts it again at once and it reads
+    up and ready most of the time, yet /healthz must say 503 throughout. Its deaths (s6's death
+    tally) keep it down: the last one within two health intervals, or 3 within 2 minutes."""
+    assert not boot.wait_ready(CORE_SERVICES), boot.logs()
+    assert "boot complete: ready" in boot.health("booted"), boot.logs()
+    startwm = boot.stage.root / "opt/helios/startwm.sh"
+    startwm.unlink()
+    startwm.write_text("#!/bin/bash\necho session starting\nsleep 3\nexit 1\n")
+    startwm.chmod(0o755)
+    boot.supervisor.stop("svc-desktop")
+    boot.supervisor.start("svc-desktop")
+
+    deadline = time.monotonic() + 30
+    while len(boot.deaths("svc-desktop")) < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    deaths = boot.deaths("svc-desktop")
+    assert len(deaths) >= 3, f"{deaths}\n{boot.logs()}"
+    assert all(line.split()[1:] == ["exitcode", "1"] for line in deaths[1:]), deaths
+
+    states, seen_ready = [], False
+    for _ in range(30):  # 6 s: two more deaths, and the session up and ready in between
+        states.append(boot.health("update"))
+        seen_ready = seen_ready or boot.svstat("svc-desktop") == "true true"
+        time.sleep(0.2)
+    assert seen_ready, "the restart loop never read as up and ready: the test proves nothing"
+    assert set(states) == {"down:svc-desktop"}, states
+
+
 def test_a_service_that_never_notifies_is_up_but_not_ready(tmp_path: Path) -> None:
     """The stand-ins keep s6's rule: no notification-fd, or no newline on it, means never ready."""
     stage = Stage(tmp_path)
-    write_tools(tmp_path / "fake-s6", FAKE_S6)
+    write_fake_s6(tmp_path / "fake-s6")
     env = stage.env([tmp_path / "fake-s6"])
     for name, declares in (("silent", True), ("undeclared", False)):
         service = stage.scandir / name
