@@ -7,9 +7,13 @@ real coreutils `timeout`, whose exit codes (124 after TERM, 137 after KILL) the 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
+
 import pytest
 
-from tests.test_runtime_scripts import Sandbox, contenv, idle_env, sandbox, write_hook
+from tests.test_runtime_scripts import LIB, Sandbox, contenv, idle_env, sandbox, write_hook
 
 __all__ = ["sandbox"]  # the fixture, imported for pytest
 
@@ -96,3 +100,94 @@ def test_a_nonsense_idle_sample_is_not_taken_for_an_idle_time(sandbox: Sandbox) 
 def test_ports_are_plain_decimal(sandbox: Sandbox, port: str, valid: bool) -> None:
     verdict = sandbox.bash(f"helios_validate_port '{port}' && echo ok || echo refused").strip()
     assert verdict == ("ok" if valid else "refused")
+
+
+# --- hook time limits ------------------------------------------------------------------------------
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_hanging_init_hooks_are_stopped_and_boot_goes_on(sandbox: Sandbox) -> None:
+    hooks = sandbox.file("etc/helios/init.d")
+    trace = sandbox.root / "trace"
+    child = sandbox.root / "child.pid"
+    # A hook that waits on a child of its own: the TERM must reach the child too.
+    write_hook(hooks / "10-hang.sh", f'sleep 60 & echo $! > "{child}"; wait')
+    # A hook that ignores TERM (and so does its sleep, which inherits that): only KILL ends it.
+    write_hook(hooks / "20-stubborn.sh", "trap '' TERM; sleep 60")
+    write_hook(hooks / "30-after.sh", f'echo after >> "{trace}"')
+
+    started = time.monotonic()
+    result = sandbox.run("init-hooks.sh", timeout=40, HELIOS_HOOK_TIMEOUT="1")
+    elapsed = time.monotonic() - started
+
+    assert "hook 10-hang.sh timed out after 1s and was stopped (exit code 124" in result.stderr
+    assert "hook 20-stubborn.sh timed out after 1s and was stopped (exit code 137" in result.stderr
+    assert trace.read_text() == "after\n"
+    assert "3 hook(s) run, 2 failed" in result.stderr
+    assert elapsed < 15, f"the hooks held the boot for {elapsed:.0f}s"
+    assert not pid_alive(int(child.read_text())), "the hook's own child outlived the time limit"
+
+
+def test_a_hook_that_exits_124_by_itself_is_not_reported_as_timed_out(sandbox: Sandbox) -> None:
+    write_hook(sandbox.file("etc/helios/init.d/10-x.sh"), "exit 124")
+    result = sandbox.run("init-hooks.sh", HELIOS_HOOK_TIMEOUT="30")
+    assert "hook 10-x.sh failed with exit code 124" in result.stderr
+    assert "timed out" not in result.stderr
+
+
+def test_hanging_shutdown_hooks_are_stopped_within_the_stop_grace(sandbox: Sandbox) -> None:
+    hooks = sandbox.file("etc/helios/shutdown.d")
+    trace = sandbox.root / "trace"
+    write_hook(hooks / "10-save.sh", "sleep 60")
+    write_hook(hooks / "20-after.sh", f'echo after >> "{trace}"')
+    # HELIOS_HOOK_TIMEOUT is for init.d and idle.d; shutdown.d has its own, shorter limit.
+    result = sandbox.run(
+        "shutdown-hooks.sh", timeout=40, HELIOS_HOOK_TIMEOUT="600", HELIOS_SHUTDOWN_HOOK_TIMEOUT="1"
+    )
+    assert "hook 10-save.sh timed out after 1s" in result.stderr
+    assert trace.read_text() == "after\n"
+
+
+def test_a_hanging_idle_hook_is_stopped_and_the_watcher_goes_on(sandbox: Sandbox) -> None:
+    write_hook(sandbox.file("etc/helios/idle.d/50-hang.sh"), "/bin/sleep 60")
+    run = idle_env(sandbox, [1_800_000, 0])
+    started = time.monotonic()
+    result = run(IDLE_TIME="30", HELIOS_HOOK_TIMEOUT="1")
+    assert "hook 50-hang.sh timed out after 1s" in result.stderr
+    assert time.monotonic() - started < 15
+    assert sandbox.file("sleeps").read_text().split() == ["30", "1800"], "the watcher kept polling"
+
+
+@pytest.mark.parametrize(
+    ("kind", "env", "expected", "logged"),
+    [
+        ("init", {}, "60", ""),
+        ("idle", {"HELIOS_HOOK_TIMEOUT": "0120"}, "120", ""),
+        ("init", {"HELIOS_HOOK_TIMEOUT": "0"}, "0", ""),
+        ("shutdown", {"HELIOS_HOOK_TIMEOUT": "600"}, "5", ""),
+        ("shutdown", {"HELIOS_SHUTDOWN_HOOK_TIMEOUT": "30"}, "30", ""),
+        ("init", {"HELIOS_HOOK_TIMEOUT": "forever"}, "60", "HELIOS_HOOK_TIMEOUT='forever' is not a number"),
+        ("shutdown", {"HELIOS_SHUTDOWN_HOOK_TIMEOUT": "-1"}, "5", "HELIOS_SHUTDOWN_HOOK_TIMEOUT='-1'"),
+    ],
+)
+def test_hook_time_limit_settings(
+    sandbox: Sandbox, kind: str, env: dict[str, str], expected: str, logged: str
+) -> None:
+    result = subprocess.run(
+        ["bash", "-c", f'source "{LIB}"; helios_hook_timeout {kind}'],
+        env=sandbox.env(**env),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == expected
+    assert logged in result.stderr
+    if not logged:
+        assert result.stderr == ""

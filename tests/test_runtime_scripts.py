@@ -79,14 +79,14 @@ class Sandbox:
         return env
 
     def run(
-        self, script: str, *args: str, check: bool = True, **env: str
+        self, script: str, *args: str, check: bool = True, timeout: float = 60, **env: str
     ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             ["bash", str(LIBEXEC / script), *args],
             env=self.env(**env),
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=timeout,
             check=False,
         )
         if check:

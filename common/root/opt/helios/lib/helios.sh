@@ -148,21 +148,45 @@ helios_hook_name() {
     fi
 }
 
-# helios_run_hook PATH : run one hook; executable files directly, others with bash.
-helios_run_hook() {
-    if [[ -x "$1" ]]; then
-        "$1"
-    else
-        bash "$1"
+# Seconds between the TERM that ends a hook out of time and the KILL for one that ignores TERM.
+HELIOS_HOOK_KILL_GRACE=2
+
+# helios_hook_timeout KIND : print how many seconds one hook of KIND may run (0: no limit):
+# HELIOS_SHUTDOWN_HOOK_TIMEOUT (default 5, as `docker stop` kills the container 10 s after asking it
+# to stop) for shutdown hooks, HELIOS_HOOK_TIMEOUT (default 60) for the others.
+helios_hook_timeout() {
+    local variable=HELIOS_HOOK_TIMEOUT default=60 value seconds
+    if [[ "$1" == shutdown ]]; then
+        variable=HELIOS_SHUTDOWN_HOOK_TIMEOUT default=5
     fi
+    value="${!variable:-$default}"
+    if ! seconds="$(helios_decimal "$value" 0 86400)"; then
+        helios_log "$1" "$variable='$value' is not a number of seconds (0 to 86400); using $default"
+        seconds="$default"
+    fi
+    printf '%s\n' "$seconds"
 }
 
-# helios_run_hooks KIND DIR : run every hook of DIR in lexical order. A failing
-# hook is logged with its name and exit code; the others still run, and the
-# function returns 0 so a broken hook never stops the container. The number of
-# failed hooks is left in HELIOS_HOOKS_FAILED.
+# helios_run_hook PATH SECONDS : run one hook, executable files directly, others with bash. With
+# SECONDS > 0 it runs under coreutils' timeout, which starts it in a process group of its own, sends
+# TERM to that whole group (so to whatever the hook started too) after SECONDS and KILL
+# HELIOS_HOOK_KILL_GRACE seconds later, and exits with 124 (137 after a KILL).
+helios_run_hook() {
+    local -a argv=("$1")
+    [[ -x "$1" ]] || argv=(bash "$1")
+    if (($2 > 0)); then
+        argv=(timeout -k "$HELIOS_HOOK_KILL_GRACE" "$2" "${argv[@]}")
+    fi
+    "${argv[@]}"
+}
+
+# helios_run_hooks KIND DIR : run every hook of DIR in lexical order, each limited to
+# helios_hook_timeout KIND seconds. A failing hook, or one stopped for running out of time, is
+# logged with its name and exit code; the others still run, and the function returns 0 so a broken
+# or hanging hook never stops the container. The number of failed hooks is left in
+# HELIOS_HOOKS_FAILED.
 helios_run_hooks() {
-    local kind="$1" dir="$2" hook name rc total=0
+    local kind="$1" dir="$2" hook name rc limit started total=0
     HELIOS_HOOKS_FAILED=0
     local -a hooks=()
     mapfile -t hooks < <(helios_hook_entries "$dir")
@@ -170,15 +194,26 @@ helios_run_hooks() {
         helios_log "$kind" "no hooks in $dir"
         return 0
     fi
+    limit="$(helios_hook_timeout "$kind")"
+    if ((limit > 0)) && ! command -v timeout >/dev/null; then
+        helios_log "$kind" "no 'timeout' command (coreutils): hooks run without a time limit"
+        limit=0
+    fi
     for hook in "${hooks[@]}"; do
         name="$(helios_hook_name "$hook")"
         total=$((total + 1))
         helios_log "$kind" "running hook $name"
         rc=0
-        HELIOS_HOOK_KIND="$kind" HELIOS_HOOK_NAME="$name" helios_run_hook "$hook" || rc=$?
+        started=$SECONDS
+        HELIOS_HOOK_KIND="$kind" HELIOS_HOOK_NAME="$name" helios_run_hook "$hook" "$limit" || rc=$?
         if ((rc != 0)); then
             HELIOS_HOOKS_FAILED=$((HELIOS_HOOKS_FAILED + 1))
-            helios_log "$kind" "hook $name failed with exit code $rc (continuing)"
+            # timeout's codes, but only once the limit has passed: a hook may exit 124 by itself.
+            if ((limit > 0 && (rc == 124 || rc == 137) && SECONDS - started >= limit)); then
+                helios_log "$kind" "hook $name timed out after ${limit}s and was stopped (exit code $rc; continuing)"
+            else
+                helios_log "$kind" "hook $name failed with exit code $rc (continuing)"
+            fi
         fi
     done
     helios_log "$kind" "$total hook(s) run, $HELIOS_HOOKS_FAILED failed"
@@ -241,45 +276,11 @@ helios_health_reset() {
     rm -rf "$HELIOS_RUN/health"
 }
 
-# helios_health_interval : seconds between two health checks, HELIOS_HEALTH_INTERVAL (default 5).
-helios_health_interval() {
-    helios_decimal "${HELIOS_HEALTH_INTERVAL:-5}" 1 3600 || echo 5
-}
-
-# A core service that keeps dying must not read as healthy: s6-supervise starts it again within a
-# second, so "up and ready" alone is true at almost every check. Its deaths count instead: the
-# service is down while its last death is under two health intervals old, and while it has died
-# HELIOS_HEALTH_DEATHS times within HELIOS_HEALTH_DEATHS_WINDOW seconds (a restart loop).
-HELIOS_HEALTH_DEATHS=3
-HELIOS_HEALTH_DEATHS_WINDOW=120
-
-# helios_tai_seconds LABEL : the seconds of a TAI64N label (@ and 24 hex digits), as s6-clock and
-# s6-svdt print them. Labels past 2^63 (never a wall-clock time) are refused, so nothing wraps.
-helios_tai_seconds() {
-    [[ "$1" =~ ^@([0-7][0-9a-f]{15})[0-9a-f]{8}$ ]] || return 1
-    printf '%s\n' "$((16#${BASH_REMATCH[1]}))"
-}
-
-# helios_service_ready NAME : succeed when the s6 service NAME is up and ready and has not died
-# recently (see HELIOS_HEALTH_DEATHS). s6-supervise appends each death to the service's death tally
-# with a wall-clock TAI64N stamp; s6-svdt prints the newest ones (oldest first) and s6-clock the
-# time now in the same form. A tally or clock that cannot be read counts as down.
+# helios_service_ready NAME : succeed when the s6 service NAME is up and ready.
 helios_service_ready() {
-    local dir="$HELIOS_SCANDIR/$1" state deaths now quiet stamp died age recent=0
-    state="$(s6-svstat -o up,ready "$dir" 2>/dev/null)" || return 1
-    [[ "$state" == "true true" ]] || return 1
-    deaths="$(s6-svdt -n "$HELIOS_HEALTH_DEATHS" "$dir" 2>/dev/null)" || return 1
-    [[ -n "$deaths" ]] || return 0
-    now="$(helios_tai_seconds "$(s6-clock 2>/dev/null)")" || return 1
-    quiet=$((2 * $(helios_health_interval)))
-    while read -r stamp _; do
-        died="$(helios_tai_seconds "$stamp")" || return 1
-        age=$((now - died))
-        ((age >= 0)) || continue # the wall clock was set back since: the age is unknown
-        ((age >= quiet)) || return 1
-        ((age >= HELIOS_HEALTH_DEATHS_WINDOW)) || recent=$((recent + 1))
-    done <<<"$deaths"
-    ((recent < HELIOS_HEALTH_DEATHS))
+    local state
+    state="$(s6-svstat -o up,ready "$HELIOS_SCANDIR/$1" 2>/dev/null)" || return 1
+    [[ "$state" == "true true" ]]
 }
 
 # helios_notify_ready : tell s6-supervise that this service is ready. s6 clears a longrun's ready

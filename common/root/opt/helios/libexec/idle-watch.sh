@@ -9,7 +9,8 @@
 # back; the hooks run again only after new activity. No busy loop.
 #
 # IDLE_TIME=0 or an empty idle.d disables the watcher (it then sleeps).
-# Hooks run as root with HELIOS_USER, HELIOS_HOME and DISPLAY set.
+# Hooks run as root with HELIOS_USER, HELIOS_HOME and DISPLAY set, each stopped after
+# HELIOS_HOOK_TIMEOUT seconds (default 60).
 set -euo pipefail
 # shellcheck source=common/root/opt/helios/lib/helios.sh
 source "${HELIOS_LIB:-${HELIOS_ROOT:-}/opt/helios/lib/helios.sh}"

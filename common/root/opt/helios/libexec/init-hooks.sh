@@ -3,7 +3,8 @@
 #
 # Clears the health state, prints the version banner, then runs the event hooks of /etc/helios/init.d
 # as root, in lexical order, before the desktop user exists (e.g. to join a
-# directory service). A failing hook is logged by name; boot goes on.
+# directory service). A failing hook, or one stopped after HELIOS_HOOK_TIMEOUT seconds
+# (default 60), is logged by name; boot goes on.
 #
 # Relies on: /opt/helios/lib/helios.sh, /opt/helios/*.version (optional).
 # Env: HELIOS_ROOT (tests), USER/UID/GID (exported to hooks as HELIOS_*).

@@ -5,7 +5,8 @@
 # desktop, X server and audio are still up (e.g. to save the XFCE session).
 #
 # Hooks run as root, in lexical order; a failing hook is logged and the others
-# still run. Keep them short: `docker stop` waits 10 s by default (-t to raise).
+# still run. Each is stopped after HELIOS_SHUTDOWN_HOOK_TIMEOUT seconds (default 5):
+# `docker stop` waits 10 s by default (-t to raise).
 # Env given to hooks: HELIOS_USER, HELIOS_HOME, DISPLAY and the container env.
 set -euo pipefail
 # shellcheck source=common/root/opt/helios/lib/helios.sh
