@@ -276,11 +276,45 @@ helios_health_reset() {
     rm -rf "$HELIOS_RUN/health"
 }
 
-# helios_service_ready NAME : succeed when the s6 service NAME is up and ready.
+# helios_health_interval : seconds between two health checks, HELIOS_HEALTH_INTERVAL (default 5).
+helios_health_interval() {
+    helios_decimal "${HELIOS_HEALTH_INTERVAL:-5}" 1 3600 || echo 5
+}
+
+# A core service that keeps dying must not read as healthy: s6-supervise starts it again within a
+# second, so "up and ready" alone is true at almost every check. Its deaths count instead: the
+# service is down while its last death is under two health intervals old, and while it has died
+# HELIOS_HEALTH_DEATHS times within HELIOS_HEALTH_DEATHS_WINDOW seconds (a restart loop).
+HELIOS_HEALTH_DEATHS=3
+HELIOS_HEALTH_DEATHS_WINDOW=120
+
+# helios_tai_seconds LABEL : the seconds of a TAI64N label (@ and 24 hex digits), as s6-clock and
+# s6-svdt print them. Labels past 2^63 (never a wall-clock time) are refused, so nothing wraps.
+helios_tai_seconds() {
+    [[ "$1" =~ ^@([0-7][0-9a-f]{15})[0-9a-f]{8}$ ]] || return 1
+    printf '%s\n' "$((16#${BASH_REMATCH[1]}))"
+}
+
+# helios_service_ready NAME : succeed when the s6 service NAME is up and ready and has not died
+# recently (see HELIOS_HEALTH_DEATHS). s6-supervise appends each death to the service's death tally
+# with a wall-clock TAI64N stamp; s6-svdt prints the newest ones (oldest first) and s6-clock the
+# time now in the same form. A tally or clock that cannot be read counts as down.
 helios_service_ready() {
-    local state
-    state="$(s6-svstat -o up,ready "$HELIOS_SCANDIR/$1" 2>/dev/null)" || return 1
-    [[ "$state" == "true true" ]]
+    local dir="$HELIOS_SCANDIR/$1" state deaths now quiet stamp died age recent=0
+    state="$(s6-svstat -o up,ready "$dir" 2>/dev/null)" || return 1
+    [[ "$state" == "true true" ]] || return 1
+    deaths="$(s6-svdt -n "$HELIOS_HEALTH_DEATHS" "$dir" 2>/dev/null)" || return 1
+    [[ -n "$deaths" ]] || return 0
+    now="$(helios_tai_seconds "$(s6-clock 2>/dev/null)")" || return 1
+    quiet=$((2 * $(helios_health_interval)))
+    while read -r stamp _; do
+        died="$(helios_tai_seconds "$stamp")" || return 1
+        age=$((now - died))
+        ((age >= 0)) || continue # the wall clock was set back since: the age is unknown
+        ((age >= quiet)) || return 1
+        ((age >= HELIOS_HEALTH_DEATHS_WINDOW)) || recent=$((recent + 1))
+    done <<<"$deaths"
+    ((recent < HELIOS_HEALTH_DEATHS))
 }
 
 # helios_notify_ready : tell s6-supervise that this service is ready. s6 clears a longrun's ready
