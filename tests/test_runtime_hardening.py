@@ -191,3 +191,32 @@ def test_hook_time_limit_settings(
     assert logged in result.stderr
     if not logged:
         assert result.stderr == ""
+
+
+# --- entries that are not hooks ---------------------------------------------------------------------
+
+
+def test_entries_that_cannot_run_are_logged_not_silently_skipped(sandbox: Sandbox) -> None:
+    hooks = sandbox.file("etc/helios/init.d")
+    trace = sandbox.root / "trace"
+    write_hook(hooks / "10-setup", f'echo setup >> "{trace}"', executable=False)
+    (hooks / "20-bundle").mkdir()
+    (hooks / "20-bundle/run.sh").write_text("true\n")
+    os.mkfifo(hooks / "30-pipe")
+    (hooks / "35-dangling").symlink_to(sandbox.root / "nowhere")
+    write_hook(hooks / "40-ok.sh", f'echo ok >> "{trace}"', executable=False)
+    (hooks / "README").write_text("docs\n")
+    write_hook(hooks / ".hidden", "true", executable=False)
+
+    result = sandbox.run("init-hooks.sh")
+
+    assert trace.read_text() == "ok\n"
+    assert (
+        "init.d/10-setup is not executable and not named *.sh: skipped (chmod +x it or rename it to *.sh)"
+        in result.stderr
+    )
+    assert "init.d/20-bundle/ has no entrypoint.sh: skipped" in result.stderr
+    assert "init.d/30-pipe is not a regular file or directory: skipped" in result.stderr
+    assert "init.d/35-dangling is not a regular file or directory: skipped" in result.stderr
+    assert "README" not in result.stderr and ".hidden" not in result.stderr
+    assert "1 hook(s) run, 0 failed" in result.stderr

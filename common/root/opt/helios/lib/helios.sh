@@ -122,17 +122,30 @@ helios_contenv_unset() {
 
 # helios_hook_entries DIR : print, one per line and in lexical (C locale) order,
 # the runnable hooks of DIR: regular files that are executable or end in .sh,
-# and sub-directories holding an entrypoint.sh. Hidden files are skipped.
+# and sub-directories holding an entrypoint.sh. Hidden files and README files are
+# skipped quietly; any other entry is skipped with a log line saying why, so a hook
+# mounted without its executable bit does not silently never run.
 helios_hook_entries() {
-    local dir="$1" entry
+    local dir="$1" entry where
     [[ -d "$dir" ]] || return 0
     local LC_ALL=C
     shopt -s nullglob
     for entry in "$dir"/*; do
+        where="$(basename "$dir")/$(basename "$entry")"
         if [[ -d "$entry" ]]; then
-            [[ -f "$entry/entrypoint.sh" ]] && printf '%s\n' "$entry/entrypoint.sh"
+            if [[ -f "$entry/entrypoint.sh" ]]; then
+                printf '%s\n' "$entry/entrypoint.sh"
+            else
+                helios_log hooks "$where/ has no entrypoint.sh: skipped"
+            fi
         elif [[ -f "$entry" ]] && [[ -x "$entry" || "$entry" == *.sh ]]; then
             printf '%s\n' "$entry"
+        elif [[ "$(basename "$entry")" == README* ]]; then
+            continue
+        elif [[ -f "$entry" ]]; then
+            helios_log hooks "$where is not executable and not named *.sh: skipped (chmod +x it or rename it to *.sh)"
+        else
+            helios_log hooks "$where is not a regular file or directory: skipped"
         fi
     done
     shopt -u nullglob
