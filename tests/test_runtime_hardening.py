@@ -7,6 +7,7 @@ real coreutils `timeout`, whose exit codes (124 after TERM, 137 after KILL) the 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import time
@@ -220,3 +221,31 @@ def test_entries_that_cannot_run_are_logged_not_silently_skipped(sandbox: Sandbo
     assert "init.d/35-dangling is not a regular file or directory: skipped" in result.stderr
     assert "README" not in result.stderr and ".hidden" not in result.stderr
     assert "1 hook(s) run, 0 failed" in result.stderr
+
+
+# --- services.d names ------------------------------------------------------------------------------
+
+
+def test_service_names_that_differ_stay_different_services(sandbox: Sandbox) -> None:
+    services = sandbox.file("etc/helios/services.d")
+    for name in ("my agent", "my_agent", "my-agent", "sync", "sync.sh"):
+        write_hook(services / name, "exec sleep 1000")
+    scandir = sandbox.root / "run/service"
+    scandir.mkdir(parents=True)
+
+    result = sandbox.run("services.sh", "up", HELIOS_SCANDIR=str(scandir))
+
+    targets = {path.name: (path / "target").read_text().strip() for path in scandir.iterdir()}
+    spaced = "helios-svc-my_agent-" + hashlib.sha256(b"my agent").hexdigest()[:8]
+    assert targets == {
+        spaced: str(services / "my agent"),
+        "helios-svc-my_agent": str(services / "my_agent"),
+        "helios-svc-my-agent": str(services / "my-agent"),
+        "helios-svc-sync": str(services / "sync"),
+    }
+    assert f"supervising my agent as {spaced}" in result.stderr
+    assert (
+        "services.d entries sync and sync.sh would both be helios-svc-sync: sync.sh is not started; "
+        "rename one of them" in result.stderr
+    )
+    assert "4 extra service(s)" in result.stderr

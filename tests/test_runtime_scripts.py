@@ -8,6 +8,7 @@ health state behind it are tested under s6's own rules in test_runtime_readiness
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -277,9 +278,10 @@ def test_services_are_registered_for_supervision_and_removed_at_stop(sandbox: Sa
 
     sandbox.run("services.sh", "up", HELIOS_SCANDIR=str(scandir))
 
+    agent = "helios-svc-my_agent-" + hashlib.sha256(b"my agent").hexdigest()[:8]
     links = sorted(path.name for path in scandir.iterdir())
-    assert links == ["helios-svc-10-sync", "helios-svc-my_agent"]
-    service = scandir / "helios-svc-my_agent"
+    assert links == ["helios-svc-10-sync", agent]
+    service = scandir / agent
     assert (service / "target").read_text().strip() == str(services / "my agent")
     run = service / "run"
     assert os.access(run, os.X_OK)

@@ -5,8 +5,12 @@
 #
 # Each runnable entry (an executable file, a *.sh file, or a directory with
 # an entrypoint.sh) gets a service directory /run/helios/services/helios-svc-<name>
-# linked into the s6 scan directory /run/service. s6 restarts it when it exits
-# and stops it when the container stops. Entries run as root with the
+# linked into the s6 scan directory /run/service. A name with characters other
+# than letters, digits, '.', '_' and '-' has them replaced by '_' and gets a
+# short hash of the real name appended, so "my agent" and "my_agent" stay two
+# services; two entries that still map to one name ("a" and "a.sh") are not
+# both started: the later one is refused with a log line. s6 restarts a service
+# when it exits and stops it when the container stops. Entries run as root with the
 # container environment; drop privileges with `s6-setuidgid "$HELIOS_USER"`.
 # The entry's path is stored in a data file, never pasted into a script.
 #
@@ -19,12 +23,17 @@ source "${HELIOS_LIB:-${HELIOS_ROOT:-}/opt/helios/lib/helios.sh}"
 services_dir="$HELIOS_RUN/services"
 runner="${HELIOS_LIBEXEC:-/opt/helios/libexec}/service-run.sh"
 
-# service_name PATH : helios-svc-<hook name without .sh, unsafe characters as _>.
+# service_name PATH : helios-svc-<hook name without .sh>, unsafe characters as _ followed by the
+# first 8 hex digits of the name's SHA-256 (so distinct names never merge by the replacement).
 service_name() {
-    local name
+    local name safe
     name="$(helios_hook_name "$1")"
     name="${name%.sh}"
-    printf 'helios-svc-%s\n' "${name//[^A-Za-z0-9._-]/_}"
+    safe="${name//[^A-Za-z0-9._-]/_}"
+    if [[ "$safe" != "$name" ]]; then
+        safe="$safe-$(printf '%s' "$name" | sha256sum | cut -c1-8)"
+    fi
+    printf 'helios-svc-%s\n' "$safe"
 }
 
 rescan() {
@@ -35,9 +44,15 @@ rescan() {
 
 up() {
     local entry name dir count=0
+    local -A taken=()
     mkdir -p "$services_dir"
     while IFS= read -r entry; do
         name="$(service_name "$entry")"
+        if [[ -n "${taken[$name]:-}" ]]; then
+            helios_log services "services.d entries $(helios_hook_name "${taken[$name]}") and $(helios_hook_name "$entry") would both be $name: $(helios_hook_name "$entry") is not started; rename one of them"
+            continue
+        fi
+        taken[$name]="$entry"
         dir="$services_dir/$name"
         mkdir -p "$dir"
         printf '%s\n' "$entry" >"$dir/target"
