@@ -249,3 +249,19 @@ def test_service_names_that_differ_stay_different_services(sandbox: Sandbox) -> 
         "rename one of them" in result.stderr
     )
     assert "4 extra service(s)" in result.stderr
+
+
+# --- desktop user ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("secret", ["line1\nline2", "s3cret-tail\n", "carriage\rreturn", "\n"])
+def test_a_password_with_a_line_break_is_refused_without_showing_it(sandbox: Sandbox, secret: str) -> None:
+    env_file = sandbox.file("run/s6/container_environment/PASSWORD")
+    env_file.write_text(secret)
+    result = sandbox.run("init-user.sh", check=False, PASSWORD=secret)
+    assert result.returncode != 0
+    assert "PASSWORD contains a line break" in result.stderr
+    for part in secret.split():
+        assert part not in result.stderr
+    assert not any(call.startswith(("chpasswd", "openssl", "useradd")) for call in sandbox.calls())
+    assert not env_file.exists(), "later services must not see PASSWORD, even after a refusal"

@@ -23,6 +23,15 @@ source "${HELIOS_LIB:-${HELIOS_ROOT:-}/opt/helios/lib/helios.sh}"
 helios_resolve_user || exit 1
 user="$HELIOS_USER" uid="$HELIOS_UID" gid="$HELIOS_GID" home="$HELIOS_HOME"
 
+# Read PASSWORD as given ($(printenv) would drop trailing newlines; with-contenv keeps every line
+# break but a last one) and hide it from every later service first, whatever happens next.
+password="${PASSWORD-}"
+helios_contenv_unset PASSWORD
+# openssl passwd -stdin and chpasswd read one line: of "a<newline>b" only "a" would be set.
+if [[ "$password" == *[$'\n\r']* ]]; then
+    helios_die user "PASSWORD contains a line break (often the trailing newline of a secret file); only its first line would be set, so it is refused: remove the line break"
+fi
+
 # --- group -----------------------------------------------------------------
 group="$(getent group "$gid" | cut -d: -f1 || true)"
 if [[ -z "$group" ]]; then
@@ -54,7 +63,6 @@ else
 fi
 
 # --- password ----------------------------------------------------------------
-password="$(helios_env PASSWORD)"
 if [[ -n "$password" ]]; then
     # Here-strings and printf are shell built-ins: the secret reaches openssl
     # and chpasswd on stdin only, never in argv.
@@ -63,7 +71,6 @@ if [[ -n "$password" ]]; then
     helios_log user "password set for $user"
 fi
 unset password hash
-helios_contenv_unset PASSWORD
 
 # --- home --------------------------------------------------------------------
 skel="$HELIOS_ROOT/etc/skel"
