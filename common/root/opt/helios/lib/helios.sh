@@ -233,20 +233,46 @@ helios_run_hooks() {
     return 0
 }
 
-# helios_normalize_prefix VALUE : print PREFIX with exactly one leading and one
-# trailing slash ("" and "/" give "/"). Fails on characters that are not safe in
-# a URL path and in nginx configuration.
+# helios_normalize_prefix VALUE : print PREFIX with one leading and one trailing slash and no
+# repeated slashes ("" and "/" give "/", "//desk//" gives "/desk/"). Fails on characters that are
+# not safe in a URL path and in nginx configuration, and on "." or ".." segments, which browsers
+# and proxies resolve away so the prefix would never match. The one normaliser of PREFIX: nginx's
+# configuration, kclient and the readiness probe all read it from here.
 helios_normalize_prefix() {
-    local prefix="$1"
+    local prefix="$1" segment
+    local -a segments=()
     if [[ ! "$prefix" =~ ^[A-Za-z0-9._~/-]*$ ]]; then
         helios_log config "PREFIX='$prefix' may only hold letters, digits, '.', '_', '~', '-' and '/'"
         return 1
     fi
-    while [[ "$prefix" == //* ]]; do prefix="${prefix#/}"; done
-    while [[ "$prefix" == *// ]]; do prefix="${prefix%/}"; done
+    while [[ "$prefix" == *//* ]]; do prefix="${prefix//\/\//\/}"; done
+    IFS=/ read -ra segments <<<"$prefix"
+    for segment in "${segments[@]}"; do
+        if [[ "$segment" == . || "$segment" == .. ]]; then
+            helios_log config "PREFIX='$1' has a '$segment' segment: use a plain path such as /desk/"
+            return 1
+        fi
+    done
     [[ "$prefix" == /* ]] || prefix="/$prefix"
     [[ "$prefix" == */ ]] || prefix="$prefix/"
     printf '%s\n' "$prefix"
+}
+
+# helios_https_enabled : succeed when nginx serves HTTP_PORT over TLS (HTTPS=true).
+helios_https_enabled() {
+    helios_is_true "${HTTPS:-false}"
+}
+
+# helios_local_url PATH : the URL under which this container's nginx answers PATH (which starts
+# with the normalised prefix) from inside the container: scheme from HTTPS, address from
+# HTTP_ADDRESS when nginx listens on one address only, else the loopback.
+helios_local_url() {
+    local scheme=http address="${HTTP_ADDRESS:-}"
+    helios_https_enabled && scheme=https
+    case "$address" in
+        "" | 0.0.0.0 | "[::]") address=127.0.0.1 ;;
+    esac
+    printf '%s://%s:%s%s\n' "$scheme" "$address" "${HTTP_PORT:-3000}" "$1"
 }
 
 # helios_validate_port VALUE : succeed when VALUE is a TCP port number.

@@ -9,16 +9,19 @@
 #   nginx       nginx answers GET {PREFIX}healthz on HTTP_PORT (200 or 503)
 #   desktop     the X server accepts the session's own credentials (DISPLAY and XAUTHORITY as
 #               the desktop user): the session can draw. s6 cannot see further into it.
+#   healthz     GET {PREFIX}healthz answers 200: the whole desktop is ready. Not a service
+#               probe: a container health check (docker run --health-cmd, see docs/runtime.md).
 set -uo pipefail
+# shellcheck source=common/root/opt/helios/lib/helios.sh
+source "${HELIOS_LIB:-${HELIOS_ROOT:-}/opt/helios/lib/helios.sh}"
 
 probe_http() {
-    # Print the status code of GET $1 (000 when nothing answers).
-    curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" 2>/dev/null || true
+    # Print the status code of GET $1 (000 when nothing answers). -k: the probe asks its own
+    # nginx, whose certificate may be the self-signed per-container one.
+    curl -k -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" 2>/dev/null || true
 }
 
-prefix="${PREFIX:-/}"
-[[ "$prefix" == /* ]] || prefix="/$prefix"
-[[ "$prefix" == */ ]] || prefix="$prefix/"
+prefix="$(helios_normalize_prefix "${PREFIX:-/}")" || exit 1
 
 case "${1:-}" in
     pulseaudio)
@@ -33,13 +36,16 @@ case "${1:-}" in
         [[ "$(probe_http "http://127.0.0.1:6900$prefix")" =~ ^[23] ]]
         ;;
     nginx)
-        [[ "$(probe_http "http://127.0.0.1:${HTTP_PORT:-3000}${prefix}healthz")" =~ ^(200|503)$ ]]
+        [[ "$(probe_http "$(helios_local_url "${prefix}healthz")")" =~ ^(200|503)$ ]]
         ;;
     desktop)
         s6-setuidgid "${HELIOS_USER:-${USER:-helios}}" xdpyinfo >/dev/null 2>&1
         ;;
+    healthz)
+        [[ "$(probe_http "$(helios_local_url "${prefix}healthz")")" == 200 ]]
+        ;;
     *)
-        echo "usage: $0 pulseaudio|xvnc|kclient|nginx|desktop" >&2
+        echo "usage: $0 pulseaudio|xvnc|kclient|nginx|desktop|healthz" >&2
         exit 2
         ;;
 esac
