@@ -58,7 +58,7 @@ def test_defaults_listen_on_3000_at_the_root(tmp_path: Path) -> None:
     text = config(tmp_path)
     assert "listen 3000 default_server;" in text
     assert "location = /healthz {" in text
-    assert "location /websockify {" in text
+    assert "location = /websockify {" in text
     assert "proxy_pass http://127.0.0.1:6900;" in text
     assert "proxy_pass http://127.0.0.1:6901;" in text
     assert f"alias {tmp_path}/run/helios/health/ready;" in text
@@ -77,7 +77,7 @@ def test_prefix_and_port_are_applied(tmp_path: Path) -> None:
     assert "listen [::]:8080 default_server;" in text
     assert "location = /desk/healthz {" in text
     assert "location = /healthz {" in text, "probes without the prefix still work"
-    assert "location /desk/websockify {" in text
+    assert "location = /desk/websockify {" in text
     assert "location /desk/ {" in text
     assert "return 301 /desk/;" in text
 
