@@ -265,3 +265,73 @@ def test_a_password_with_a_line_break_is_refused_without_showing_it(sandbox: San
         assert part not in result.stderr
     assert not any(call.startswith(("chpasswd", "openssl", "useradd")) for call in sandbox.calls())
     assert not env_file.exists(), "later services must not see PASSWORD, even after a refusal"
+
+
+SYSTEM_PASSWD = """\
+daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
+www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin
+operator:x:11:0:operator:/root:/bin/bash
+nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
+svc:x:1500:1500::/srv:/bin/false
+ubuntu:x:1000:1000:Ubuntu:/home/ubuntu:/bin/bash
+"""
+SYSTEM_GROUPS = "daemon:x:1:\nshadow:x:42:\nsudo:x:27:\ndisk:x:6:\nwww-data:x:33:\nvideo:x:44:\n"
+
+
+@pytest.fixture
+def image_accounts(sandbox: Sandbox) -> Sandbox:
+    """The sandbox with the system accounts and groups of a Debian-like base image."""
+    with sandbox.file("etc/passwd").open("a") as passwd:
+        passwd.write(SYSTEM_PASSWD)
+    with sandbox.file("etc/group").open("a") as group:
+        group.write(SYSTEM_GROUPS)
+    return sandbox
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"USER": "daemon"}, "USER=daemon names the system account daemon (UID 1, shell /usr/sbin/nologin)"),
+        ({"USER": "www-data"}, "USER=www-data names the system account www-data (UID 33"),
+        ({"USER": "nobody"}, "USER=nobody names the system account nobody (UID 65534"),
+        ({"USER": "operator"}, "USER=operator names the system account operator (UID 11, shell /bin/bash)"),
+        ({"USER": "svc"}, "USER=svc names the system account svc (UID 1500, shell /bin/false)"),
+        ({"USER": "artist", "UID": "33"}, "UID=33 belongs to the system account www-data (UID 33"),
+        ({"USER": "artist", "UID": "065534"}, "UID=65534 belongs to the system account nobody"),
+        ({"GID": "27"}, "GID=27 is the privileged group sudo"),
+        ({"GID": "42"}, "GID=42 is the privileged group shadow"),
+        ({"GID": "6"}, "GID=6 is the privileged group disk"),
+    ],
+)
+def test_system_accounts_and_privileged_groups_are_refused(
+    image_accounts: Sandbox, env: dict[str, str], message: str
+) -> None:
+    result = image_accounts.run("init-user.sh", check=False, **env)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "HELIOS_ALLOW_SYSTEM_ACCOUNT=true" in result.stderr
+    assert not any(
+        call.startswith(("useradd", "usermod", "groupadd", "groupmod")) for call in image_accounts.calls()
+    )
+
+
+def test_a_system_account_is_taken_over_only_when_allowed(image_accounts: Sandbox) -> None:
+    result = image_accounts.run(
+        "init-user.sh", USER="www-data", UID="33", GID="27", HELIOS_ALLOW_SYSTEM_ACCOUNT="true"
+    )
+    assert (
+        "HELIOS_ALLOW_SYSTEM_ACCOUNT=true: system accounts and privileged groups may be used" in result.stderr
+    )
+    assert "usermod -o -u 33 -g 27 -d /home/www-data www-data" in image_accounts.calls()
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{}, {"USER": "artist", "UID": "1000"}, {"GID": "44"}, {"USER": "artist", "UID": "99", "GID": "100"}],
+)
+def test_ordinary_accounts_and_groups_are_still_accepted(
+    image_accounts: Sandbox, env: dict[str, str]
+) -> None:
+    result = image_accounts.run("init-user.sh", **env)
+    assert "desktop user" in result.stderr
+    assert "system account" not in result.stderr

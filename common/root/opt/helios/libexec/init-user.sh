@@ -32,8 +32,45 @@ if [[ "$password" == *[$'\n\r']* ]]; then
     helios_die user "PASSWORD contains a line break (often the trailing newline of a secret file); only its first line would be set, so it is refused: remove the line break"
 fi
 
+# --- accounts of the image ------------------------------------------------------
+# Taking over a system account (daemon, www-data, nobody: a UID below 1000 or a shell that refuses
+# logins) would give the desktop user that account's files and rights, and a privileged group as
+# the primary group would give it the group's powers (sudo, shadow, disk, ...). Both are refused
+# unless HELIOS_ALLOW_SYSTEM_ACCOUNT=true says it is meant.
+privileged_groups=" root sudo wheel admin adm shadow disk kmem docker lxd staff systemd-journal "
+
+# system_account NAME_OR_UID : print "NAME (UID U, shell S)" and succeed when the account exists
+# and is a system account.
+system_account() {
+    local entry name account_uid shell
+    entry="$(getent passwd "$1")" || return 1
+    IFS=: read -r name _ account_uid _ _ _ shell <<<"$entry"
+    account_uid="$(helios_decimal "$account_uid" 0 4294967295)" || account_uid=0
+    if ((account_uid < 1000)) || [[ "$shell" == */nologin || "$shell" == */false ]]; then
+        printf '%s (UID %s, shell %s)\n' "$name" "$account_uid" "${shell:-none}"
+        return 0
+    fi
+    return 1
+}
+
+allow_hint="choose another, or set HELIOS_ALLOW_SYSTEM_ACCOUNT=true to take it over on purpose"
+gid_group="$(getent group "$gid" | cut -d: -f1 || true)"
+if helios_is_true "${HELIOS_ALLOW_SYSTEM_ACCOUNT:-false}"; then
+    helios_log user "HELIOS_ALLOW_SYSTEM_ACCOUNT=true: system accounts and privileged groups may be used"
+else
+    if account="$(system_account "$user")"; then
+        helios_die user "USER=$user names the system account $account of the image: $allow_hint"
+    fi
+    if account="$(system_account "$uid")" && [[ "${account%% *}" != "$user" ]]; then
+        helios_die user "UID=$uid belongs to the system account $account of the image: $allow_hint"
+    fi
+    if [[ -n "$gid_group" && "$privileged_groups" == *" $gid_group "* ]]; then
+        helios_die user "GID=$gid is the privileged group $gid_group: $allow_hint"
+    fi
+fi
+
 # --- group -----------------------------------------------------------------
-group="$(getent group "$gid" | cut -d: -f1 || true)"
+group="$gid_group"
 if [[ -z "$group" ]]; then
     if getent group "$user" >/dev/null; then
         helios_log user "moving group $user to GID $gid"
