@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import dagger
 from dagger import dag
 
-from pipeline.imageconfig import ENTRYPOINT, HTTP_PORT
+from pipeline.imageconfig import ENTRYPOINT, HEALTHCHECK, HTTP_PORT
 from pipeline.layers import REPO, USER, Ref
 from pipeline.linkcheck import LINK_CHECK
 from pipeline.mirror import INPUTS_ENV, INPUTS_MOUNT
@@ -237,6 +237,9 @@ def image(
         ctr.with_entrypoint(list(ENTRYPOINT))
         .without_default_args()
         .with_exposed_port(HTTP_PORT, description="Helios web desktop")
+        .with_docker_healthcheck(
+            list(HEALTHCHECK), interval="30s", timeout="5s", start_period="5m", retries=3
+        )
     )
     for name, value in (labels or {}).items():
         ctr = ctr.with_label(name, value)

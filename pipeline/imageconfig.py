@@ -10,6 +10,10 @@ from pipeline.tree import Tree
 IMAGE_CONFIG = "common/image.toml"
 HTTP_PORT = 3000
 ENTRYPOINT = ("/init",)
+# The container health check: GET {PREFIX}healthz answers 200 once the whole desktop is up. The
+# probe follows HTTP_PORT, PREFIX, HTTPS and HTTP_ADDRESS of the running container. The start
+# period matches s6-overlay's boot limit (S6_CMD_WAIT_FOR_SERVICES_MAXTIME in common/image.toml): 5 minutes.
+HEALTHCHECK = ("/opt/helios/libexec/check.sh", "healthz")
 
 
 def load_image_env(tree: Tree) -> dict[str, str]:
