@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -335,3 +338,80 @@ def test_ordinary_accounts_and_groups_are_still_accepted(
     result = image_accounts.run("init-user.sh", **env)
     assert "desktop user" in result.stderr
     assert "system account" not in result.stderr
+
+
+# --- a persisted home ------------------------------------------------------------------------------
+
+
+def test_links_in_a_persisted_home_are_not_followed(sandbox: Sandbox, tmp_path: Path) -> None:
+    home = sandbox.file("home/helios")
+    home.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"  # e.g. /etc or /root seen from the container
+    elsewhere.mkdir()
+    (home / ".config").symlink_to(elsewhere)
+    (home / "Desktop").symlink_to(tmp_path / "gone")  # dangling
+    (home / "Downloads").symlink_to(elsewhere)
+
+    result = sandbox.run("init-user.sh")
+
+    assert list(elsewhere.iterdir()) == [], "root followed a link out of the home"
+    assert f"{home}/.config is a symbolic link: not completed from /etc/skel" in result.stderr
+    assert f"{home}/Desktop is a symbolic link to no folder: left as it is" in result.stderr
+    assert "Downloads" not in result.stderr, "a link to a folder is a fine ~/Downloads"
+    assert (home / ".profile").read_text() == "# skel profile\n", "the rest is still completed"
+    assert (home / "Desktop").is_symlink() and (home / "Downloads").is_symlink()
+    assert "desktop user helios (1000:helios) ready" in result.stderr
+    calls = sandbox.calls()
+    assert any(call.startswith("s6-applyuidgid -u 1000 -g 1000 -G  bash -c") for call in calls)
+    assert not any(call.startswith("chown") and str(home) in call for call in calls), (
+        "root chowns nothing there"
+    )
+
+
+def test_a_home_that_is_a_file_does_not_stop_the_boot(sandbox: Sandbox) -> None:
+    sandbox.file("home").mkdir()
+    sandbox.file("home/helios").write_text("not a folder\n")
+    result = sandbox.run("init-user.sh")
+    assert f"{sandbox.file('home/helios')} is not a folder: not completed from /etc/skel" in result.stderr
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setpriv"), reason="dropping to another UID needs root"
+)
+def test_the_home_is_completed_with_the_users_own_rights(sandbox: Sandbox) -> None:
+    """With a fake s6-applyuidgid that really drops to UID:GID (as the real one does) and the real
+    chown, the copy works in a fresh home and cannot write into a home that is not the user's."""
+    fake = sandbox.bin / "s6-applyuidgid"
+    fake.write_text(
+        '#!/bin/bash\necho "s6-applyuidgid $*" >> "$FAKE_LOG"\n'
+        "uid=; gid=\n"
+        'while getopts zUu:g:G: opt; do case "$opt" in u) uid=$OPTARG ;; g) gid=$OPTARG ;; esac; done\n'
+        "shift $((OPTIND - 1))\n"
+        'exec setpriv --reuid "$uid" --regid "$gid" --clear-groups "$@"\n'
+    )
+    (sandbox.bin / "chown").unlink()
+    # The user must be able to reach its home and /etc/skel: the pytest folders are private to root.
+    opened = {}
+    for parent in [sandbox.root, *sandbox.root.parents]:
+        if parent == Path(tempfile.gettempdir()):
+            break
+        opened[parent] = parent.stat().st_mode
+        parent.chmod(opened[parent] | 0o055)
+    try:
+        completed_by_the_user(sandbox)
+    finally:
+        for parent, mode in opened.items():
+            parent.chmod(mode)
+
+
+def completed_by_the_user(sandbox: Sandbox) -> None:
+    sandbox.run("init-user.sh", UID="4711", GID="4711")
+    home = sandbox.file("home/helios")
+    for item in (home / ".profile", home / ".config/user-dirs.dirs", home / "Desktop"):
+        assert (item.stat().st_uid, item.stat().st_gid) == (4711, 4711), item
+
+    other = sandbox.file("home/other")
+    other.mkdir(mode=0o755)
+    result = sandbox.run("init-user.sh", USER="other", UID="4712")
+    assert not (other / ".profile").exists(), "root wrote into a home the user cannot write"
+    assert "could not be created in" in result.stderr and "is the home owned by UID 4712?" in result.stderr

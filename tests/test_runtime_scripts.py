@@ -54,6 +54,13 @@ case "$1" in
        done ;;
 esac
 """,
+    # s6-applyuidgid [-z] [-u UID] [-g GID] [-G GIDLIST] [-U] PROG...: set the ids, exec PROG. The
+    # fake execs PROG without changing ids (the real drop is tested as root in test_runtime_hardening).
+    "s6-applyuidgid": """
+while getopts zUu:g:G: opt; do :; done
+shift $((OPTIND - 1))
+exec "$@"
+""",
     "s6-svscanctl": "",
     "s6-svc": "",
     "s6-pause": "",

@@ -8,14 +8,17 @@
 #   and set with `chpasswd -e`: it never appears in a command line or a file,
 #   and it is removed from the environment of every service started later.
 # - The home directory /home/USER is created when missing and completed from
-#   /etc/skel without overwriting anything (a persisted /home is kept as is).
+#   /etc/skel without overwriting anything (a persisted /home is kept as is),
+#   as the user and without following the symbolic links found there.
 # - Runtime directories: /run/helios (root), the PulseAudio and XDG runtime
 #   directories (owned by the user, mode 0700).
 # - Publishes USER, UID, GID, HELIOS_USER, HELIOS_HOME and XDG_RUNTIME_DIR to
 #   s6's container environment so every later service sees the same user.
 #
-# Relies on: useradd/groupadd/usermod/groupmod, getent, chpasswd, openssl.
-# Env: USER, UID, GID, PASSWORD, PULSE_RUNTIME_PATH, HELIOS_ROOT (tests).
+# Relies on: useradd/groupadd/usermod/groupmod, getent, chpasswd, openssl,
+# s6-applyuidgid (s6).
+# Env: USER, UID, GID, PASSWORD, HELIOS_ALLOW_SYSTEM_ACCOUNT, PULSE_RUNTIME_PATH,
+#      HELIOS_ROOT (tests).
 set -euo pipefail
 # shellcheck source=common/root/opt/helios/lib/helios.sh
 source "${HELIOS_LIB:-${HELIOS_ROOT:-}/opt/helios/lib/helios.sh}"
@@ -110,33 +113,69 @@ fi
 unset password hash
 
 # --- home --------------------------------------------------------------------
+# complete_home SKEL HOME : run as the desktop user. Copies what SKEL has and HOME lacks (never
+# overwriting) and makes ~/Desktop and ~/Downloads. Symbolic links in HOME are not followed: what
+# SKEL has below one is skipped with a log line, and a dangling ~/Desktop is left as it is.
+# Self-contained (helios_log aside): it runs in a bash of its own, from `declare -f`.
+complete_home() {
+    local skel="$1" home="$2" src rel dst link failed=0
+    local -a links=()
+    if [[ -d "$skel" ]]; then
+        # find lists a folder before what it holds, so a linked folder is known before its content.
+        while IFS= read -r -d '' src; do
+            rel="${src#"$skel"/}"
+            dst="$home/$rel"
+            for link in "${links[@]}"; do
+                [[ "$rel" == "$link"/* ]] && continue 2
+            done
+            if [[ -L "$dst" ]]; then
+                if [[ -d "$src" && ! -L "$src" ]]; then
+                    links+=("$rel")
+                    helios_log user "$dst is a symbolic link: not completed from /etc/skel"
+                fi
+                continue
+            fi
+            [[ -e "$dst" ]] && continue
+            if [[ -d "$src" && ! -L "$src" ]]; then
+                mkdir "$dst" 2>/dev/null || failed=$((failed + 1))
+            else
+                cp -P "$src" "$dst" 2>/dev/null || failed=$((failed + 1))
+            fi
+        done < <(find "$skel" -mindepth 1 -print0)
+    fi
+    for dst in Desktop Downloads; do
+        if [[ -L "$home/$dst" ]]; then
+            [[ -d "$home/$dst" ]] || helios_log user "$home/$dst is a symbolic link to no folder: left as it is"
+        elif [[ ! -e "$home/$dst" ]]; then
+            mkdir "$home/$dst" 2>/dev/null || failed=$((failed + 1))
+        fi
+    done
+    if ((failed > 0)); then
+        helios_log user "$failed item(s) of /etc/skel could not be created in $home as $(id -un 2>/dev/null || id -u); is the home owned by UID $(id -u)?"
+    fi
+    return 0
+}
+
 skel="$HELIOS_ROOT/etc/skel"
-if [[ ! -d "$home" ]]; then
+if [[ -L "$home" ]]; then
+    helios_log user "$home is a symbolic link: completing it with the user's own rights only"
+elif [[ ! -e "$home" ]]; then
     mkdir -p "$home"
     chmod 0750 "$home"
     chown "$uid:$gid" "$home"
     helios_log user "created $home"
 fi
-# Copy what /etc/skel has and the home lacks; never overwrite the user's files.
-if [[ -d "$skel" ]]; then
-    while IFS= read -r -d '' src; do
-        rel="${src#"$skel"/}"
-        dst="$home/$rel"
-        [[ -e "$dst" || -L "$dst" ]] && continue
-        if [[ -d "$src" && ! -L "$src" ]]; then
-            mkdir -p "$dst"
-        else
-            cp -P "$src" "$dst"
-        fi
-        chown -h "$uid:$gid" "$dst"
-    done < <(find "$skel" -mindepth 1 -print0)
+# A persisted /home belongs to the user: root writes nothing in it. The copy runs as the user
+# (s6-applyuidgid, no supplementary groups), so a link the user made can only lead the copy where
+# the user could write anyway; complete_home skips links on top of that.
+if [[ -d "$home" ]]; then
+    # shellcheck disable=SC2016 # "$1" and "$2" are expanded by the inner bash, as the user.
+    (cd / && s6-applyuidgid -u "$uid" -g "$gid" -G "" \
+        bash -c "$(declare -f helios_log complete_home)"'; complete_home "$1" "$2"' complete-home "$skel" "$home") ||
+        helios_log user "completing $home as $user failed; continuing"
+else
+    helios_log user "$home is not a folder: not completed from /etc/skel"
 fi
-for dir in Desktop Downloads; do
-    if [[ ! -e "$home/$dir" ]]; then
-        mkdir -p "$home/$dir"
-        chown "$uid:$gid" "$home/$dir"
-    fi
-done
 
 # --- runtime directories -----------------------------------------------------
 install -d -m 0755 "$HELIOS_RUN" "$HELIOS_RUN/health"
