@@ -8,10 +8,14 @@ which reads a snapshot taken from a ``dagger.Directory``.
 from __future__ import annotations
 
 import hashlib
+import os
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Protocol
+
+from pipeline.errors import HeliosError
 
 
 class Tree(Protocol):
@@ -75,9 +79,54 @@ class LocalTree:
         return _sha256(records)
 
 
+def _bad_name(name: str) -> str | None:
+    """Why ``name`` cannot be a hook tree entry, or None."""
+    if any("\udc80" <= char <= "\udcff" for char in name):  # undecodable bytes (surrogateescape)
+        return "is not valid UTF-8"
+    if any(unicodedata.category(char) == "Cc" for char in name):
+        return "holds control characters"
+    return None
+
+
+def tree_hazards(root: Path, label: str) -> list[HeliosError]:
+    """Entries of the tree at ``root`` that the engine would not upload as the plan reads them.
+
+    The plan reads through symlinks, but the engine uploads a link as a link: one that leaves the
+    tree (or is absolute) would point elsewhere in the build. Names with control characters or
+    bytes that are not UTF-8 cannot be shown or mounted faithfully. ``label`` names ``root``.
+    """
+    problems = []
+    top = root.resolve()
+    for folder, dirs, files in os.walk(root):  # never into linked folders: they are links too
+        dirs.sort()
+        for name in sorted([*dirs, *files]):
+            path = Path(folder, name)
+            relative = path.relative_to(root).as_posix()
+            shown = f"{label.rstrip('/')}/{relative if relative.isprintable() else repr(relative)}"
+            why = _bad_name(name)
+            if why is not None:
+                problems.append(
+                    HeliosError(f"{shown}: the name {why}", hint="rename it with printable characters")
+                )
+            if not path.is_symlink():
+                continue
+            target = path.readlink()
+            real = Path(os.path.realpath(path))  # unlike resolve(), never raises on a link loop
+            if target.is_absolute() or not real.is_relative_to(top):
+                problems.append(
+                    HeliosError(
+                        f"{shown} is a symlink to {str(target)!r}, outside the tree: the build would copy "
+                        "the link, not the file the plan reads",
+                        hint="copy the file into the tree, or make the link relative and inside the tree",
+                    )
+                )
+    return problems
+
+
 def _file_record(file: Path, name: str) -> bytes:
     executable = "x" if file.stat().st_mode & 0o111 else "-"
-    return f"{name}\0{executable}\0{_sha256(file.read_bytes())}\n".encode()
+    record = f"{name}\0{executable}\0{_sha256(file.read_bytes())}\n"
+    return record.encode("utf-8", "surrogateescape")  # a name that is not UTF-8: its own bytes
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ Every refusal is one line (exit code 2 in the CLI, a FunctionError in the module
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 
 import dagger
@@ -189,3 +190,61 @@ async def test_the_module_refuses_a_bad_base_in_one_line(make_tree, monkeypatch,
         await helios.build("base", platform="linux/amd64", base="https://example.org/x")
     assert "--base 'https://example.org/x' is not an image reference" in str(caught.value)
     assert not recorded_labels
+
+
+def hooks_tree(tmp_path, outside_link: str | None = None, odd_name: bytes | None = None):
+    """A user's hooks tree replacing step 3's hook, with a link or an oddly named file added."""
+    hooks = tmp_path / "site"
+    (hooks / "common" / "build").mkdir(parents=True)
+    (hooks / "common" / "root" / "etc").mkdir(parents=True)
+    (hooks / "common" / "build" / "turbo.sh").write_text("#!/bin/sh\necho mine\n")
+    (hooks / "common" / "root" / "etc" / "inside").symlink_to("../../build/turbo.sh")  # allowed
+    if outside_link is not None:
+        (tmp_path / "secret.sh").write_text("#!/bin/sh\necho outside\n")
+        (hooks / "common" / "root" / "etc" / "motd").symlink_to(outside_link)
+    if odd_name is not None:
+        (hooks / "common" / "root" / "etc" / os.fsdecode(odd_name)).write_bytes(b"x")
+    return hooks
+
+
+@pytest.mark.parametrize(
+    ("link", "odd", "message"),
+    [
+        (
+            "../../../../secret.sh",
+            None,
+            "common/root/etc/motd is a symlink to '../../../../secret.sh', outside",
+        ),
+        ("{tmp}/secret.sh", None, "common/root/etc/motd is a symlink to '{tmp}/secret.sh', outside"),
+        ("/etc/shadow", None, "is a symlink to '/etc/shadow', outside the tree"),
+        (None, b"motd\x1b[2J", "common/root/etc/motd\\x1b[2J': the name holds control characters"),
+        (None, b"line\nbreak", "the name holds control characters"),
+        (None, b"caf\xe9", "the name is not valid UTF-8"),
+    ],
+)
+def test_hooks_trees_refuse_outside_links_and_odd_names(
+    make_tree, tmp_path, recorded_labels, link, odd, message
+):
+    message = message.format(tmp=tmp_path)
+    hooks = hooks_tree(tmp_path, link and link.format(tmp=tmp_path), odd)
+    root = str(make_tree())
+    validated = invoke("validate", "--root", root, "--hooks", str(hooks))
+    assert validated.exit_code == 2, validated.output
+    assert message in validated.stderr and "1 problem(s) found" in validated.stderr
+    for command in (["build", "-d", "base", "--platform", "linux/amd64"], ["plan", "-d", "base"]):
+        result = invoke(*command, "--root", root, "--hooks", str(hooks))
+        assert_user_error(result, message, "hint: ")
+        assert len(result.stderr.splitlines()) == 2  # one error, one hint
+    assert not recorded_labels  # refused before any image was made
+
+
+def test_links_inside_a_hooks_tree_are_fine(make_tree, tmp_path):
+    result = invoke("validate", "--root", str(make_tree()), "--hooks", str(hooks_tree(tmp_path)))
+    assert result.exit_code == 0, result.output
+
+
+def test_a_build_names_the_first_hazard_and_counts_the_rest(make_tree, tmp_path):
+    hooks = hooks_tree(tmp_path, "/opt", b"tab\there")  # a linked folder, and a name with a tab
+    result = invoke("build", "-d", "base", "--root", str(make_tree()), "--hooks", str(hooks))
+    assert_user_error(result, "(and 1 more: `helios validate --hooks")
+    assert "motd is a symlink to '/opt'" in result.stderr and "\t" not in result.stderr

@@ -11,7 +11,7 @@ from pipeline.errors import HeliosError
 from pipeline.layers import Layers
 from pipeline.plan import Plan, Planner
 from pipeline.platforms import check_platform, host_default
-from pipeline.tree import LocalTree
+from pipeline.tree import LocalTree, tree_hazards
 
 USAGE_ERROR = 2
 BUILD_FAILED = 1
@@ -85,8 +85,12 @@ def open_tree(root: Path | None) -> LocalTree:
     return LocalTree(root)
 
 
-def open_layers(root: Path | None, hooks: Path | None) -> Layers:
-    """Our tree, with the user's hooks tree over it when ``--hooks`` is given."""
+def open_layers(root: Path | None, hooks: Path | None, *, check_hooks: bool = True) -> Layers:
+    """Our tree, with the user's hooks tree over it when ``--hooks`` is given.
+
+    With ``check_hooks``, a hooks tree the engine would upload differently from what the plan reads
+    (see :func:`tree_hazards`) is refused; `validate` lists those problems itself instead.
+    """
     repo = open_tree(root)
     if hooks is None:
         return Layers(repo)
@@ -94,6 +98,10 @@ def open_layers(root: Path | None, hooks: Path | None) -> Layers:
         raise HeliosError(
             f"--hooks {hooks}: no such folder", hint="pass a folder laid out like common/ and distros/"
         )
+    hazards = tree_hazards(hooks, str(hooks)) if check_hooks else []
+    if hazards:
+        more = f" (and {len(hazards) - 1} more: `helios validate --hooks {hooks}` lists all)"
+        raise HeliosError(hazards[0].message + (more if len(hazards) > 1 else ""), hint=hazards[0].hint)
     return Layers(repo, LocalTree(hooks), user_label=str(hooks))
 
 

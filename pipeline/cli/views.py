@@ -23,6 +23,7 @@ from pipeline.errors import HeliosError
 from pipeline.layers import Layers
 from pipeline.plan import Planner
 from pipeline.render import distros_table, inputs_table, plan_table
+from pipeline.tree import tree_hazards
 from pipeline.validate import validate_tree
 
 
@@ -88,11 +89,12 @@ def validate(hooks: HooksOption = None, inputs: InputsOption = None, root: RootO
     warn about entries no pin uses.
     """
     try:
-        layers = open_layers(root, hooks)
+        layers = open_layers(root, hooks, check_hooks=False)
     except HeliosError as error:
         fail(error)
     checked = " + ".join(str(getattr(layer.tree, "root", layer.label)) for layer in layers.layers)
-    problems = validate_tree(layers)
+    problems = tree_hazards(hooks, str(hooks)) if hooks is not None else []
+    problems += validate_tree(layers)
     if inputs is not None:
         checked += f" with the input mirror {inputs}"
         problems += validate_inputs(layers, inputs)
