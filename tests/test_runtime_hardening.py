@@ -415,3 +415,11 @@ def completed_by_the_user(sandbox: Sandbox) -> None:
     result = sandbox.run("init-user.sh", USER="other", UID="4712")
     assert not (other / ".profile").exists(), "root wrote into a home the user cannot write"
     assert "could not be created in" in result.stderr and "is the home owned by UID 4712?" in result.stderr
+
+
+@pytest.mark.parametrize("display", [":08", ":" + TWO_POW_64_PLUS_1000, ":59536", "1", ":1.0", ":"])
+def test_display_numbers_are_plain_decimal(sandbox: Sandbox, tmp_path: Path, display: str) -> None:
+    result = sandbox.run("xvnc-exec.sh", check=False, DISPLAY=display, HOME=str(tmp_path))
+    assert result.returncode != 0
+    assert f"DISPLAY='{display}' must look like :1" in result.stderr
+    assert not (tmp_path / ".vnc").exists(), "refused before anything is done"

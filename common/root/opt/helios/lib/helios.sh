@@ -363,8 +363,7 @@ helios_service_ready() {
 helios_notify_ready() {
     local fd
     [[ -r notification-fd ]] || return 0
-    fd="$(<notification-fd)"
-    [[ "$fd" =~ ^[0-9]+$ ]] || return 0
+    fd="$(helios_decimal "$(<notification-fd)" 0 1023)" || return 0
     { printf '\n' >&"$fd"; } 2>/dev/null || return 0
     exec {fd}>&-
 }

@@ -17,7 +17,9 @@ set -euo pipefail
 source "${HELIOS_LIB:-${HELIOS_ROOT:-}/opt/helios/lib/helios.sh}"
 
 display="${DISPLAY:-:1}"
-[[ "$display" =~ ^:[0-9]+$ ]] || helios_die xvnc "DISPLAY='$display' must look like :1"
+# Every X client reads DISPLAY as written, so only the plain form of a display number is taken.
+[[ "$(helios_decimal "${display#:}" 0 59535)" == "${display#:}" && "$display" == :?* ]] ||
+    helios_die xvnc "DISPLAY='$display' must look like :1 (a display number from 0 to 59535, no leading zero)"
 
 mkdir -p "$HOME/.vnc"
 # Skip vncserver's interactive desktop picker: the session is svc-desktop's job.
