@@ -7,6 +7,7 @@ which reads a snapshot taken from a ``dagger.Directory``.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import unicodedata
@@ -59,12 +60,24 @@ class LocalTree:
         directory = self._path(path)
         if not directory.is_dir():
             return []
-        return sorted(entry.name for entry in directory.iterdir())
+        try:
+            return sorted(entry.name for entry in directory.iterdir())
+        except OSError as error:
+            raise unreadable(directory, error) from None
 
     def read_bytes(self, path: str) -> bytes:
-        return self._path(path).read_bytes()
+        try:
+            return self._path(path).read_bytes()
+        except OSError as error:
+            raise unreadable(self._path(path), error) from None
 
     def digest(self, path: str) -> str:
+        try:
+            return self._digest(path)
+        except OSError as error:
+            raise unreadable(self._path(path), error) from None
+
+    def _digest(self, path: str) -> str:
         target = self._path(path)
         if target.is_file():
             return _sha256(_file_record(target, target.name))
@@ -77,6 +90,17 @@ class LocalTree:
             if file.is_file()
         )
         return _sha256(records)
+
+
+def unreadable(path: Path, error: OSError) -> HeliosError:
+    """A file or folder the tree cannot read, as a one-line error (not an OSError traceback)."""
+    reason = error.strerror or type(error).__name__
+    return HeliosError(f"cannot read {path}: {reason}", hint="make it readable by the user running helios")
+
+
+def _readable(path: Path, is_dir: bool) -> bool:
+    mode = os.R_OK | os.X_OK if is_dir else os.R_OK
+    return os.access(path, mode, effective_ids=os.access in os.supports_effective_ids)
 
 
 def _bad_name(name: str) -> str | None:
@@ -93,11 +117,17 @@ def tree_hazards(root: Path, label: str) -> list[HeliosError]:
 
     The plan reads through symlinks, but the engine uploads a link as a link: one that leaves the
     tree (or is absolute) would point elsewhere in the build. Names with control characters or
-    bytes that are not UTF-8 cannot be shown or mounted faithfully. ``label`` names ``root``.
+    bytes that are not UTF-8 cannot be shown or mounted faithfully, and what cannot be read cannot
+    be planned. ``label`` names ``root`` in the messages.
     """
     problems = []
     top = root.resolve()
-    for folder, dirs, files in os.walk(root):  # never into linked folders: they are links too
+
+    def cannot_list(error: OSError) -> None:
+        problems.append(unreadable(Path(error.filename or root), error))
+
+    # Never into linked folders (they are links too), nor into folders that cannot be listed.
+    for folder, dirs, files in os.walk(root, onerror=cannot_list):
         dirs.sort()
         for name in sorted([*dirs, *files]):
             path = Path(folder, name)
@@ -108,19 +138,27 @@ def tree_hazards(root: Path, label: str) -> list[HeliosError]:
                 problems.append(
                     HeliosError(f"{shown}: the name {why}", hint="rename it with printable characters")
                 )
-            if not path.is_symlink():
-                continue
-            target = path.readlink()
-            real = Path(os.path.realpath(path))  # unlike resolve(), never raises on a link loop
-            if target.is_absolute() or not real.is_relative_to(top):
-                problems.append(
-                    HeliosError(
-                        f"{shown} is a symlink to {str(target)!r}, outside the tree: the build would copy "
-                        "the link, not the file the plan reads",
-                        hint="copy the file into the tree, or make the link relative and inside the tree",
-                    )
-                )
+            if path.is_symlink():
+                problems += _outside_link(path, top, shown)
+            elif not _readable(path, is_dir=name in dirs):
+                problems.append(unreadable(Path(shown), PermissionError(errno.EACCES, "Permission denied")))
+                if name in dirs:
+                    dirs.remove(name)
     return problems
+
+
+def _outside_link(path: Path, top: Path, shown: str) -> list[HeliosError]:
+    target = path.readlink()
+    real = Path(os.path.realpath(path))  # unlike resolve(), never raises on a link loop
+    if not target.is_absolute() and real.is_relative_to(top):
+        return []
+    return [
+        HeliosError(
+            f"{shown} is a symlink to {str(target)!r}, outside the tree: the build would copy "
+            "the link, not the file the plan reads",
+            hint="copy the file into the tree, or make the link relative and inside the tree",
+        )
+    ]
 
 
 def _file_record(file: Path, name: str) -> bytes:

@@ -33,7 +33,7 @@ def validate_tree(source: Tree | Layers) -> list[HeliosError]:
     try:
         planner = Planner(layers)
     except HeliosError as error:
-        return _unique([*(p for p in problems if p is not None), error])
+        return unique_problems([*(p for p in problems if p is not None), error])
     for name in planner.catalogue.names():
         for platform in PLATFORMS:
             try:
@@ -44,10 +44,10 @@ def validate_tree(source: Tree | Layers) -> list[HeliosError]:
             for planned in plan.steps:  # drop-in scripts are checked with their folder
                 if planned.runs:
                     problems.append(_no_shebang(layers, planned.step.number, planned.hook))
-    return _unique([p for p in problems if p is not None])
+    return unique_problems([p for p in problems if p is not None])
 
 
-def _unique(problems: list[HeliosError]) -> list[HeliosError]:
+def unique_problems(problems: list[HeliosError]) -> list[HeliosError]:
     """``problems`` without repeats (the same problem is often found for both platforms)."""
     return list({str(problem): problem for problem in problems}.values())
 

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import dagger
 import pytest
@@ -18,7 +21,7 @@ from pipeline import release, run
 from pipeline.cli import app
 from pipeline.plan import Planner
 from pipeline.tree import LocalTree
-from tests.conftest import BASE_DISTRO
+from tests.conftest import BASE_DISTRO, FIXTURE_FILES, write_files
 from tests.test_cli import assert_user_error
 from tests.test_module_errors import module_on
 
@@ -248,3 +251,74 @@ def test_a_build_names_the_first_hazard_and_counts_the_rest(make_tree, tmp_path)
     result = invoke("build", "-d", "base", "--root", str(make_tree()), "--hooks", str(hooks))
     assert_user_error(result, "(and 1 more: `helios validate --hooks")
     assert "motd is a symlink to '/opt'" in result.stderr and "\t" not in result.stderr
+
+
+@pytest.fixture
+def shared_dir():
+    """A folder an unprivileged user can reach (pytest's own tmp_path is private to its owner)."""
+    folder = Path(tempfile.mkdtemp(prefix="helios-unreadable-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def unprivileged():
+    """Run as nobody when the tests run as root, who could read a mode 000 file anyway."""
+    if os.geteuid() != 0:
+        yield
+        return
+    os.setegid(65534)
+    os.seteuid(65534)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
+@pytest.mark.parametrize(
+    ("unreadable", "command"),
+    [
+        ("common/build/turbo.sh", ["validate"]),
+        ("common/build/turbo.sh", ["plan", "-d", "base"]),
+        ("common/build/turbo.sh", ["build", "-d", "base", "--platform", "linux/amd64"]),
+        ("distros/base/distro.toml", ["validate"]),
+        ("distros/base/distro.toml", ["plan", "-d", "base"]),
+        ("common/root/etc", ["validate"]),
+        ("common/root/etc", ["build", "-d", "base", "--platform", "linux/amd64"]),
+    ],
+)
+def test_an_unreadable_file_in_hooks_is_one_line(shared_dir, recorded_labels, unreadable, command):
+    root = write_files(shared_dir / "repo", FIXTURE_FILES)
+    hooks = write_files(
+        shared_dir / "site",
+        {
+            "common/build/turbo.sh": "#!/bin/sh\n",
+            "common/root/etc/motd": "hello\n",
+            "distros/base/distro.toml": BASE_DISTRO,
+        },
+    )
+    readable = invoke(*command, "--root", str(root), "--hooks", str(hooks))  # and imports all it needs
+    assert readable.exit_code == 0, readable.output
+    recorded_labels.clear()
+    (hooks / unreadable).chmod(0)
+    with unprivileged():
+        result = invoke(*command, "--root", str(root), "--hooks", str(hooks))
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr  # found by both walks, reported once
+    assert errors[0].startswith(f"error: cannot read {hooks}/{unreadable}: Permission denied")
+    assert not recorded_labels
+
+
+def test_a_distro_toml_that_is_not_utf8_is_one_line(make_tree, tmp_path):
+    hooks = write_files(tmp_path / "site", {"distros/base/distro.toml": ""})
+    (hooks / "distros/base/distro.toml").write_bytes(b'description = "caf\xe9"\n')
+    for command in (["validate"], ["plan", "-d", "base"]):
+        result = invoke(*command, "--root", str(make_tree()), "--hooks", str(hooks))
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert (
+            f"{hooks}/distros/base/distro.toml is not valid TOML: 'utf-8' codec can't decode" in result.stderr
+        )

@@ -24,7 +24,7 @@ from pipeline.layers import Layers
 from pipeline.plan import Planner
 from pipeline.render import distros_table, inputs_table, plan_table
 from pipeline.tree import tree_hazards
-from pipeline.validate import validate_tree
+from pipeline.validate import unique_problems, validate_tree
 
 
 def validate_inputs(layers: Layers, inputs: Path) -> list[HeliosError]:
@@ -94,10 +94,14 @@ def validate(hooks: HooksOption = None, inputs: InputsOption = None, root: RootO
         fail(error)
     checked = " + ".join(str(getattr(layer.tree, "root", layer.label)) for layer in layers.layers)
     problems = tree_hazards(hooks, str(hooks)) if hooks is not None else []
-    problems += validate_tree(layers)
+    try:
+        problems += validate_tree(layers)
+    except HeliosError as error:  # a file or folder that cannot be read stops the walk
+        problems.append(error)
     if inputs is not None:
         checked += f" with the input mirror {inputs}"
         problems += validate_inputs(layers, inputs)
+    problems = unique_problems(problems)  # an unreadable file is found by both walks
     for problem in problems:
         typer.echo(f"error: {problem}", err=True)
     if problems:
