@@ -441,6 +441,7 @@ def probe_url(tmp_path: Path, probe: str, **env: str) -> tuple[int, str]:
         ({"PREFIX": "a//b", "HTTP_PORT": "8080"}, "http://127.0.0.1:8080/a/b/healthz"),
         ({"HTTPS": "true"}, "https://127.0.0.1:3000/healthz"),
         ({"HTTP_ADDRESS": "[::1]"}, "http://[::1]:3000/healthz"),
+        ({"HTTP_ADDRESS": "[::]"}, "http://[::1]:3000/healthz"),
     ],
 )
 def test_the_nginx_probe_asks_the_url_nginx_serves(tmp_path: Path, env: dict[str, str], url: str) -> None:

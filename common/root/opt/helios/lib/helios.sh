@@ -270,7 +270,8 @@ helios_local_url() {
     local scheme=http address="${HTTP_ADDRESS:-}"
     helios_https_enabled && scheme=https
     case "$address" in
-        "" | 0.0.0.0 | "[::]") address=127.0.0.1 ;;
+        "" | 0.0.0.0) address=127.0.0.1 ;;
+        "[::]") address="[::1]" ;;
     esac
     printf '%s://%s:%s%s\n' "$scheme" "$address" "${HTTP_PORT:-3000}" "$1"
 }
