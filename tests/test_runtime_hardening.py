@@ -379,16 +379,23 @@ def test_a_home_that_is_a_file_does_not_stop_the_boot(sandbox: Sandbox) -> None:
     os.geteuid() != 0 or not shutil.which("setpriv"), reason="dropping to another UID needs root"
 )
 def test_the_home_is_completed_with_the_users_own_rights(sandbox: Sandbox) -> None:
-    """With a fake s6-applyuidgid that really drops to UID:GID (as the real one does) and the real
-    chown, the copy works in a fresh home and cannot write into a home that is not the user's."""
+    """With s6-applyuidgid really dropping to UID:GID (s6's own from HELIOS_S6_BIN when there, else a
+    setpriv stand-in doing the same) and the real chown, the copy works in a fresh home and cannot
+    write into a home that is not the user's."""
     fake = sandbox.bin / "s6-applyuidgid"
-    fake.write_text(
-        '#!/bin/bash\necho "s6-applyuidgid $*" >> "$FAKE_LOG"\n'
-        "uid=; gid=\n"
-        'while getopts zUu:g:G: opt; do case "$opt" in u) uid=$OPTARG ;; g) gid=$OPTARG ;; esac; done\n'
-        "shift $((OPTIND - 1))\n"
-        'exec setpriv --reuid "$uid" --regid "$gid" --clear-groups "$@"\n'
-    )
+    real = Path(os.environ.get("HELIOS_S6_BIN", "/nonexistent")) / "s6-applyuidgid"
+    fake.unlink()
+    if real.is_file():
+        fake.symlink_to(real)
+    else:
+        fake.write_text(
+            '#!/bin/bash\necho "s6-applyuidgid $*" >> "$FAKE_LOG"\n'
+            "uid=; gid=\n"
+            'while getopts zUu:g:G: opt; do case "$opt" in u) uid=$OPTARG ;; g) gid=$OPTARG ;; esac; done\n'
+            "shift $((OPTIND - 1))\n"
+            'exec setpriv --reuid "$uid" --regid "$gid" --clear-groups "$@"\n'
+        )
+        fake.chmod(0o755)
     (sandbox.bin / "chown").unlink()
     # The user must be able to reach its home and /etc/skel: the pytest folders are private to root.
     opened = {}
