@@ -18,6 +18,7 @@
 #   banner, log, die                   the step's log lines
 #   require_env, require_tools         fail early on a missing variable or program
 #   verify_sha256, download            pinned, verified downloads (input mirror, curl or wget)
+#   fetch_url                          a network fetch with time-outs and bounded retries
 #   git_checkout, git_apply_patches    a git source at a full commit id (input mirror or network);
 #                                      patches that must apply
 #   uname_arch, multiarch_triplet      HELIOS_ARCH (amd64|arm64) in upstream spellings
@@ -126,16 +127,44 @@ download() {
     return 0
   fi
   mirror_offline && mirror_missing "${url##*/} from $url" "sha256 $sha256" "sha256/$sha256"
-  if command -v curl >/dev/null; then
-    curl -fsSL --retry 3 --retry-delay 2 -o "$dest" "$url" || die "could not download $url"
-  elif command -v wget >/dev/null; then
-    wget -q -O "$dest" "$url" || die "could not download $url"
-  else
-    die "neither curl nor wget is installed to download ${url##*/}"
-  fi
+  fetch_url "$url" "$dest"
   if ! (verify_sha256 "$dest" "$sha256"); then
     rm -f "$dest"
     exit 1
+  fi
+}
+
+# fetch_url URL DEST: URL into DEST over the network, never hanging and retrying a bounded number
+# of times: a connection that cannot be made within HELIOS_DOWNLOAD_CONNECT_TIMEOUT seconds (30),
+# a transfer without a byte for HELIOS_DOWNLOAD_STALL_TIMEOUT seconds (60), a refused connection or
+# a body cut short are tried again, HELIOS_DOWNLOAD_RETRIES more times (4). No check here: callers
+# verify DEST before use (`download` does).
+fetch_url() {
+  local url=$1 dest=$2 connect=${HELIOS_DOWNLOAD_CONNECT_TIMEOUT:-30}
+  local stall=${HELIOS_DOWNLOAD_STALL_TIMEOUT:-60} retries=${HELIOS_DOWNLOAD_RETRIES:-4} attempt
+  local -a retry_all=()
+  [[ $connect =~ ^[1-9][0-9]*$ && $stall =~ ^[1-9][0-9]*$ && $retries =~ ^[0-9]+$ ]] ||
+    die "HELIOS_DOWNLOAD_CONNECT_TIMEOUT, _STALL_TIMEOUT and _RETRIES must be whole numbers of seconds and tries"
+  if command -v curl >/dev/null; then
+    # --retry alone skips refused connections and cut bodies (exit 7 and 18); curl 7.71+ (every
+    # supported base) can retry all errors, an older one still retries refusals and time-outs.
+    if curl --retry-all-errors --version >/dev/null 2>&1; then retry_all=(--retry-all-errors); fi
+    curl -fsSL --connect-timeout "$connect" --speed-limit 1 --speed-time "$stall" \
+      --retry "$retries" --retry-delay 2 --retry-connrefused "${retry_all[@]}" -o "$dest" "$url" ||
+      { rm -f "$dest"; die "could not download $url (tried $((retries + 1)) times)"; }
+  elif command -v wget >/dev/null; then
+    local -a limits=(-T "$stall") # BusyBox: -T bounds each network wait
+    if wget --version 2>/dev/null | grep -q 'GNU Wget'; then
+      limits=(--connect-timeout="$connect" --read-timeout="$stall" --tries=1)
+    fi
+    for ((attempt = 0; attempt <= retries; attempt++)); do
+      ((attempt == 0)) || { log "${url##*/}: download failed, trying again ($attempt of $retries)"; sleep 2; }
+      wget -q "${limits[@]}" -O "$dest" "$url" && return 0
+    done
+    rm -f "$dest"
+    die "could not download $url (tried $((retries + 1)) times)"
+  else
+    die "neither curl nor wget is installed to download ${url##*/}"
   fi
 }
 
