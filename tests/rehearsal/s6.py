@@ -73,6 +73,12 @@ PACKAGES = (
 )
 
 
+HOST_TOOLS = tuple(
+    p for p in PACKAGES if p.name in {"skalibs", "execline", "s6", "s6-rc", "s6-portable-utils"}
+)
+"""What the readiness tests run on the host (tests/test_runtime_readiness.py), s6-clock included."""
+
+
 class S6BuildError(RuntimeError):
     """The s6-overlay stand-in could not be built from the mirrored sources."""
 
@@ -232,3 +238,50 @@ def _usr_bin_links(root: Path) -> None:
     usr_bin.mkdir(parents=True)
     for command in sorted((root / "command").iterdir()):
         (usr_bin / command.name).symlink_to(f"../../command/{command.name}")
+
+
+def s6_host_tools(workdir: Path, inputs: Path) -> Path:
+    """s6 and s6-rc for this host, built from the mirror ``inputs`` into a prefix; its ``bin``.
+
+    The s6-overlay tree above is slashpackage (its programs find each other under /package), so it
+    runs only as an image's root. The readiness tests run s6-svscan and s6-rc on the host itself
+    (HELIOS_S6_BIN), which needs a plain prefix build, cached like the tree.
+    """
+    sources = {pkg.name: _single_bundle(inputs, pkg.owner, pkg.name) for pkg in HOST_TOOLS}
+    overlay_bundle = _single_bundle(inputs, "just-containers", "s6-overlay")
+    prefix = CACHE / "s6-host-tools" / _cache_key("host-tools", overlay_bundle, sources)
+    if (prefix / "bin" / "s6-clock").is_file():
+        return prefix / "bin"
+    workdir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="s6-host-tools-", dir=workdir))
+    # Installed straight into the cache: s6 compiles its libexec path in (s6-ftrigrd), so the
+    # prefix cannot be moved afterwards. A failed build leaves no half-made prefix behind.
+    shutil.rmtree(prefix, ignore_errors=True)
+    try:
+        for pkg in HOST_TOOLS:
+            src = _clone(sources[pkg.name], scratch / "src" / pkg.name)
+            _run(["./configure", f"--prefix={prefix}", "--disable-shared", *_host_paths(prefix)], cwd=src)
+            _run(["make", f"-j{os.cpu_count() or 1}"], cwd=src)
+            _run(["make", "install"], cwd=src)
+    except BaseException:
+        shutil.rmtree(prefix, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return prefix / "bin"
+
+
+def _host_paths(prefix: Path) -> list[str]:
+    """Where each package finds the headers and static libraries of those built before it."""
+    libs = [
+        f"--with-lib={prefix}/lib",
+        *(f"--with-lib={prefix}/lib/{name}" for name in ("skalibs", "execline", "s6")),
+    ]
+    return [f"--with-sysdeps={prefix}/lib/skalibs/sysdeps", f"--with-include={prefix}/include", *libs]
+
+
+if __name__ == "__main__":
+    import sys
+
+    # python -m tests.rehearsal.s6 INPUTS: print the bin directory of the host tools (for CI).
+    print(s6_host_tools(CACHE / "work" / "s6-host-tools", Path(sys.argv[1])))
