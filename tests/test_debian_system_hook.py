@@ -36,10 +36,17 @@ PINNED = "AE1A7BA4EFFF9A9987E1474C4BACCAB36E7FE9A1"
 OTHER = "0123456789ABCDEF0123456789ABCDEF01234567"
 
 CURL = r"""#!/bin/bash
-# curl -fsSL --retry N -o DEST URL
-dest= url=
-while (($#)); do case $1 in -o) dest=$2; shift 2 ;; --retry) shift 2 ;; -*) shift ;; *) url=$1; shift ;; esac; done
+# curl -fsSL [--connect-timeout S] [--speed-limit B --speed-time S] [--retry N] -o DEST URL
+dest= url= limits=
+while (($#)); do case $1 in
+  -o) dest=$2; shift 2 ;;
+  --connect-timeout|--speed-limit|--speed-time) limits+=" $1=$2"; shift 2 ;;
+  --retry) shift 2 ;;
+  -*) shift ;;
+  *) url=$1; shift ;;
+esac; done
 echo "curl $url" >>"$STUB_LOG"
+echo "curl-limits$limits" >>"$STUB_LOG"
 if [[ ${STUB_CURL:-} == unreachable ]]; then
   echo "curl: (6) Could not resolve host: ${url#https://}" | sed 's#/.*##' >&2
   exit 6
@@ -171,6 +178,14 @@ def run_virtualgl(tmp: Path, **env: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
     )
+
+
+def test_a_stalled_repository_cannot_hang_the_step(stubs: Path) -> None:
+    run_virtualgl(stubs, HELIOS_DOWNLOAD_STALL_TIMEOUT="7")
+    limits = [line for line in calls(stubs).splitlines() if line.startswith("curl-limits")]
+    assert limits, "curl was not called"
+    for line in limits:
+        assert "--connect-timeout=30" in line and "--speed-limit=1" in line and "--speed-time=7" in line
 
 
 def calls(tmp: Path) -> str:

@@ -50,7 +50,9 @@ runtime_packages() {
 # vgl_fetch URL DEST WHAT: download URL, or end the step saying which repository failed and why.
 vgl_fetch() {
   local url=$1 dest=$2 what=$3 rc=0
-  curl -fsSL --retry 3 -o "$dest" "$url" || rc=$?
+  # The same time-outs as the hook library's download: a stalled server must not hang the build.
+  curl -fsSL --connect-timeout "${HELIOS_DOWNLOAD_CONNECT_TIMEOUT:-30}" --speed-limit 1 \
+    --speed-time "${HELIOS_DOWNLOAD_STALL_TIMEOUT:-60}" --retry 3 --retry-connrefused -o "$dest" "$url" || rc=$?
   ((rc == 0)) || die "could not fetch $what from $url (curl exit $rc): the VirtualGL repository $VGL_REPO must be reachable from the build; retry when it is, or $VGL_OFF_HINT"
 }
 

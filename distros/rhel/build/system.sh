@@ -37,7 +37,9 @@ banner "runtime packages (${#packages[@]} from /helios/packages.list)"
 dnf install -y --allowerasing --setopt=install_weak_deps=False "${packages[@]}"
 
 banner "VirtualGL"
-curl -fsSL --retry 3 -o "$VGL_KEY" "$VGL_KEY_URL"
+# The same time-outs as the hook library's download: a stalled server must not hang the build.
+curl -fsSL --connect-timeout "${HELIOS_DOWNLOAD_CONNECT_TIMEOUT:-30}" --speed-limit 1 \
+  --speed-time "${HELIOS_DOWNLOAD_STALL_TIMEOUT:-60}" --retry 3 --retry-connrefused -o "$VGL_KEY" "$VGL_KEY_URL"
 fingerprint=$(gpg --show-keys --with-colons "$VGL_KEY" 2>/dev/null | awk -F: '/^fpr:/ {print $10; exit}')
 [[ $fingerprint == "$VGL_KEY_FINGERPRINT" ]] || die "VirtualGL key fingerprint is '$fingerprint', expected $VGL_KEY_FINGERPRINT"
 rpm --import "$VGL_KEY"
