@@ -44,8 +44,13 @@ esac
 
 
 def service(image: dagger.Container) -> dagger.Service:
-    """The image running as it would under `docker run`: s6's /init as PID 1."""
-    return image.as_service(args=list(ENTRYPOINT), no_init=True)
+    """The image running as it would under `docker run`: s6's /init as PID 1.
+
+    The probe reaches it by the binding's name, which nginx refuses as an unknown host (DNS
+    rebinding), as an operator's own name would be: so the service allows it, as an operator does.
+    """
+    allowed = image.with_env_variable("ALLOWED_HOSTS", SERVICE_HOST)
+    return allowed.as_service(args=list(ENTRYPOINT), no_init=True)
 
 
 def probe(image: dagger.Container, probe_image: str, *, timeout: int, nonce: str) -> dagger.Container:

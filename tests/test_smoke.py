@@ -11,6 +11,9 @@ from dagger import dag
 from pipeline import smoke
 from pipeline.main import Helios
 from tests.dagwalk import reachable, selections
+from tests.test_runtime_web_security import site
+
+__all__ = ["site"]  # the live-nginx fixture, imported for pytest
 
 
 def fake_curl(folder: Path, health: str, page: str) -> Path:
@@ -58,6 +61,20 @@ def test_the_image_runs_with_s6_as_pid_1_behind_a_service_binding():
     assert services[0].args["args"] == ["/init"] and services[0].args["noInit"] is True
     binding = next(f for f in selections(probe) if f.name == "withServiceBinding")
     assert binding.args["alias"] == smoke.SERVICE_HOST
+
+
+def test_the_service_allows_the_name_the_probe_reaches_it_by():
+    probe = smoke.probe(dag.container().from_("example:1"), "node:22", timeout=60, nonce="n")
+    service_ctr = next(obj for obj in reachable(probe) if any(f.name == "asService" for f in selections(obj)))
+    env = {f.args["name"]: f.args["value"] for f in selections(service_ctr) if f.name == "withEnvVariable"}
+    assert env["ALLOWED_HOSTS"] == smoke.SERVICE_HOST
+
+
+def test_nginx_serves_the_probe_by_that_name_and_refuses_it_otherwise(site):
+    """The probe's GET / carries Host: helios:3000; nginx answers it only when the name is allowed."""
+    host = f"{smoke.SERVICE_HOST}:3000"
+    assert site(ALLOWED_HOSTS=smoke.SERVICE_HOST).get("/", host=host).status == 200
+    assert site().get("/", host=host).status == 403
 
 
 def test_the_diagnostic_boot_runs_init_as_pid_1_and_keeps_the_output():
