@@ -21,20 +21,33 @@ DEFAULT_TIMEOUT = 180
 """Seconds the desktop may take to report ready (smoke's --timeout; the rehearsal uses it too)."""
 
 
-def probe_script(url: str, timeout: int) -> str:
-    """A POSIX sh script that waits for ``url``healthz to say ready, then checks ``url`` serves HTML."""
+HOLD_SECONDS = 12
+"""How long /healthz must stay "ready" before the desktop counts as up: past two health intervals
+(5 s each), so a session that dies a few seconds after each start is seen dying (docs/runtime.md)."""
+
+
+def probe_script(url: str, timeout: int, hold: int = HOLD_SECONDS) -> str:
+    """A POSIX sh script: ``url``healthz says ready and stays so for ``hold`` s, then ``url`` serves HTML."""
     health, page = shlex.quote(f"{url}healthz"), shlex.quote(url)
     return f"""
 deadline=$(( $(date +%s) + {timeout} ))
-until [ "$(curl -fsS --max-time 5 {health} 2>/dev/null)" = ready ]; do
-  if [ "$(date +%s)" -ge "$deadline" ]; then
-    echo "smoke: {health} did not report ready within {timeout}s (last status:" \\
+held_since=
+while :; do
+  now=$(date +%s)
+  if [ "$(curl -fsS --max-time 5 {health} 2>/dev/null)" = ready ]; then
+    held_since=${{held_since:-$now}}
+    [ $(( now - held_since )) -ge {hold} ] && break
+  else
+    held_since=
+  fi
+  if [ "$now" -ge "$deadline" ]; then
+    echo "smoke: {health} did not stay ready for {hold}s within {timeout}s (last status:" \\
       "$(curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 {health}))" >&2
     exit 1
   fi
   sleep 2
 done
-echo "smoke: {health} reports ready"
+echo "smoke: {health} reports ready, and stayed so for {hold}s"
 body=$(curl -fsS --max-time 10 {page}) || {{ echo "smoke: GET {page} failed" >&2; exit 1; }}
 case "$body" in
   *"<html"*|*"<HTML"*|*"<!DOCTYPE"*|*"<!doctype"*) echo "smoke: GET {page} serves the web client" ;;

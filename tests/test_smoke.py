@@ -28,11 +28,45 @@ def fake_curl(folder: Path, health: str, page: str) -> Path:
     return folder
 
 
-def run_probe(tmp_path: Path, health: str, page: str, timeout: int = 2) -> subprocess.CompletedProcess:
+def run_probe(
+    tmp_path: Path, health: str, page: str, timeout: int = 2, hold: int = 0
+) -> subprocess.CompletedProcess:
     bin_dir = fake_curl(tmp_path, health, page)
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HEALTH": health, "PAGE": page}
-    script = smoke.probe_script("http://helios:3000/", timeout)
-    return subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=env, timeout=30)
+    script = smoke.probe_script("http://helios:3000/", timeout, hold)
+    return subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=env, timeout=60)
+
+
+def flapping_curl(folder: Path) -> Path:
+    """A curl stand-in whose /healthz alternates ready and down:svc-desktop, call by call, as
+    health.sh answers for a session that dies every few seconds."""
+    script = folder / "curl"
+    script.write_text(
+        "#!/bin/sh\n"
+        'count=$(cat "$COUNTER" 2>/dev/null || echo 0); echo $((count + 1)) >"$COUNTER"\n'
+        "if [ $((count % 2)) -eq 0 ]; then printf ready; else printf down:svc-desktop; fi\n"
+    )
+    script.chmod(0o755)
+    return folder
+
+
+def test_probe_waits_until_ready_has_held(tmp_path):
+    result = run_probe(tmp_path, "ready", "<!DOCTYPE html><html></html>", timeout=20, hold=3)
+    assert result.returncode == 0, result.stderr
+    assert "stayed so for 3s" in result.stdout
+
+
+def test_probe_fails_a_desktop_that_keeps_dying(tmp_path):
+    bin_dir = flapping_curl(tmp_path)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "COUNTER": str(tmp_path / "count")}
+    script = smoke.probe_script("http://helios:3000/", 8, 3)
+    result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 1
+    assert "did not stay ready for 3s within 8s" in result.stderr
+
+
+def test_the_hold_outlasts_two_health_intervals():
+    assert smoke.HOLD_SECONDS > 2 * 5, "health.sh samples every 5 s (HELIOS_HEALTH_INTERVAL)"
 
 
 def test_probe_passes_when_ready_and_serving_html(tmp_path):
@@ -44,7 +78,7 @@ def test_probe_passes_when_ready_and_serving_html(tmp_path):
 def test_probe_fails_in_time_when_never_ready(tmp_path):
     result = run_probe(tmp_path, "starting", "<html></html>", timeout=1)
     assert result.returncode == 1
-    assert "did not report ready within 1s" in result.stderr
+    assert "did not stay ready for 0s within 1s" in result.stderr
 
 
 def test_probe_fails_when_the_page_is_not_html(tmp_path):
