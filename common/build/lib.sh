@@ -23,6 +23,7 @@
 #                                      patches that must apply
 #   uname_arch, multiarch_triplet      HELIOS_ARCH (amd64|arm64) in upstream spellings
 #   load_package_list                  step 9's /helios/packages.list into an array
+#   install_release                    a verified release tarball unpacked, its programs linked
 #   install_nodejs                     the pinned official Node.js build (step 6, glibc distros)
 #   enable_epel_crb                    EPEL 9 (key pinned by fingerprint) and CRB on EL9
 #   build_static_library               a pinned CMake library a distro lacks, static (step 2)
@@ -247,6 +248,26 @@ load_package_list() {
   ((${#packages_out[@]} > 0)) || die "$file lists no package"
 }
 
+# --- release trees -------------------------------------------------------------------------------
+
+# install_release DIR BIN_DIR URL SHA256 TOOL...: the release tarball URL (.tar.gz or .tar.xz, one
+# top folder), verified against SHA256, unpacked into DIR (emptied first), and each TOOL of its
+# bin/ linked into BIN_DIR.
+install_release() {
+  local dir=$1 bin_dir=$2 url=$3 sha256=$4 tarball tool
+  shift 4
+  tarball=${TMPDIR:-/tmp}/${url##*/}
+  download "$url" "$tarball" "$sha256"
+  rm -rf "$dir"
+  mkdir -p "$dir" "$bin_dir"
+  tar -xf "$tarball" --strip-components=1 --no-same-owner -C "$dir"
+  rm -f "$tarball"
+  for tool in "$@"; do
+    [[ -e "$dir/bin/$tool" ]] || die "${url##*/} has no bin/$tool"
+    ln -sfn "$dir/bin/$tool" "$bin_dir/$tool"
+  done
+}
+
 # --- Node.js (step 6) ----------------------------------------------------------------------------
 
 # install_nodejs DIR [BIN_DIR]: the official Node.js build NODEJS_URL, verified against
@@ -254,18 +275,9 @@ load_package_list() {
 # (default /usr/local/bin). Fails unless the unpacked node reports NODEJS_VERSION. glibc only:
 # the official builds do not run on musl (Alpine uses its own nodejs package).
 install_nodejs() {
-  local dir=$1 bin_dir=${2:-/usr/local/bin} tarball tool version
+  local dir=$1 bin_dir=${2:-/usr/local/bin} version
   require_env NODEJS_VERSION NODEJS_URL NODEJS_SHA256
-  tarball=${TMPDIR:-/tmp}/node-v${NODEJS_VERSION}.tar.xz
-  download "$NODEJS_URL" "$tarball" "$NODEJS_SHA256"
-  rm -rf "$dir"
-  mkdir -p "$dir" "$bin_dir"
-  tar -xJf "$tarball" --strip-components=1 --no-same-owner -C "$dir"
-  rm -f "$tarball"
-  for tool in node npm npx; do
-    [[ -e "$dir/bin/$tool" ]] || die "${NODEJS_URL##*/} has no bin/$tool"
-    ln -sfn "$dir/bin/$tool" "$bin_dir/$tool"
-  done
+  install_release "$dir" "$bin_dir" "$NODEJS_URL" "$NODEJS_SHA256" node npm npx
   version=$("$dir/bin/node" --version)
   [[ $version == "v$NODEJS_VERSION" ]] || die "node reports $version, expected v$NODEJS_VERSION"
 }

@@ -21,16 +21,7 @@ require_env CMAKE_VERSION CMAKE_URL CMAKE_SHA256
 [[ $CMAKE_VERSION == 3.* ]] || die "[cmake] version is $CMAKE_VERSION: KasmVNC's CMakeLists.txt needs CMake 3"
 
 banner "CMake $CMAKE_VERSION: download and verify"
-tarball=${TMPDIR:-/tmp}/cmake-$CMAKE_VERSION.tar.gz
-download "$CMAKE_URL" "$tarball" "$CMAKE_SHA256"
-rm -rf "$CMAKE_DIR"
-mkdir -p "$CMAKE_DIR" "$BIN_DIR"
-tar -xzf "$tarball" --strip-components=1 --no-same-owner -C "$CMAKE_DIR"
-rm -f "$tarball"
-for tool in cmake ctest cpack; do
-  [[ -x $CMAKE_DIR/bin/$tool ]] || die "${CMAKE_URL##*/} has no bin/$tool"
-  ln -sfn "$CMAKE_DIR/bin/$tool" "$BIN_DIR/$tool"
-done
+install_release "$CMAKE_DIR" "$BIN_DIR" "$CMAKE_URL" "$CMAKE_SHA256" cmake ctest cpack
 reported=$("$BIN_DIR/cmake" --version | head -n1)
 [[ $reported == "cmake version $CMAKE_VERSION" ]] || die "$BIN_DIR/cmake reports '$reported', expected $CMAKE_VERSION"
 banner "$reported in $BIN_DIR (the distro's own: $(/usr/bin/cmake --version 2>/dev/null | head -n1 || echo none))"
