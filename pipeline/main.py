@@ -17,6 +17,7 @@ from pipeline import shipping, smoke
 from pipeline.errors import HeliosError
 from pipeline.failure import engine_error
 from pipeline.graph import PACKAGES_TXT, Sources
+from pipeline.hookcheck import check_hooks_directory
 from pipeline.layers import Layers
 from pipeline.mirror import plan_inputs
 from pipeline.mirror_dagger import list_mirror, make_mirror
@@ -109,6 +110,8 @@ class Helios:
         if offline and inputs is None:
             raise HeliosError("--offline needs --inputs", hint="make a mirror first: see docs/inputs.md")
         repo = await snapshot(self.source, digests=digests)
+        if hooks is not None:
+            await check_hooks_directory(hooks)
         user = await snapshot(hooks, digests=digests) if hooks is not None else None
         mirror = await list_mirror(inputs, offline=offline) if inputs is not None else None
         return Planner(Layers(repo, user, user_label="hooks"), mirror=mirror)

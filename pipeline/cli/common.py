@@ -8,6 +8,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from pipeline.errors import HeliosError
+from pipeline.hookcheck import first_hazard
 from pipeline.layers import Layers
 from pipeline.plan import Plan, Planner
 from pipeline.platforms import check_platform, host_default
@@ -100,8 +101,7 @@ def open_layers(root: Path | None, hooks: Path | None, *, check_hooks: bool = Tr
         )
     hazards = tree_hazards(hooks, str(hooks)) if check_hooks else []
     if hazards:
-        more = f" (and {len(hazards) - 1} more: `helios validate --hooks {hooks}` lists all)"
-        raise HeliosError(hazards[0].message + (more if len(hazards) > 1 else ""), hint=hazards[0].hint)
+        raise first_hazard(hazards, f"`helios validate --hooks {hooks}`")
     return Layers(repo, LocalTree(hooks), user_label=str(hooks))
 
 
