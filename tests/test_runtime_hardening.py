@@ -55,7 +55,7 @@ def test_decimal_parser_is_strict_and_never_octal(sandbox: Sandbox, value: str, 
 
 @pytest.mark.parametrize(("uid", "canonical"), [("08", "8"), ("010", "10"), ("0001000", "1000")])
 def test_uid_and_gid_with_leading_zeros_are_decimal(sandbox: Sandbox, uid: str, canonical: str) -> None:
-    sandbox.run("init-user.sh", UID=uid, GID=uid)
+    sandbox.run("user.sh", UID=uid, GID=uid)
     useradd = next(call for call in sandbox.calls() if call.startswith("useradd"))
     assert f"-u {canonical} -g {canonical} " in useradd
     published = contenv(sandbox)
@@ -67,7 +67,7 @@ def test_uid_and_gid_with_leading_zeros_are_decimal(sandbox: Sandbox, uid: str, 
 @pytest.mark.parametrize("name", ["UID", "GID"])
 @pytest.mark.parametrize("value", [TWO_POW_32_PLUS_1000, TWO_POW_64_PLUS_1000, "1" + "0" * 40])
 def test_ids_past_the_range_are_refused_not_wrapped(sandbox: Sandbox, name: str, value: str) -> None:
-    result = sandbox.run("init-user.sh", check=False, **{name: value})
+    result = sandbox.run("user.sh", check=False, **{name: value})
     assert result.returncode != 0
     assert f"{name}='{value}' must be a decimal number between 1 and 2147483646" in result.stderr
     assert not any(call.startswith(("useradd", "groupadd")) for call in sandbox.calls())
@@ -84,7 +84,7 @@ def test_idle_time_with_a_leading_zero_is_read_as_decimal(sandbox: Sandbox) -> N
 @pytest.mark.parametrize("value", [TWO_POW_64_PLUS_1000, "525601", "-5"])
 def test_idle_time_out_of_range_disables_the_watcher(sandbox: Sandbox, value: str) -> None:
     write_hook(sandbox.file("etc/helios/idle.d/50-x.sh"), "true")
-    result = sandbox.run("idle-watch.sh", IDLE_TIME=value)
+    result = sandbox.run("idle.sh", IDLE_TIME=value)
     assert f"IDLE_TIME='{value}' is not a number of minutes" in result.stderr
     assert "s6-pause " in sandbox.calls()
 
@@ -128,7 +128,7 @@ def test_hanging_init_hooks_are_stopped_and_boot_goes_on(sandbox: Sandbox) -> No
     write_hook(hooks / "30-after.sh", f'echo after >> "{trace}"')
 
     started = time.monotonic()
-    result = sandbox.run("init-hooks.sh", timeout=40, HELIOS_HOOK_TIMEOUT="1")
+    result = sandbox.run("init.sh", timeout=40, HELIOS_HOOK_TIMEOUT="1")
     elapsed = time.monotonic() - started
 
     assert "hook 10-hang.sh timed out after 1s and was stopped (exit code 124" in result.stderr
@@ -141,7 +141,7 @@ def test_hanging_init_hooks_are_stopped_and_boot_goes_on(sandbox: Sandbox) -> No
 
 def test_a_hook_that_exits_124_by_itself_is_not_reported_as_timed_out(sandbox: Sandbox) -> None:
     write_hook(sandbox.file("etc/helios/init.d/10-x.sh"), "exit 124")
-    result = sandbox.run("init-hooks.sh", HELIOS_HOOK_TIMEOUT="30")
+    result = sandbox.run("init.sh", HELIOS_HOOK_TIMEOUT="30")
     assert "hook 10-x.sh failed with exit code 124" in result.stderr
     assert "timed out" not in result.stderr
 
@@ -153,7 +153,7 @@ def test_hanging_shutdown_hooks_are_stopped_within_the_stop_grace(sandbox: Sandb
     write_hook(hooks / "20-after.sh", f'echo after >> "{trace}"')
     # HELIOS_HOOK_TIMEOUT is for init.d and idle.d; shutdown.d has its own, shorter limit.
     result = sandbox.run(
-        "shutdown-hooks.sh", timeout=40, HELIOS_HOOK_TIMEOUT="600", HELIOS_SHUTDOWN_HOOK_TIMEOUT="1"
+        "shutdown.sh", timeout=40, HELIOS_HOOK_TIMEOUT="600", HELIOS_SHUTDOWN_HOOK_TIMEOUT="1"
     )
     assert "hook 10-save.sh timed out after 1s" in result.stderr
     assert trace.read_text() == "after\n"
@@ -212,7 +212,7 @@ def test_entries_that_cannot_run_are_logged_not_silently_skipped(sandbox: Sandbo
     (hooks / "README").write_text("docs\n")
     write_hook(hooks / ".hidden", "true", executable=False)
 
-    result = sandbox.run("init-hooks.sh")
+    result = sandbox.run("init.sh")
 
     assert trace.read_text() == "ok\n"
     assert (
@@ -261,7 +261,7 @@ def test_service_names_that_differ_stay_different_services(sandbox: Sandbox) -> 
 def test_a_password_with_a_line_break_is_refused_without_showing_it(sandbox: Sandbox, secret: str) -> None:
     env_file = sandbox.file("run/s6/container_environment/PASSWORD")
     env_file.write_text(secret)
-    result = sandbox.run("init-user.sh", check=False, PASSWORD=secret)
+    result = sandbox.run("user.sh", check=False, PASSWORD=secret)
     assert result.returncode != 0
     assert "PASSWORD contains a line break" in result.stderr
     for part in secret.split():
@@ -309,7 +309,7 @@ def image_accounts(sandbox: Sandbox) -> Sandbox:
 def test_system_accounts_and_privileged_groups_are_refused(
     image_accounts: Sandbox, env: dict[str, str], message: str
 ) -> None:
-    result = image_accounts.run("init-user.sh", check=False, **env)
+    result = image_accounts.run("user.sh", check=False, **env)
     assert result.returncode != 0
     assert message in result.stderr
     assert "HELIOS_ALLOW_SYSTEM_ACCOUNT=true" in result.stderr
@@ -320,7 +320,7 @@ def test_system_accounts_and_privileged_groups_are_refused(
 
 def test_a_system_account_is_taken_over_only_when_allowed(image_accounts: Sandbox) -> None:
     result = image_accounts.run(
-        "init-user.sh", USER="www-data", UID="33", GID="27", HELIOS_ALLOW_SYSTEM_ACCOUNT="true"
+        "user.sh", USER="www-data", UID="33", GID="27", HELIOS_ALLOW_SYSTEM_ACCOUNT="true"
     )
     assert (
         "HELIOS_ALLOW_SYSTEM_ACCOUNT=true: system accounts and privileged groups may be used" in result.stderr
@@ -335,7 +335,7 @@ def test_a_system_account_is_taken_over_only_when_allowed(image_accounts: Sandbo
 def test_ordinary_accounts_and_groups_are_still_accepted(
     image_accounts: Sandbox, env: dict[str, str]
 ) -> None:
-    result = image_accounts.run("init-user.sh", **env)
+    result = image_accounts.run("user.sh", **env)
     assert "desktop user" in result.stderr
     assert "system account" not in result.stderr
 
@@ -352,7 +352,7 @@ def test_links_in_a_persisted_home_are_not_followed(sandbox: Sandbox, tmp_path: 
     (home / "Desktop").symlink_to(tmp_path / "gone")  # dangling
     (home / "Downloads").symlink_to(elsewhere)
 
-    result = sandbox.run("init-user.sh")
+    result = sandbox.run("user.sh")
 
     assert list(elsewhere.iterdir()) == [], "root followed a link out of the home"
     assert f"{home}/.config is a symbolic link: not completed from /etc/skel" in result.stderr
@@ -371,7 +371,7 @@ def test_links_in_a_persisted_home_are_not_followed(sandbox: Sandbox, tmp_path: 
 def test_a_home_that_is_a_file_does_not_stop_the_boot(sandbox: Sandbox) -> None:
     sandbox.file("home").mkdir()
     sandbox.file("home/helios").write_text("not a folder\n")
-    result = sandbox.run("init-user.sh")
+    result = sandbox.run("user.sh")
     assert f"{sandbox.file('home/helios')} is not a folder: not completed from /etc/skel" in result.stderr
 
 
@@ -412,21 +412,21 @@ def test_the_home_is_completed_with_the_users_own_rights(sandbox: Sandbox) -> No
 
 
 def completed_by_the_user(sandbox: Sandbox) -> None:
-    sandbox.run("init-user.sh", UID="4711", GID="4711")
+    sandbox.run("user.sh", UID="4711", GID="4711")
     home = sandbox.file("home/helios")
     for item in (home / ".profile", home / ".config/user-dirs.dirs", home / "Desktop"):
         assert (item.stat().st_uid, item.stat().st_gid) == (4711, 4711), item
 
     other = sandbox.file("home/other")
     other.mkdir(mode=0o755)
-    result = sandbox.run("init-user.sh", USER="other", UID="4712")
+    result = sandbox.run("user.sh", USER="other", UID="4712")
     assert not (other / ".profile").exists(), "root wrote into a home the user cannot write"
     assert "could not be created in" in result.stderr and "is the home owned by UID 4712?" in result.stderr
 
 
 @pytest.mark.parametrize("display", [":08", ":" + TWO_POW_64_PLUS_1000, ":59536", "1", ":1.0", ":"])
 def test_display_numbers_are_plain_decimal(sandbox: Sandbox, tmp_path: Path, display: str) -> None:
-    result = sandbox.run("xvnc-exec.sh", check=False, DISPLAY=display, HOME=str(tmp_path))
+    result = sandbox.run("xvnc.sh", check=False, DISPLAY=display, HOME=str(tmp_path))
     assert result.returncode != 0
     assert f"DISPLAY='{display}' must look like :1" in result.stderr
     assert not (tmp_path / ".vnc").exists(), "refused before anything is done"

@@ -42,7 +42,7 @@ def render(tmp_path: Path, check: bool = True, **env: str) -> subprocess.Complet
         **env,
     }
     result = subprocess.run(
-        ["bash", str(LIBEXEC / "init-nginx.sh")], env=full_env, capture_output=True, text=True, check=False
+        ["bash", str(LIBEXEC / "nginx-config.sh")], env=full_env, capture_output=True, text=True, check=False
     )
     if check:
         assert result.returncode == 0, result.stderr

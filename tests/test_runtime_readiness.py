@@ -30,7 +30,7 @@ Two supervisors run the same scenario over copies of the tree's real service dir
 The daemons (Xvnc, nginx, PulseAudio, node, the desktop session) are stand-ins that "listen" by
 holding a mark (a file, or a unix socket for X) while they run; the probes (curl, pactl,
 xdpyinfo) answer from those marks. Everything else, the run scripts, check.sh, health.sh,
-idle-watch.sh and helios.sh, is the tree's own code: the copies only have /command/ and
+ready.sh, idle.sh and helios.sh, is the tree's own code: the copies only have /command/ and
 /opt/helios/ pointed into the temporary root.
 """
 
@@ -523,9 +523,9 @@ class Boot:
             time.sleep(0.2)
         return states
 
-    def health(self, command: str) -> str:
+    def health(self, command: str, script: str = "health.sh") -> str:
         result = subprocess.run(
-            ["bash", str(OVERLAY / "opt/helios/libexec/health.sh"), command],
+            ["bash", str(OVERLAY / "opt/helios/libexec" / script), command],
             env=self.env,
             capture_output=True,
             text=True,
@@ -568,7 +568,7 @@ def test_every_longrun_becomes_ready_under_s6(boot: Boot) -> None:
 def test_healthz_turns_ready_and_follows_a_crashed_service(boot: Boot) -> None:
     assert boot.health("update") == "starting"
     boot.wait_ready(CORE_SERVICES)
-    assert "boot complete: ready" in boot.health("booted"), boot.logs()
+    assert "boot complete: ready" in boot.health("up", "ready.sh"), boot.logs()
     marker = boot.stage.root / "run/helios/health/ready"
     assert marker.read_text() == "ready"
 
@@ -586,7 +586,7 @@ def test_healthz_turns_ready_and_follows_a_crashed_service(boot: Boot) -> None:
     assert set(states) <= {"down:svc-xvnc", "ready"}, states
     # At stop s6-rc takes svc-health down first (it depends on helios-ready), then helios-ready.
     boot.supervisor.stop("svc-health")
-    boot.health("clear")
+    boot.health("down", "ready.sh")
     assert not marker.exists()
 
 
@@ -595,7 +595,7 @@ def test_healthz_stays_503_while_a_core_service_keeps_dying(boot: Boot) -> None:
     up and ready most of the time, yet /healthz must say 503 throughout. Its deaths (s6's death
     tally) keep it down: the last one within two health intervals, or 3 within 2 minutes."""
     assert not boot.wait_ready(CORE_SERVICES), boot.logs()
-    assert "boot complete: ready" in boot.health("booted"), boot.logs()
+    assert "boot complete: ready" in boot.health("up", "ready.sh"), boot.logs()
     startwm = boot.stage.root / "opt/helios/startwm.sh"
     startwm.unlink()
     startwm.write_text("#!/bin/bash\necho session starting\nsleep 3\nexit 1\n")

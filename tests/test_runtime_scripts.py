@@ -148,7 +148,7 @@ def contenv(sandbox: Sandbox) -> dict[str, str]:
 
 
 def test_user_defaults_when_nothing_is_set(sandbox: Sandbox) -> None:
-    result = sandbox.run("init-user.sh")
+    result = sandbox.run("user.sh")
     assert "helios:x:1000:1000::/home/helios:/bin/bash" in sandbox.file("etc/passwd").read_text()
     assert "helios:x:1000:" in sandbox.file("etc/group").read_text()
     home = sandbox.file("home/helios")
@@ -168,7 +168,7 @@ def test_user_defaults_when_nothing_is_set(sandbox: Sandbox) -> None:
 def test_user_from_env_reuses_an_existing_group_and_shared_uid(sandbox: Sandbox) -> None:
     with sandbox.file("etc/passwd").open("a") as passwd:
         passwd.write("ubuntu:x:5040:5040::/home/ubuntu:/bin/bash\n")
-    sandbox.run("init-user.sh", USER="artist", UID="5040", GID="100")
+    sandbox.run("user.sh", USER="artist", UID="5040", GID="100")
     calls = sandbox.calls()
     assert not any(call.startswith("groupadd") for call in calls), "GID 100 (users) already exists"
     useradd = next(call for call in calls if call.startswith("useradd"))
@@ -180,7 +180,7 @@ def test_password_is_hashed_on_stdin_and_never_in_argv(sandbox: Sandbox) -> None
     secret = "s3cr3t 'quo\"ted' $(touch /tmp/pwned) `x`"
     env_file = sandbox.file("run/s6/container_environment/PASSWORD")
     env_file.write_text(secret)
-    sandbox.run("init-user.sh", PASSWORD=secret)
+    sandbox.run("user.sh", PASSWORD=secret)
     fed = sandbox.file("chpasswd.stdin").read_text()
     assert fed.startswith("helios:$6$fakesalt$")
     assert secret not in fed
@@ -194,7 +194,7 @@ def test_existing_home_is_completed_not_overwritten(sandbox: Sandbox) -> None:
     (home / ".config").mkdir(parents=True)
     (home / ".config/user-dirs.dirs").write_text("mine\n")
     (home / "work.txt").write_text("keep\n")
-    sandbox.run("init-user.sh")
+    sandbox.run("user.sh")
     assert (home / ".config/user-dirs.dirs").read_text() == "mine\n"
     assert (home / "work.txt").read_text() == "keep\n"
     assert (home / ".profile").is_file(), "missing skel files are added"
@@ -213,7 +213,7 @@ def test_existing_home_is_completed_not_overwritten(sandbox: Sandbox) -> None:
 def test_invalid_user_settings_stop_with_a_reason(
     sandbox: Sandbox, env: dict[str, str], message: str
 ) -> None:
-    result = sandbox.run("init-user.sh", check=False, **env)
+    result = sandbox.run("user.sh", check=False, **env)
     assert result.returncode != 0
     assert message in result.stderr
     assert not any(call.startswith("useradd") for call in sandbox.calls())
@@ -244,7 +244,7 @@ def test_init_hooks_run_in_lexical_order_and_failures_do_not_stop_boot(sandbox: 
     (sandbox.root / "opt/helios").mkdir(parents=True)
     (sandbox.root / "opt/helios/kasmvnc.version").write_text("KasmVNC Version: 1.3.4\n")
 
-    result = sandbox.run("init-hooks.sh")
+    result = sandbox.run("init.sh")
 
     assert trace.read_text().split() == [
         "02-a",
@@ -261,7 +261,7 @@ def test_init_hooks_run_in_lexical_order_and_failures_do_not_stop_boot(sandbox: 
 
 
 def test_missing_hook_directory_is_not_an_error(sandbox: Sandbox) -> None:
-    result = sandbox.run("init-hooks.sh")
+    result = sandbox.run("init.sh")
     assert "no hooks in" in result.stderr
 
 
@@ -270,7 +270,7 @@ def test_shutdown_hooks_run_with_the_desktop_context(sandbox: Sandbox) -> None:
     write_hook(
         sandbox.file("etc/helios/shutdown.d/10-save.sh"), f'echo "$HELIOS_USER $DISPLAY" > "{trace}"; false'
     )
-    result = sandbox.run("shutdown-hooks.sh", USER="artist")
+    result = sandbox.run("shutdown.sh", USER="artist")
     assert trace.read_text().strip() == "artist :1"
     assert "hook 10-save.sh failed with exit code 1" in result.stderr
 
@@ -312,7 +312,7 @@ def test_device_groups_are_joined_and_created(sandbox: Sandbox) -> None:
             os.chown(device, 0, gid)
         except PermissionError:
             pytest.skip("changing a file's group needs root")
-    result = sandbox.run("init-devices.sh", HELIOS_DEVICE_TYPE="f")
+    result = sandbox.run("devices.sh", HELIOS_DEVICE_TYPE="f")
     calls = sandbox.calls()
     assert "groupadd -g 4242 helios-gid4242" in calls
     assert "usermod -a -G helios-gid4242 helios" in calls
@@ -322,12 +322,12 @@ def test_device_groups_are_joined_and_created(sandbox: Sandbox) -> None:
 
 
 def test_tls_pair_is_made_once_with_a_private_key(sandbox: Sandbox) -> None:
-    sandbox.run("init-tls.sh")
+    sandbox.run("tls.sh")
     key = sandbox.file("var/lib/helios/tls/key.pem")
     assert key.read_text() == "key\n"
     assert oct(key.stat().st_mode & 0o777) == "0o640"
     assert "chown 0:1000" in " ".join(sandbox.calls())
-    sandbox.run("init-tls.sh")
+    sandbox.run("tls.sh")
     assert sum(call.startswith("openssl req") for call in sandbox.calls()) == 1
 
 
@@ -341,11 +341,36 @@ def test_a_stale_ready_marker_is_cleared_at_every_start(sandbox: Sandbox) -> Non
     marker.write_text("ready")
     sandbox.file("run/helios/health/booted").touch()
 
-    sandbox.run("init-hooks.sh")  # helios-init, the first service, before nginx can start
+    sandbox.run("init.sh")  # helios-init, the first service, before nginx can start
 
     assert not marker.exists()
     assert sandbox.run("health.sh", "update").stdout.strip() == "starting"
     assert not marker.exists()
+
+
+# --- supervision --------------------------------------------------------------------------------
+
+
+def test_supervise_as_user_gives_the_users_environment_and_the_probe(sandbox: Sandbox) -> None:
+    """The one exec line of the longruns that run as the desktop user: s6-notifyoncheck with the
+    service's probe, then s6-setuidgid (ids only), the command seeing the user's HOME and names."""
+    for name, body in {
+        # s6-notifyoncheck [-w MS] [-n N] [-c CHECK] PROG...: runs PROG (the check is s6's business).
+        "s6-notifyoncheck": 'while getopts w:n:c:t:d:s:3: opt; do :; done\nshift $((OPTIND - 1))\nexec "$@"',
+        "s6-setuidgid": 'shift\nexec "$@"',
+    }.items():
+        (sandbox.bin / name).write_text(f'#!/bin/bash\necho "{name} $*" >> "$FAKE_LOG"\n{body}\n')
+        (sandbox.bin / name).chmod(0o755)
+    out = sandbox.bash(
+        "helios_resolve_user; helios_supervise_as_user xvnc bash -c 'echo \"$HOME $USER $LOGNAME\"'",
+        USER="ada",
+        HOME="/root",
+        LOGNAME="root",
+    )
+    assert out.split() == [f"{sandbox.root}/home/ada", "ada", "ada"]
+    check = f"{sandbox.root}/opt/helios/libexec/check.sh xvnc"
+    assert sandbox.calls()[0].startswith(f"s6-notifyoncheck -w 250 -n 0 -c {check} s6-setuidgid ada bash")
+    assert sandbox.calls()[1].startswith("s6-setuidgid ada bash")
 
 
 # --- audio ----------------------------------------------------------------------------------------
@@ -404,7 +429,7 @@ def idle_env(sandbox: Sandbox, samples: list[int]) -> Callable[..., subprocess.C
     )
     for name in ("xprintidle", "sleep"):
         (sandbox.bin / name).chmod(0o755)
-    return lambda **env: sandbox.run("idle-watch.sh", check=False, **env)
+    return lambda **env: sandbox.run("idle.sh", check=False, **env)
 
 
 def test_idle_hooks_fire_once_per_idle_period_without_busy_looping(sandbox: Sandbox) -> None:
@@ -429,7 +454,7 @@ def test_idle_watcher_disables_itself_with_a_reason(
 ) -> None:
     if hooks:
         write_hook(sandbox.file("etc/helios/idle.d/50-x.sh"), "true")
-    result = sandbox.run("idle-watch.sh", **env)
+    result = sandbox.run("idle.sh", **env)
     assert reason in result.stderr
     assert "s6-pause " in sandbox.calls()
 

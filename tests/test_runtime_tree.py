@@ -143,22 +143,52 @@ def test_ready_marker_waits_for_every_core_longrun() -> None:
 def test_every_longrun_notifies_readiness() -> None:
     """s6-supervise sets a longrun's ready flag only from a newline on its notification-fd (it clears
     the flag at every start), and health and s6-rc wait for that flag: every longrun declares the fd
-    and writes to it, through s6-notifyoncheck and a probe of check.sh, or helios_notify_ready in
-    the program it runs."""
+    and writes to it, through helios_supervise (s6-notifyoncheck) and a probe of check.sh, or
+    helios_notify_ready in the program it runs."""
     check = (ROOT / "opt/helios/libexec/check.sh").read_text()
     for name, path in services().items():
         if service_type(path) != "longrun":
             continue
         assert (path / "notification-fd").read_text().strip() == "3", f"{name}: no notification-fd"
         run = (path / "run").read_text()
-        probe = re.search(r'-c "/opt/helios/libexec/check\.sh (\w+)"', run)
-        if "s6-notifyoncheck" in run:
-            assert probe, f"{name}: s6-notifyoncheck without a probe of check.sh"
+        assert "s6-notifyoncheck" not in run, f"{name}: supervise through helios_supervise"
+        probe = re.search(r"^helios_supervise(?:_as_user)? (\w+) ", run, re.MULTILINE)
+        if probe:
             assert f"    {probe.group(1)})" in check, f"{name}: check.sh has no probe {probe.group(1)}"
             continue
         program = re.search(r"^exec (/opt/helios/libexec/\S+)", run, re.MULTILINE)
         assert program, f"{name}: neither s6-notifyoncheck nor a helper that notifies"
         assert "helios_notify_ready" in (ROOT / program.group(1).lstrip("/")).read_text()
+
+
+def test_every_service_runs_the_script_named_after_it() -> None:
+    """Service helios-X or svc-X runs /opt/helios/libexec/X.sh, and its readiness probe is
+    `check.sh X`, so a service name leads to its code; svc-desktop runs the documented override
+    point /opt/helios/startwm.sh, the three daemons (kclient, nginx, PulseAudio) run themselves."""
+    for name, path in services().items():
+        stem = re.sub(r"^(helios|svc)-", "", name)
+        for entry in ("up", "run", "down"):
+            if not (path / entry).is_file():
+                continue
+            text = (path / entry).read_text()
+            for script in re.findall(r"/opt/helios/libexec/([\w.-]+)\.sh", text):
+                assert script == stem, f"{name}/{entry} runs {script}.sh: name one after the other"
+            probe = re.search(r"^helios_supervise(?:_as_user)? (\S+) ", text, re.MULTILINE)
+            if probe:
+                assert probe.group(1) == stem, f"{name}/{entry} is probed as {probe.group(1)}"
+    libexec = {path.stem for path in (ROOT / "opt/helios/libexec").glob("*.sh")}
+    named = {re.sub(r"^(helios|svc)-", "", name) for name in services()}
+    # check.sh probes the services, service-run.sh runs each services.d entry (helios-svc-*).
+    assert libexec - named == {"check", "service-run"}
+
+
+def test_no_run_script_spells_out_the_desktop_user_environment() -> None:
+    """helios_supervise_as_user is the one place that gives a process the desktop user's HOME,
+    USER and LOGNAME before dropping to it."""
+    for path in S6RC.glob("*/run"):
+        text = path.read_text()
+        assert not re.search(r"\b(HOME|LOGNAME)=", text), f"{path}: use helios_supervise_as_user"
+        assert "s6-setuidgid" not in text, f"{path}: use helios_supervise_as_user"
 
 
 def test_no_service_is_backgrounded_and_daemons_run_in_the_foreground() -> None:

@@ -1,6 +1,6 @@
 """The public listener's defences, against a live nginx serving the rendered configuration.
 
-nginx runs with the configuration init-nginx.sh renders; only its two upstream addresses are
+nginx runs with the configuration nginx-config.sh renders; only its two upstream addresses are
 pointed at stand-in backends on free ports, which answer every request with their name, the path
 and whether a login reached them. So each test sees what nginx itself lets through: Host and
 Origin checks (DNS rebinding, cross-site websockets), the optional login, HTTPS and the framing
@@ -463,7 +463,7 @@ def run_tls(root: Path) -> subprocess.CompletedProcess[str]:
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")
     return subprocess.run(
-        ["bash", str(LIBEXEC / "init-tls.sh")],
+        ["bash", str(LIBEXEC / "tls.sh")],
         env={
             "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
             "HELIOS_ROOT": str(root),

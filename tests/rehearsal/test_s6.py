@@ -36,7 +36,7 @@ def test_tree_has_the_release_layout(tree: Path) -> None:
     assert (tree / "package/admin/s6-overlay").readlink() == Path("s6-overlay-3.2.3.0")
     contenv = tree / "package/admin/s6-overlay/command/with-contenv"
     assert contenv.read_text().startswith("#!/command/execlineb"), "the @SHEBANGDIR@ placeholder is filled"
-    # The runtime's own needs too: health.sh (s6-svdt, s6-clock), init-user.sh (s6-applyuidgid).
+    # The runtime's own needs too: health.sh (s6-svdt, s6-clock), user.sh (s6-applyuidgid).
     for command in ("s6-overlay-suexec", "s6-svscan", "s6-rc", "s6-linux-init-maker", "execlineb",
                     "s6-setuidgid", "s6-notifyoncheck", "with-contenv", "s6-svstat",
                     "s6-svdt", "s6-clock", "s6-applyuidgid"):  # fmt: skip

@@ -108,6 +108,26 @@ helios_resolve_user() {
     export HELIOS_USER HELIOS_UID HELIOS_GID HELIOS_HOME
 }
 
+# helios_supervise PROBE COMMAND... : become COMMAND, the process of a longrun, with its stderr in
+# the container log, under s6-notifyoncheck, which tells s6 the service is ready once
+# `check.sh PROBE` passes. Call it from the run script: s6-notifyoncheck reads the service
+# directory's notification-fd from the current directory.
+helios_supervise() {
+    local probe="$1"
+    shift
+    exec 2>&1
+    exec s6-notifyoncheck -w 250 -n 0 -c "$HELIOS_OPT/libexec/check.sh $probe" "$@"
+}
+
+# helios_supervise_as_user PROBE COMMAND... : helios_supervise, COMMAND run as the desktop user of
+# helios_resolve_user with that user's HOME, USER and LOGNAME (s6-setuidgid changes only the ids).
+helios_supervise_as_user() {
+    local probe="$1"
+    shift
+    export HOME="$HELIOS_HOME" USER="$HELIOS_USER" LOGNAME="$HELIOS_USER"
+    helios_supervise "$probe" s6-setuidgid "$HELIOS_USER" "$@"
+}
+
 # helios_contenv_set NAME VALUE : publish a variable to every service started
 # later through with-contenv (s6-overlay's container environment directory).
 helios_contenv_set() {

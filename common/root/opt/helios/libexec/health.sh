@@ -1,9 +1,7 @@
 #!/bin/bash
-# health: maintain the ready marker behind GET {PREFIX}healthz.
+# health: keep the ready marker behind GET {PREFIX}healthz in step with the
+# services (longrun "svc-health"; ready.sh sets the boot mark it waits for).
 #
-#   health.sh booted   mark boot as complete and update the marker (s6-rc
-#                      oneshot "helios-ready", the last service to start)
-#   health.sh clear    remove the marker (container stopping)
 #   health.sh update   recompute once: marker present iff boot completed and
 #                      every core longrun is up and ready (s6-svstat) and has not
 #                      died recently (s6-svdt; see helios_service_ready)
@@ -19,15 +17,6 @@ set -euo pipefail
 source "${HELIOS_LIB:-${HELIOS_ROOT:-}/opt/helios/lib/helios.sh}"
 
 case "${1:-}" in
-    booted)
-        mkdir -p "$HELIOS_RUN/health"
-        touch "$HELIOS_RUN/health/booted"
-        state="$(helios_health_update)"
-        helios_log health "boot complete: $state"
-        ;;
-    clear)
-        rm -f "$HELIOS_RUN/health/booted" "$(helios_health_marker)"
-        ;;
     update)
         helios_health_update
         ;;
@@ -45,6 +34,6 @@ case "${1:-}" in
         done
         ;;
     *)
-        helios_die health "usage: $0 booted|clear|update|watch"
+        helios_die health "usage: $0 update|watch"
         ;;
 esac

@@ -1,5 +1,5 @@
 #!/bin/bash
-# init-user: create the desktop user and its runtime directories (s6-rc
+# user: create the desktop user and its runtime directories (s6-rc
 # oneshot "helios-user", after the init hooks).
 #
 # - USER / UID / GID (defaults helios / 1000 / GID = UID) become a group and a

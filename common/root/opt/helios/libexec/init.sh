@@ -1,5 +1,5 @@
 #!/bin/bash
-# init-hooks: first step of the Helios boot (s6-rc oneshot "helios-init").
+# init: first step of the Helios boot (s6-rc oneshot "helios-init").
 #
 # Clears the health state, prints the version banner, then runs the event hooks of /etc/helios/init.d
 # as root, in lexical order, before the desktop user exists (e.g. to join a

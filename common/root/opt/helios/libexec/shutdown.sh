@@ -1,5 +1,5 @@
 #!/bin/bash
-# shutdown-hooks: run /etc/helios/shutdown.d when the container stops. It is
+# shutdown: run /etc/helios/shutdown.d when the container stops. It is
 # the "down" script of the s6-rc oneshot "helios-shutdown", which depends on
 # the desktop services: s6-rc brings it down first, so the hooks run while the
 # desktop, X server and audio are still up (e.g. to save the XFCE session).

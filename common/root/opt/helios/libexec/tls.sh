@@ -1,5 +1,5 @@
 #!/bin/bash
-# init-tls: create the TLS certificate and key of this container (s6-rc oneshot
+# tls: create the TLS certificate and key of this container (s6-rc oneshot
 # "helios-tls"). No key ships in the image: a self-signed pair is made at the
 # first start and kept in /var/lib/helios/tls (persist that directory to keep
 # it). The key is readable by root and the desktop user's group only.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# xvnc-exec: exec KasmVNC's Xvnc in the foreground as the desktop user (run by
+# xvnc: exec KasmVNC's Xvnc in the foreground as the desktop user (run by
 # the longrun "svc-xvnc" through s6-setuidgid, so s6 supervises Xvnc itself).
 #
 # KasmVNC's own `vncserver -dry-run` turns the configuration files

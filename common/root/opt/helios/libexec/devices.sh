@@ -1,5 +1,5 @@
 #!/bin/bash
-# init-devices: give the desktop user access to GPU, DVB and sound devices
+# devices: give the desktop user access to GPU, DVB and sound devices
 # passed into the container (s6-rc oneshot "helios-devices").
 #
 # For every character device under /dev/dri, /dev/dvb and /dev/snd, the user

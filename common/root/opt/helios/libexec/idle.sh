@@ -1,5 +1,5 @@
 #!/bin/bash
-# idle-watch: run /etc/helios/idle.d once each time the desktop has had no
+# idle: run /etc/helios/idle.d once each time the desktop has had no
 # keyboard or mouse input for IDLE_TIME minutes (longrun "svc-idle").
 #
 # The idle time comes from the X server (MIT-SCREEN-SAVER extension) through

@@ -1,5 +1,5 @@
 #!/bin/bash
-# init-nginx: render the nginx configuration from the environment (s6-rc
+# nginx-config: render the nginx configuration from the environment (s6-rc
 # oneshot "helios-nginx-config"; svc-nginx runs nginx with the result).
 #
 # Reads:  /etc/helios/nginx/nginx.conf.template
