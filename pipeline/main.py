@@ -1,14 +1,18 @@
-"""The Helios Dagger module: build, smoke-test and publish desktop images for every distro."""
+"""The Helios Dagger module: build, smoke-test and publish desktop images for every distro.
+
+Module-wide inputs (the hook tree, the user's hooks, the input mirror, the image labels) are the
+object's constructor arguments: ``dagger call --hooks=./site build --distro=rhel``. Every function
+here only picks targets and hands them to the engine-free core and :mod:`pipeline.shipping`.
+"""
 
 from __future__ import annotations
 
 import functools
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, ParamSpec, TypeVar
 
 import dagger
-from dagger import DefaultPath, Doc, Ignore, dag, function, object_type
+from dagger import DefaultPath, Doc, Ignore, Name, dag, function, object_type
 
 # The SDK's way to fail without a traceback (FunctionError), and the base of all its own reports.
 from dagger.mod._exceptions import FunctionError, ModuleError
@@ -23,10 +27,9 @@ from pipeline.mirror import plan_inputs
 from pipeline.mirror_dagger import list_mirror, make_mirror
 from pipeline.plan import Planner
 from pipeline.platforms import check_platform
-from pipeline.release import DEFAULT_PLATFORMS, Metadata, Target, check_credentials, matrix
+from pipeline.release import DEFAULT_PLATFORMS, Metadata, check_credentials, helios_version, matrix
 from pipeline.render import distros_table, inputs_table, plan_table
 from pipeline.snapshot import snapshot
-from pipeline.version import helios_version
 
 # Only the hook tree is uploaded: edits elsewhere (pipeline code, tests, docs) never touch a build key.
 SOURCE_FILTER = ["*", "!common", "!common/**", "!distros", "!distros/**", "**/__pycache__"]
@@ -37,32 +40,13 @@ PlatformArg = Annotated[
     str | None, Doc("target platform: linux/amd64 or linux/arm64 (default: the engine's own)")
 ]
 PlatformsArg = Annotated[list[str] | None, Doc("target platforms (default: linux/amd64 and linux/arm64)")]
-HooksArg = Annotated[
-    dagger.Directory | None,
-    Doc("your hooks tree, laid out like ours (common/build, common/root, distros/<d>/...); its files win"),
-]
 BaseArg = Annotated[str | None, Doc("replace the distro's base image, e.g. almalinux:9.6 for --distro=rhel")]
-RevisionArg = Annotated[str, Doc("source revision for the image label, e.g. the git commit")]
-SourceUrlArg = Annotated[str, Doc("source repository URL for the image label")]
-EpochArg = Annotated[
-    int,
-    Doc("SOURCE_DATE_EPOCH: Unix time of the created label and of copied files (pass the commit time)"),
-]
 ChannelArg = Annotated[
     str | None, Doc("publish as <channel>-<distro> (e.g. unstable for main) instead of release tags")
 ]
 AddressArg = Annotated[str, Doc("registry repository without a tag, e.g. ghcr.io/org/helios")]
 UsernameArg = Annotated[str | None, Doc("registry username (default: the caller's docker credentials)")]
-InputsArg = Annotated[
-    dagger.Directory | None,
-    Doc("a local input mirror (sha256/<hex>, git/<owner>/<repo>/<commit>.bundle; see docs/inputs.md): "
-        "each step takes its pinned upstream inputs from it first"),
-]  # fmt: skip
-OfflineArg = Annotated[
-    bool, Doc("never fetch a pinned input from upstream: one the --inputs mirror lacks is an error")
-]
 PasswordArg = Annotated[dagger.Secret | None, Doc("registry password or token, e.g. env:REGISTRY_TOKEN")]
-
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -98,80 +82,36 @@ class Helios:
         Ignore(SOURCE_FILTER),
         Doc("the Helios tree: common/ and distros/ (default: this repository)"),
     ]
-
-    async def _planner(
-        self,
-        hooks: dagger.Directory | None,
-        *,
-        digests: bool = False,
-        inputs: dagger.Directory | None = None,
-        offline: bool = False,
-    ) -> Planner:
-        if offline and inputs is None:
-            raise HeliosError("--offline needs --inputs", hint="make a mirror first: see docs/inputs.md")
-        repo = await snapshot(self.source, digests=digests)
-        if hooks is not None:
-            await check_hooks_directory(hooks)
-        user = await snapshot(hooks, digests=digests) if hooks is not None else None
-        mirror = await list_mirror(inputs, offline=offline) if inputs is not None else None
-        return Planner(Layers(repo, user, user_label="hooks"), mirror=mirror)
-
-    async def _platform(self, platform: str | None) -> str:
-        return check_platform(platform if platform is not None else str(await dag.default_platform()))
-
-    async def _images(
-        self,
-        targets: list[Target],
-        *,
-        planner: Planner,
-        hooks: dagger.Directory | None,
-        base: str | None = None,
-        metadata: Metadata,
-        inputs: dagger.Directory | None = None,
-    ) -> list[shipping.Built]:
-        """Lazy images of ``targets``, from our tree, the user's hooks and the input mirror."""
-        sources = Sources(self.source, hooks, inputs)
-        return shipping.plan_images(planner, sources, targets, metadata, base=base)
-
-    @staticmethod
-    def _metadata(revision: str, source_url: str, epoch: int) -> Metadata:
-        return Metadata(helios_version(), revision, source_url, epoch)
+    hooks: Annotated[
+        dagger.Directory | None,
+        Doc(
+            "your hooks tree, laid out like ours (common/build, common/root, distros/<d>/...); its files win"
+        ),
+    ] = None
+    # `inputs` is also the name of a function, so the attribute has its own Python name.
+    mirror: Annotated[
+        dagger.Directory | None,
+        Name("inputs"),
+        Doc("a local input mirror (sha256/<hex>, git/<owner>/<repo>/<commit>.bundle; see docs/inputs.md): "
+            "each step takes its pinned upstream inputs from it first"),
+    ] = None  # fmt: skip
+    offline: Annotated[
+        bool, Doc("never fetch a pinned input from upstream: one the --inputs mirror lacks is an error")
+    ] = False
+    revision: Annotated[str, Doc("source revision for the image label, e.g. the git commit")] = ""
+    source_url: Annotated[str, Doc("source repository URL for the image label")] = ""
+    source_date_epoch: Annotated[
+        int,
+        Doc("SOURCE_DATE_EPOCH: Unix time of the created label and of copied files (pass the commit time)"),
+    ] = 0
 
     @function
     @user_errors
     async def build(
-        self,
-        distro: DistroArg,
-        platform: PlatformArg = None,
-        base: BaseArg = None,
-        hooks: HooksArg = None,
-        revision: RevisionArg = "",
-        source_url: SourceUrlArg = "",
-        source_date_epoch: EpochArg = 0,
-        inputs: InputsArg = None,
-        offline: OfflineArg = False,
+        self, distro: DistroArg, platform: PlatformArg = None, base: BaseArg = None
     ) -> dagger.Container:
         """Build a distro's desktop image; chain export, publish or terminal after it."""
-        metadata = self._metadata(revision, source_url, source_date_epoch)
-        built = await self._one_image(distro, platform, base, hooks, metadata, inputs, offline)
-        return await shipping.sync_one(built)
-
-    async def _one_image(
-        self,
-        distro: str,
-        platform: str | None,
-        base: str | None,
-        hooks: dagger.Directory | None,
-        metadata: Metadata,
-        inputs: dagger.Directory | None = None,
-        offline: bool = False,
-    ) -> shipping.Built:
-        planner = await self._planner(hooks, inputs=inputs, offline=offline)
-        target = Target(planner.catalogue.get(distro).name, await self._platform(platform))
-        (built,) = await self._images(
-            [target], planner=planner, hooks=hooks, base=base, metadata=metadata, inputs=inputs
-        )
-        return built
+        return await shipping.sync_one(await self._image(distro, platform, base))
 
     @function
     @user_errors
@@ -179,18 +119,9 @@ class Helios:
         self,
         distros: DistrosArg = None,
         platforms: Annotated[list[str] | None, Doc("target platforms (default: the engine's own)")] = None,
-        hooks: HooksArg = None,
-        revision: RevisionArg = "",
-        source_url: SourceUrlArg = "",
-        source_date_epoch: EpochArg = 0,
-        inputs: InputsArg = None,
-        offline: OfflineArg = False,
     ) -> dagger.Directory:
         """Build every distro (or a subset) concurrently; returns helios-<distro>-<arch>.tar files."""
-        planner = await self._planner(hooks, inputs=inputs, offline=offline)
-        targets = matrix(planner.catalogue, distros, platforms or [await self._platform(None)])
-        metadata = self._metadata(revision, source_url, source_date_epoch)
-        images = await self._images(targets, planner=planner, hooks=hooks, metadata=metadata, inputs=inputs)
+        images = await self._images(distros, platforms or [await self._platform(None)])
         await shipping.sync_all(images)
         return shipping.tarballs(images)
 
@@ -207,18 +138,18 @@ class Helios:
         username: UsernameArg = None,
         password: PasswordArg = None,
         base: BaseArg = None,
-        hooks: HooksArg = None,
-        revision: RevisionArg = "",
-        source_url: SourceUrlArg = "",
-        source_date_epoch: EpochArg = 0,
-        inputs: InputsArg = None,
-        offline: OfflineArg = False,
     ) -> list[str]:
         """Push a distro's image, multi-arch, under its tags; returns the references with digests."""
         return await self._publish(
-            [distro], address, tag, channel, platforms, username, password, base, hooks, revision,
-            source_url, source_date_epoch, inputs, offline,
-        )  # fmt: skip
+            [distro],
+            address,
+            platforms,
+            tags=tag,
+            channel=channel,
+            username=username,
+            password=password,
+            base=base,
+        )
 
     # Pushes on every call, as publish does.
     @function(cache="never")  # type: ignore[call-overload]
@@ -231,112 +162,19 @@ class Helios:
         platforms: PlatformsArg = None,
         username: UsernameArg = None,
         password: PasswordArg = None,
-        hooks: HooksArg = None,
-        revision: RevisionArg = "",
-        source_url: SourceUrlArg = "",
-        source_date_epoch: EpochArg = 0,
-        inputs: InputsArg = None,
-        offline: OfflineArg = False,
     ) -> list[str]:
         """Push every distro (or a subset), multi-arch; returns the references with digests."""
         return await self._publish(
-            distros, address, None, channel, platforms, username, password, None, hooks, revision,
-            source_url, source_date_epoch, inputs, offline,
-        )  # fmt: skip
-
-    async def _publish(
-        self,
-        distros: list[str] | None,
-        address: str,
-        tags: list[str] | None,
-        channel: str | None,
-        platforms: list[str] | None,
-        username: str | None,
-        password: dagger.Secret | None,
-        base: str | None,
-        hooks: dagger.Directory | None,
-        revision: str,
-        source_url: str,
-        epoch: int,
-        inputs: dagger.Directory | None = None,
-        offline: bool = False,
-    ) -> list[str]:
-        check_credentials(username, password is not None)
-        planner = await self._planner(hooks, inputs=inputs, offline=offline)
-        targets = matrix(planner.catalogue, distros, platforms or DEFAULT_PLATFORMS)
-        metadata = self._metadata(revision, source_url, epoch)
-        images = await self._images(
-            targets, planner=planner, hooks=hooks, base=base, metadata=metadata, inputs=inputs
+            distros, address, platforms, channel=channel, username=username, password=password
         )
-        shipped = await shipping.publish(
-            images,
-            address,
-            version=metadata.version,
-            tags=tags,
-            channel=channel,
-            username=username,
-            password=password,
-        )
-        return [f"{item.reference}@{item.digest}" for item in shipped]
 
     @function
     @user_errors
     async def packages(
-        self,
-        distro: DistroArg,
-        platform: PlatformArg = None,
-        base: BaseArg = None,
-        hooks: HooksArg = None,
-        inputs: InputsArg = None,
-        offline: OfflineArg = False,
+        self, distro: DistroArg, platform: PlatformArg = None, base: BaseArg = None
     ) -> dagger.File:
         """The image's installed packages with versions (also in the image at /opt/helios/packages.txt)."""
-        built = await self._one_image(
-            distro, platform, base, hooks, self._metadata("", "", 0), inputs, offline
-        )
-        return (await shipping.sync_one(built)).file(PACKAGES_TXT)
-
-    @function
-    @user_errors
-    async def distros(self, hooks: HooksArg = None) -> str:
-        """List the distros with a one-line description each."""
-        return distros_table((await self._planner(hooks)).catalogue)
-
-    @function
-    @user_errors
-    async def plan(
-        self,
-        distro: DistroArg,
-        platform: PlatformArg = None,
-        base: BaseArg = None,
-        hooks: HooksArg = None,
-        digests: Annotated[bool, Doc("show a digest of everything each step's cache depends on")] = False,
-        inputs: Annotated[
-            dagger.Directory | None,
-            Doc("an input mirror: also show each step's inputs and whether it holds them"),
-        ] = None,
-    ) -> str:
-        """Show the numbered build steps for a distro: stage, the file each step runs, and its origin."""
-        planner = await self._planner(hooks, digests=digests, inputs=inputs)
-        planned = planner.plan(distro, await self._platform(platform), base=base)
-        table = plan_table(planned, digests=digests)
-        if planner.mirror is None:
-            return table
-        return table + "\n\n" + inputs_table(planned, "--inputs", planner.mirror.entries.__contains__)
-
-    @function
-    @user_errors
-    async def inputs(
-        self,
-        distros: DistrosArg = None,
-        platforms: PlatformsArg = None,
-        hooks: HooksArg = None,
-    ) -> dagger.Directory:
-        """Every pinned upstream input the selection needs, verified, as an input mirror to export."""
-        planner = await self._planner(hooks)
-        targets = matrix(planner.catalogue, distros, platforms or DEFAULT_PLATFORMS)
-        plans = [planner.plan(t.distro, t.platform) for t in targets]
-        return make_mirror(plan_inputs(plans), plans[0].web_image)
+        return (await shipping.sync_one(await self._image(distro, platform, base))).file(PACKAGES_TXT)
 
     # A health check must really run every time. (The SDK's overloads lack `cache`, though it works.)
     @function(cache="never")  # type: ignore[call-overload]
@@ -346,28 +184,104 @@ class Helios:
         distro: DistroArg,
         platform: PlatformArg = None,
         base: BaseArg = None,
-        hooks: HooksArg = None,
         timeout: Annotated[int, Doc("seconds to wait for the desktop to be ready")] = smoke.DEFAULT_TIMEOUT,
-        inputs: InputsArg = None,
-        offline: OfflineArg = False,
     ) -> str:
         """Build a distro's image, run it as a service and check port 3000 serves the desktop."""
-        if timeout <= 0:
-            raise HeliosError(f"timeout must be positive, not {timeout}", hint="pass --timeout=180")
-        built = await self._one_image(
-            distro, platform, base, hooks, self._metadata("", "", 0), inputs, offline
+        smoke.check_timeout(timeout)
+        built = await self._image(distro, platform, base)
+        return await smoke.check(await shipping.sync_one(built), built.plan, timeout=timeout)
+
+    @function
+    @user_errors
+    async def distros(self) -> str:
+        """List the distros with a one-line description each."""
+        return distros_table((await self._planner()).catalogue)
+
+    @function
+    @user_errors
+    async def plan(
+        self,
+        distro: DistroArg,
+        platform: PlatformArg = None,
+        base: BaseArg = None,
+        digests: Annotated[bool, Doc("show a digest of everything each step's cache depends on")] = False,
+    ) -> str:
+        """Show the numbered build steps for a distro: stage, the file each step runs, and its origin.
+
+        With --inputs, also each step's pinned inputs and whether the mirror holds them.
+        """
+        # Never offline here: the table shows what the mirror lacks instead of stopping at it.
+        planner = await self._planner(digests=digests, mirror=True)
+        planned = planner.plan(distro, await self._platform(platform), base=base)
+        table = plan_table(planned, digests=digests)
+        if planner.mirror is None:
+            return table
+        return table + "\n\n" + inputs_table(planned, "--inputs", planner.mirror.entries.__contains__)
+
+    @function
+    @user_errors
+    async def inputs(self, distros: DistrosArg = None, platforms: PlatformsArg = None) -> dagger.Directory:
+        """Every pinned upstream input the selection needs, verified, as an input mirror to export."""
+        planner = await self._planner()
+        targets = matrix(planner.catalogue, distros, platforms or DEFAULT_PLATFORMS)
+        plans = [planner.plan(t.distro, t.platform) for t in targets]
+        return make_mirror(plan_inputs(plans), plans[0].web_image)
+
+    # What the functions share: the planner, the targets' lazy images, and the push.
+
+    async def _planner(
+        self, *, digests: bool = False, mirror: bool = False, offline: bool = False
+    ) -> Planner:
+        """Our tree under the user's hooks; with ``mirror``, the --inputs mirror (``offline`` or not)."""
+        if offline and self.mirror is None:
+            raise HeliosError("--offline needs --inputs", hint="make a mirror first: see docs/inputs.md")
+        repo = await snapshot(self.source, digests=digests)
+        if self.hooks is not None:
+            await check_hooks_directory(self.hooks)
+        user = await snapshot(self.hooks, digests=digests) if self.hooks is not None else None
+        listed = (
+            await list_mirror(self.mirror, offline=offline) if mirror and self.mirror is not None else None
         )
-        image, plan = await shipping.sync_one(built), built.plan
-        nonce = uuid.uuid4().hex
-        try:
-            return await smoke.probe(image, plan.web_image, timeout=timeout, nonce=nonce).stdout()
-        except dagger.ExecError as error:
-            boot = smoke.diagnostic_boot(image, timeout=timeout, nonce=nonce)
-            log = (await boot.stdout()) + (await boot.stderr())
-            tail = "\n".join(log.splitlines()[-smoke.LOG_TAIL_LINES :])
-            raise HeliosError(
-                f"smoke check of {plan.distro.name} on {plan.platform} failed: {error.stderr.strip()}\n"
-                f"last lines of the container log:\n{tail}",
-                hint="try it: dagger call build --distro=... "
-                "as-service --args=/init --no-init up --ports=3000:3000",
-            ) from None
+        return Planner(Layers(repo, user, user_label="hooks"), mirror=listed)
+
+    async def _platform(self, platform: str | None) -> str:
+        return check_platform(platform if platform is not None else str(await dag.default_platform()))
+
+    async def _images(
+        self, distros: list[str] | None, platforms: list[str], *, base: str | None = None
+    ) -> list[shipping.Built]:
+        """Lazy images of every distro x platform; every bad input fails here, before any work runs."""
+        planner = await self._planner(mirror=True, offline=self.offline)
+        targets = matrix(planner.catalogue, distros, platforms)
+        metadata = Metadata(helios_version(), self.revision, self.source_url, self.source_date_epoch)
+        sources = Sources(self.source, self.hooks, self.mirror)
+        return shipping.plan_images(planner, sources, targets, metadata, base=base)
+
+    async def _image(self, distro: str, platform: str | None, base: str | None) -> shipping.Built:
+        (built,) = await self._images([distro], [await self._platform(platform)], base=base)
+        return built
+
+    async def _publish(
+        self,
+        distros: list[str] | None,
+        address: str,
+        platforms: list[str] | None,
+        *,
+        tags: list[str] | None = None,
+        channel: str | None = None,
+        username: str | None = None,
+        password: dagger.Secret | None = None,
+        base: str | None = None,
+    ) -> list[str]:
+        check_credentials(username, password is not None)
+        images = await self._images(distros, platforms or list(DEFAULT_PLATFORMS), base=base)
+        shipped = await shipping.publish(
+            images,
+            address,
+            version=helios_version(),
+            tags=tags,
+            channel=channel,
+            username=username,
+            password=password,
+        )
+        return [f"{item.reference}@{item.digest}" for item in shipped]

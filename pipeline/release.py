@@ -23,6 +23,17 @@ LATEST = "latest"
 MAX_EPOCH = 253402300799
 
 
+def helios_version() -> str:
+    """The installed version of the ``helios`` project, for tags and labels (0.0.0 when not installed)."""
+    # Imported here: reading package metadata costs time the engine-free commands never need.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("helios")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
 def check_address(address: str) -> str:
     """A registry repository address such as ghcr.io/org/helios (without a tag or digest)."""
     text = address.strip()

@@ -9,11 +9,14 @@ container's own log so the caller can show its tail.
 from __future__ import annotations
 
 import shlex
+import uuid
 
 import dagger
 from dagger import dag
 
+from pipeline.errors import HeliosError
 from pipeline.imageconfig import ENTRYPOINT, HTTP_PORT
+from pipeline.plan import Plan
 
 SERVICE_HOST = "helios"
 LOG_TAIL_LINES = 40
@@ -85,3 +88,27 @@ def diagnostic_boot(image: dagger.Container, *, timeout: int, nonce: str) -> dag
     return image.with_env_variable("HELIOS_SMOKE_RUN", nonce).with_exec(
         [*ENTRYPOINT, "sh", "-c", script], no_init=True, expect=dagger.ReturnType.ANY
     )
+
+
+def check_timeout(timeout: int) -> None:
+    """Refuse a ``--timeout`` the probe could never meet."""
+    if timeout <= 0:
+        raise HeliosError(f"timeout must be positive, not {timeout}", hint="pass --timeout=180")
+
+
+async def check(image: dagger.Container, plan: Plan, *, timeout: int) -> str:
+    """Boot ``image`` and probe it; on failure, a HeliosError with the probe's words and the log's tail."""
+    check_timeout(timeout)
+    nonce = uuid.uuid4().hex
+    try:
+        return await probe(image, plan.web_image, timeout=timeout, nonce=nonce).stdout()
+    except dagger.ExecError as error:
+        boot = diagnostic_boot(image, timeout=timeout, nonce=nonce)
+        log = (await boot.stdout()) + (await boot.stderr())
+        tail = "\n".join(log.splitlines()[-LOG_TAIL_LINES:])
+        raise HeliosError(
+            f"smoke check of {plan.distro.name} on {plan.platform} failed: {error.stderr.strip()}\n"
+            f"last lines of the container log:\n{tail}",
+            hint="try it: dagger call build --distro=... "
+            "as-service --args=/init --no-init up --ports=3000:3000",
+        ) from None

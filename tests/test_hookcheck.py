@@ -88,8 +88,8 @@ def test_one_problem_is_reported_as_it_is():
 async def test_the_module_refuses_such_hooks_before_it_plans(make_tree, monkeypatch, tmp_path):
     root = hooks_tree(tmp_path)
     (root / "common" / "build" / "system.sh").symlink_to("/etc/passwd")
-    helios: Helios = module_on(make_tree(), monkeypatch)
+    helios: Helios = module_on(make_tree(), monkeypatch, hooks=ExportedTree(root))
     with pytest.raises(FunctionError) as caught:
-        await helios.distros(hooks=ExportedTree(root))  # type: ignore[arg-type]
+        await helios.distros()
     assert "--hooks/common/build/system.sh is a symlink to '/etc/passwd'" in str(caught.value)
     assert "\n" not in str(caught.value)

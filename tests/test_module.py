@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,11 @@ class FakeDirectory:
     def directory(self, path: str) -> FakeFolder:
         return FakeFolder(self.root / path)
 
+    async def export(self, path: str, **_: object) -> str:
+        """As the engine's export: the tree written to ``path``, links kept as links."""
+        shutil.copytree(self.root, path, symlinks=True, dirs_exist_ok=True)
+        return path
+
 
 class FakeFolder:
     def __init__(self, path: Path) -> None:
@@ -76,13 +82,29 @@ def test_the_source_is_taken_once_with_an_allow_list():
     assert source.ignore == SOURCE_FILTER and source.doc
 
 
+MODULE_WIDE = ("hooks", "inputs", "offline", "revision", "source_url", "source_date_epoch")
+
+
 def test_build_arguments_are_optional_except_the_distro():
     parameters = OBJECT.functions["build"].parameters
     assert not parameters["distro"].is_optional
-    assert all(
-        parameters[name].is_optional
-        for name in ("platform", "base", "hooks", "revision", "source_date_epoch")
-    )
+    assert all(parameters[name].is_optional for name in ("platform", "base"))
+
+
+def test_module_wide_inputs_are_optional_constructor_arguments_with_docs():
+    """`dagger call --hooks=./site build --distro=rhel`: given once, before the function."""
+    constructor = OBJECT.get_constructor(Helios.__dagger_module__._converter)
+    by_api_name = {parameter.name: parameter for parameter in constructor.parameters.values()}
+    assert set(by_api_name) == {"source", *MODULE_WIDE}
+    for name in MODULE_WIDE:
+        assert by_api_name[name].is_optional and by_api_name[name].doc, name
+    # The mirror's attribute is `mirror` in Python: `inputs` is also a function of the object.
+    assert by_api_name["inputs"].signature.name == "mirror"
+    for name, function in OBJECT.functions.items():
+        if name == "":  # the constructor itself
+            continue
+        repeated = set(MODULE_WIDE) & {parameter.name for parameter in function.parameters.values()}
+        assert not repeated, f"{name} repeats the constructor's {sorted(repeated)}"
 
 
 @pytest.mark.real_versions
@@ -107,8 +129,8 @@ async def test_module_plan_takes_a_users_hooks_tree(make_tree, tmp_path):
     user = tmp_path / "site"
     (user / "common/build/system.d").mkdir(parents=True)
     (user / "common/build/system.d/50-firefox.sh").write_text("#!/bin/sh\n")
-    helios = Helios(source=FakeDirectory(make_tree()))  # type: ignore[arg-type]
-    text = await helios.plan("base", platform="linux/amd64", hooks=FakeDirectory(user))  # type: ignore[arg-type]
+    helios = Helios(source=FakeDirectory(make_tree()), hooks=FakeDirectory(user))  # type: ignore[arg-type]
+    text = await helios.plan("base", platform="linux/amd64")
     row = next(line.split() for line in text.splitlines() if line.startswith("10.1"))
     assert row == ["10.1", "system", "user", "hooks/common/build/system.d/50-firefox.sh"]
 
@@ -169,6 +191,20 @@ def test_functions_that_must_act_every_time_are_never_served_from_the_function_c
     for name in ("publish", "publish_all", "smoke"):
         assert functions[name]["cache_policy"] == "Never", f"{name} would be served from the function cache"
     assert functions["build"]["cache_policy"] is None  # builds may be cached (the default policy)
+
+
+def test_the_runtime_registers_the_module_wide_inputs_on_the_constructor(tmp_path):
+    main = registered_typedefs(tmp_path)
+    assert main["constructor"]["args"] == ["source", *MODULE_WIDE]
+    assert main["functions"]["build"]["args"] == ["distro", "platform", "base"]
+    assert main["functions"]["publish_all"]["args"] == [
+        "address",
+        "distros",
+        "channel",
+        "platforms",
+        "username",
+        "password",
+    ]
 
 
 def test_readme_tells_which_edits_invalidate_function_caches():

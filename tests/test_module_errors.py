@@ -50,14 +50,17 @@ def engine_error(
     return error
 
 
-def module_on(root: Path, monkeypatch: pytest.MonkeyPatch) -> Helios:
-    """The module on a fixture tree: the graph gets a real lazy Directory, the planner reads the disk."""
+def module_on(root: Path, monkeypatch: pytest.MonkeyPatch, **inputs: Any) -> Helios:
+    """The module on a fixture tree: the graph gets a real lazy Directory, the planner reads the disk.
+
+    ``inputs`` are the other constructor arguments, as `dagger call --hooks=... build` passes them.
+    """
 
     async def from_disk(source, *, digests=False):
         return LocalTree(root)
 
     monkeypatch.setattr(main, "snapshot", from_disk)
-    return Helios(source=dagger.dag.host().directory(str(root)))
+    return Helios(source=dagger.dag.host().directory(str(root)), **inputs)
 
 
 def failing_sync(error: dagger.QueryError):

@@ -208,5 +208,7 @@ def test_the_module_installs_and_registers_in_the_engines_python_runtime(runtime
     registered = run(str(venv / "bin/python"), str(REPO / "tests/module_typedefs.py"))
     assert registered.returncode == 0, registered.stderr
     main = json.loads(registered.stdout)["objects"]["Helios"]
-    assert main["constructor"]["args"] == ["source"]
+    assert main["constructor"]["args"] == [
+        "source", "hooks", "inputs", "offline", "revision", "source_url", "source_date_epoch"
+    ]  # fmt: skip
     assert {"build", "publish", "publish_all", "smoke"} <= set(main["functions"])

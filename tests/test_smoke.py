@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import dagger
 import pytest
 from dagger import dag
 
@@ -125,3 +126,39 @@ async def test_smoke_refuses_a_non_positive_timeout():
     with pytest.raises(FunctionError, match="timeout must be positive") as caught:
         await Helios(source=dag.directory()).smoke("rhel", timeout=0)
     assert caught.value.__cause__ is None, "a user error is reported without a chained traceback"
+
+
+@pytest.mark.asyncio
+async def test_a_failed_check_names_the_probe_and_shows_the_tail_of_the_containers_log(
+    make_tree, monkeypatch
+):
+    from pipeline.errors import HeliosError
+    from pipeline.plan import Planner
+    from pipeline.tree import LocalTree
+    from tests.test_module_errors import engine_error
+
+    plan = Planner(LocalTree(make_tree())).plan("base", "linux/amd64")
+    log = [f"log line {n}" for n in range(smoke.LOG_TAIL_LINES + 5)]
+
+    async def stdout(self):
+        command = selections(self)[-1].args["args"]
+        if command[0] != "/init":  # the probe, from outside: it fails as the engine reports it
+            raise engine_error(
+                "process did not complete successfully: exit code: 1", path=["withExec", "stdout"],
+                extensions={"_type": "EXEC_ERROR", "cmd": command, "exitCode": 1, "stdout": "",
+                            "stderr": "smoke: GET / failed\n"},
+            )  # fmt: skip
+        return "\n".join(log[:-1]) + "\n"
+
+    async def stderr(self):
+        return log[-1] + "\n"
+
+    monkeypatch.setattr(dagger.Container, "stdout", stdout)
+    monkeypatch.setattr(dagger.Container, "stderr", stderr)
+    with pytest.raises(HeliosError) as caught:
+        await smoke.check(dag.container().from_("example:1"), plan, timeout=5)
+    message = caught.value.message
+    assert message.startswith("smoke check of base on linux/amd64 failed: smoke: GET / failed\n")
+    assert message.splitlines()[2:] == log[-smoke.LOG_TAIL_LINES :]
+    assert "as-service --args=/init --no-init" in (caught.value.hint or "")
+    assert caught.value.__suppress_context__

@@ -85,8 +85,8 @@ def test_the_cli_strips_a_ci_job_token_from_the_remote_before_the_label(make_tre
 
 @pytest.mark.asyncio
 async def test_the_module_strips_user_info_from_source_url(make_tree, monkeypatch, recorded_labels):
-    helios = module_on(make_tree(), monkeypatch)
-    await helios.build("base", platform="linux/amd64", source_url=CI_REMOTE)
+    helios = module_on(make_tree(), monkeypatch, source_url=CI_REMOTE)
+    await helios.build("base", platform="linux/amd64")
     assert recorded_labels[SOURCE_LABEL] == "https://gitlab.example.com/group/helios.git"
 
 
@@ -130,9 +130,9 @@ def test_the_last_label_second_is_accepted(make_tree, recorded_labels, monkeypat
 async def test_the_module_refuses_an_epoch_a_label_cannot_hold_in_one_line(
     make_tree, monkeypatch, recorded_labels, epoch
 ):
-    helios = module_on(make_tree(), monkeypatch)
+    helios = module_on(make_tree(), monkeypatch, source_date_epoch=epoch)
     with pytest.raises(FunctionError) as caught:
-        await helios.build("base", platform="linux/amd64", source_date_epoch=epoch)
+        await helios.build("base", platform="linux/amd64")
     assert f"SOURCE_DATE_EPOCH {epoch} is outside 0..253402300799" in str(caught.value)
     assert "\n" not in str(caught.value)
 

@@ -31,6 +31,7 @@ from pipeline.release import (
     check_address,
     check_credentials,
     check_password_env,
+    helios_version,
     matrix,
     tags_by_distro,
 )
@@ -59,9 +60,7 @@ def choose_targets(
 
 def metadata_for(root: Path) -> Metadata:
     """Labels and timestamps for a build of the checkout at ``root`` (see pipeline.sourceinfo)."""
-    # Imported here: reading package metadata costs ~20 ms that the engine-free commands never need.
     from pipeline.sourceinfo import source_info
-    from pipeline.version import helios_version
 
     info = source_info(root)
     return Metadata(helios_version(), info.revision, info.url, info.epoch)

@@ -6,6 +6,7 @@ export really keeps links as links, so that the check sees them.
 
 from __future__ import annotations
 
+import dagger
 import pytest
 from dagger import dag
 from dagger.mod._exceptions import FunctionError
@@ -18,8 +19,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 REPO = FIXTURE.parents[2]
 
 
-def helios() -> Helios:
-    return Helios(source=dag.host().directory(str(REPO), include=["common/**", "distros/**"]))
+def helios(hooks: dagger.Directory) -> Helios:
+    return Helios(source=dag.host().directory(str(REPO), include=["common/**", "distros/**"]), hooks=hooks)
 
 
 def site_hooks():
@@ -29,9 +30,9 @@ def site_hooks():
 async def test_a_link_out_of_the_hooks_tree_is_refused(engine):
     hooks = site_hooks().with_symlink("/etc/passwd", "common/build/system.sh")
     with pytest.raises(FunctionError, match=r"common/build/system\.sh is a symlink to '/etc/passwd'"):
-        await helios().distros(hooks=hooks)
+        await helios(hooks).distros()
 
 
 async def test_a_link_inside_the_hooks_tree_is_accepted(engine):
     hooks = site_hooks().with_symlink("turbo.sh", "common/build/kasm.sh")
-    assert "debian" in await helios().distros(hooks=hooks)
+    assert "debian" in await helios(hooks).distros()
