@@ -1,0 +1,159 @@
+"""After a push: each image's SBOM attached to it, and the pushed digests signed (when asked).
+
+The images are pushed first (pipeline/shipping.py); this only adds referrers next to them, so a
+failure here names what was already pushed and what to run again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import anyio
+import dagger
+
+from pipeline import sbom, signing
+from pipeline.errors import HeliosError
+from pipeline.shipping import Built, Progress, Shipped, by_distro
+from pipeline.toolpins import tool_image
+
+
+@dataclass(frozen=True)
+class Attached:
+    """One referrer pushed next to an image: its kind ("sbom", "signature"), what it refers to, where."""
+
+    distro: str
+    platform: str
+    kind: str
+    subject: str
+    reference: str
+
+    def line(self) -> str:
+        """``sbom linux/amd64 <ref@digest> of <subject>``: how publish reports it."""
+        return f"{self.kind} {self.platform} {self.reference} of {self.subject}"
+
+
+@dataclass(frozen=True)
+class Supply:
+    """What to add to a push: the SBOMs (default on) and signatures (when a key or token is given)."""
+
+    login: signing.Login
+    signing: signing.Signing = field(default_factory=signing.Signing)
+    sbom: bool = True
+
+    @property
+    def wanted(self) -> bool:
+        return self.sbom or self.signing.enabled
+
+
+def _failure(what: str, error: dagger.DaggerError, hint: str) -> HeliosError:
+    detail = error.stderr if isinstance(error, dagger.ExecError) else str(error)
+    lines = [line for line in detail.strip().splitlines() if line.strip()]
+    return HeliosError(f"{what} failed: {lines[-1] if lines else 'no output'}", hint=hint)
+
+
+LOGIN_HINT = (
+    "the image itself was pushed; the SBOM and signatures are pushed by tool containers, which cannot "
+    "use your docker login: pass --username and --password (or --no-sbom to skip the SBOM)"
+)
+
+
+def index_digests(shipped: Sequence[Shipped], address: str) -> dict[str, list[str]]:
+    """Per distro, the digest references it was pushed as (each once, whatever the number of tags)."""
+    found: dict[str, list[str]] = {}
+    for item in shipped:
+        refs = found.setdefault(item.distro, [])
+        if f"{address}@{item.digest}" not in refs:
+            refs.append(f"{address}@{item.digest}")
+    return found
+
+
+async def attach_and_sign(
+    images: Sequence[Built],
+    shipped: Sequence[Shipped],
+    supply: Supply,
+    *,
+    version: str,
+    progress: Progress | None = None,
+) -> list[Attached]:
+    """Attach every pushed image's SBOM, then sign the pushed digests and SBOMs; what was pushed where."""
+    if not supply.wanted:
+        return []
+    address = supply.login.address
+    ctr = signing.tools(tool_image("oras"), tool_image("cosign"), supply.login)
+    variants = by_distro(images)
+    attached: list[Attached] = []
+
+    async def one_sbom(distro: str, subject: str, built: Built) -> None:
+        platform = built.target.platform
+        document = sbom.sbom(built.image, scanner=tool_image("syft"), name=address, version=version)
+        if progress:
+            progress(f"attaching the SBOM of {distro} ({platform}) to {subject}")
+        try:
+            out = await signing.attach_sbom(ctr, subject, platform, document).stdout()
+        except dagger.DaggerError as error:
+            raise _failure(
+                f"attaching the SBOM of {distro} ({platform}) to {subject}", error, LOGIN_HINT
+            ) from None
+        attached.append(Attached(distro, platform, "sbom", subject, signing.attached_reference(out)))
+
+    if supply.sbom:
+        async with anyio.create_task_group() as group:
+            for distro, subjects in index_digests(shipped, address).items():
+                for subject in subjects:
+                    for built in variants[distro]:
+                        group.start_soon(one_sbom, distro, subject, built)
+    attached.sort(key=lambda a: (a.distro, a.platform, a.subject))
+    if supply.signing.enabled:
+        labels = {a.reference: (a.distro, a.platform) for a in attached}
+        for distro, refs in index_digests(shipped, address).items():
+            platforms = ",".join(b.target.platform for b in variants[distro])
+            labels.update({ref: (distro, platforms) for ref in refs})
+        attached += await sign_all(ctr, supply.signing, list(labels), labels, progress)
+    return attached
+
+
+async def sign_pushed(
+    references: Sequence[str], login: signing.Login, how: signing.Signing
+) -> list[Attached]:
+    """Sign digests pushed earlier (images and SBOMs, as publish printed them); their signatures."""
+    subjects = [signing.digest_reference(ref) for ref in references]
+    if not subjects:
+        raise HeliosError(
+            "no reference to sign", hint="pass the references publish printed, e.g. --reference=REF"
+        )
+    ctr = signing.tools(tool_image("oras"), tool_image("cosign"), login)
+    return await sign_all(ctr, how, subjects, {})
+
+
+async def sign_all(
+    ctr: dagger.Container,
+    how: signing.Signing,
+    subjects: Sequence[str],
+    labels: Mapping[str, tuple[str, str]],
+    progress: Progress | None = None,
+) -> list[Attached]:
+    """Sign ``subjects`` (an index with each of its images); the signature referrers each now has.
+
+    ``labels`` names the distro and platform of a subject, for the report.
+    """
+    subjects = list(dict.fromkeys(subjects))
+    if progress:
+        progress(f"signing {len(subjects)} digests ({how.mode})")
+    try:
+        await signing.sign(ctr, how, subjects).sync()
+        found = []
+        for subject in subjects:
+            out = await signing.discover(ctr, subject).stdout()
+            found += [
+                Attached(*labels.get(subject, ("-", "-")), "signature", subject, ref)
+                for ref in signing.referrers(out, signing.BUNDLE_TYPE)
+            ]
+    except dagger.DaggerError as error:
+        raise _failure(
+            f"signing {', '.join(subjects)}",
+            error,
+            "the images and SBOMs were pushed unsigned; check the cosign key and its password "
+            "(or that the OIDC token is fresh: CI tokens last minutes), then run `sign` on these digests",
+        ) from None
+    return found
