@@ -219,6 +219,77 @@ def test_invalid_user_settings_stop_with_a_reason(
     assert not any(call.startswith("useradd") for call in sandbox.calls())
 
 
+# --- sudo ------------------------------------------------------------------------------------------
+
+# visudo -c [-q] -f FILE: parse FILE as sudoers and check that root owns it and that no one else may
+# write it; exit 1 with the reason otherwise. The fake knows one rule shape, the user specs Helios writes.
+FAKE_VISUDO = r"""
+while getopts cqf: opt; do [ "$opt" = f ] && file="$OPTARG"; done
+[ "$(stat -c %u "$file")" = 0 ] || { echo "$file: wrong owner" >&2; exit 1; }
+case "$(stat -c %a "$file")" in 440 | 400) ;; *) echo "$file: bad permissions" >&2; exit 1 ;; esac
+grep -v '^#' "$file" | grep -Eqx '[a-z_][a-z0-9_-]* ALL=\(ALL:ALL\) (NOPASSWD: )?ALL' ||
+    { echo "$file: syntax error" >&2; exit 1; }
+"""
+
+
+@pytest.fixture
+def sudo_sandbox(sandbox: Sandbox) -> Sandbox:
+    """The sandbox with sudo's drop-in folder and visudo, as the sudo package leaves them."""
+    sandbox.file("etc/sudoers.d").mkdir(mode=0o750)
+    (sandbox.bin / "visudo").write_text(f'#!/bin/bash\necho "visudo $*" >> "$FAKE_LOG"\n{FAKE_VISUDO}')
+    (sandbox.bin / "visudo").chmod(0o755)
+    return sandbox
+
+
+@pytest.mark.parametrize(
+    ("env", "rule"),
+    [
+        ({"SUDO": "true"}, "ada ALL=(ALL:ALL) NOPASSWD: ALL"),
+        ({"SUDO": "Password", "PASSWORD": "pw"}, "ada ALL=(ALL:ALL) ALL"),
+    ],
+)
+def test_sudo_drop_in_is_written_root_only_and_checked(
+    sudo_sandbox: Sandbox, env: dict[str, str], rule: str
+) -> None:
+    result = sudo_sandbox.run("user.sh", USER="ada", **env)
+    drop_in = sudo_sandbox.file("etc/sudoers.d/helios-user")
+    assert rule in drop_in.read_text().splitlines()
+    assert oct(drop_in.stat().st_mode & 0o777) == "0o440"
+    if os.geteuid() == 0:
+        assert drop_in.stat().st_uid == 0
+    assert any(call.startswith("visudo -cqf") for call in sudo_sandbox.calls())
+    assert "sudo enabled for ada" in result.stderr
+    assert "pw" not in drop_in.read_text()
+
+
+def test_sudo_is_taken_away_when_a_restart_turns_it_off(sudo_sandbox: Sandbox) -> None:
+    sudo_sandbox.run("user.sh", SUDO="true")
+    assert sudo_sandbox.file("etc/sudoers.d/helios-user").exists()
+    sudo_sandbox.run("user.sh")
+    assert not sudo_sandbox.file("etc/sudoers.d/helios-user").exists()
+
+
+def test_sudo_with_password_but_no_password_stays_off(sudo_sandbox: Sandbox) -> None:
+    result = sudo_sandbox.run("user.sh", SUDO="password")
+    assert "SUDO=password needs PASSWORD" in result.stderr
+    assert not sudo_sandbox.file("etc/sudoers.d/helios-user").exists()
+
+
+def test_a_sudo_value_that_means_nothing_stops_the_start(sudo_sandbox: Sandbox) -> None:
+    result = sudo_sandbox.run("user.sh", check=False, SUDO="al l")
+    assert result.returncode != 0
+    assert "SUDO='al l' is not a sudo setting" in result.stderr
+    assert not list(sudo_sandbox.file("etc/sudoers.d").iterdir())
+
+
+def test_a_rule_visudo_refuses_never_reaches_sudoers_d(sudo_sandbox: Sandbox) -> None:
+    (sudo_sandbox.bin / "visudo").write_text('#!/bin/bash\necho "syntax error" >&2\nexit 1\n')
+    result = sudo_sandbox.run("user.sh", check=False, SUDO="true")
+    assert result.returncode != 0
+    assert "visudo refused the sudo rule" in result.stderr
+    assert not list(sudo_sandbox.file("etc/sudoers.d").iterdir())
+
+
 # --- event hooks ----------------------------------------------------------------------------------
 
 

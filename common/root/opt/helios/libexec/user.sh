@@ -15,9 +15,13 @@
 # - Publishes USER, UID, GID, HELIOS_USER, HELIOS_HOME and XDG_RUNTIME_DIR to
 #   s6's container environment so every later service sees the same user.
 #
+# - SUDO=true / SUDO=password writes the sudoers drop-in /etc/sudoers.d/helios-user (root,
+#   0440, checked by visudo) giving the user sudo without / with its password; any other start
+#   removes it.
+#
 # Relies on: useradd/groupadd/usermod/groupmod, getent, chpasswd, openssl,
-# s6-applyuidgid (s6).
-# Env: USER, UID, GID, PASSWORD, HELIOS_ALLOW_SYSTEM_ACCOUNT, PULSE_RUNTIME_PATH,
+# s6-applyuidgid (s6), sudo and visudo (for SUDO).
+# Env: USER, UID, GID, PASSWORD, SUDO, HELIOS_ALLOW_SYSTEM_ACCOUNT, PULSE_RUNTIME_PATH,
 #      HELIOS_ROOT (tests).
 set -euo pipefail
 # shellcheck source=common/root/opt/helios/lib/helios.sh
@@ -110,7 +114,44 @@ if [[ -n "$password" ]]; then
     printf '%s:%s\n' "$user" "$hash" | chpasswd -e
     helios_log user "password set for $user"
 fi
+has_password=false
+[[ -z "$password" ]] || has_password=true
 unset password hash
+
+# --- sudo --------------------------------------------------------------------
+# SUDO=true: sudo without a password; SUDO=password: sudo with the user's PASSWORD; off by default.
+# The drop-in is written (or removed) at every start, so a restart without SUDO takes the right away.
+sudoers_dir="$HELIOS_ROOT/etc/sudoers.d"
+sudoers="$sudoers_dir/helios-user" # sudo skips drop-ins whose name holds a '.' or ends in '~'
+sudo_setting="${SUDO:-false}"
+sudo_rule="" sudo_mode=""
+if [[ "${sudo_setting,,}" == password ]]; then
+    if [[ "$has_password" == true ]]; then
+        sudo_rule="$user ALL=(ALL:ALL) ALL" sudo_mode="with its password"
+    else
+        helios_log user "SUDO=password needs PASSWORD (the password sudo asks for): sudo stays off for $user"
+    fi
+elif helios_is_true "$sudo_setting"; then
+    sudo_rule="$user ALL=(ALL:ALL) NOPASSWD: ALL" sudo_mode="without a password"
+elif [[ ! "${sudo_setting,,}" =~ ^(0|false|no|off)$ ]]; then
+    helios_die user "SUDO='$sudo_setting' is not a sudo setting: use true (no password), password (the user's PASSWORD) or false"
+fi
+if [[ -z "$sudo_rule" ]]; then
+    rm -f "$sudoers"
+elif [[ ! -d "$sudoers_dir" ]]; then
+    helios_log user "SUDO=$sudo_setting but this image has no sudo ($sudoers_dir missing): install the sudo package"
+else
+    printf '# Written at start from SUDO=%s (/opt/helios/libexec/user.sh); removed when SUDO is off.\n%s\n' \
+        "$sudo_setting" "$sudo_rule" >"$sudoers.tmp"
+    chown 0:0 "$sudoers.tmp"
+    chmod 0440 "$sudoers.tmp"
+    if command -v visudo >/dev/null && ! visudo -cqf "$sudoers.tmp" >/dev/null; then
+        rm -f "$sudoers.tmp"
+        helios_die user "visudo refused the sudo rule for $user: sudo stays off"
+    fi
+    mv -f "$sudoers.tmp" "$sudoers"
+    helios_log user "sudo enabled for $user, $sudo_mode (SUDO=$sudo_setting)"
+fi
 
 # --- home --------------------------------------------------------------------
 # complete_home SKEL HOME : run as the desktop user. Copies what SKEL has and HOME lacks (never
