@@ -20,8 +20,8 @@ from gql import GraphQLRequest
 from gql.transport.exceptions import TransportQueryError
 from typer.testing import CliRunner
 
-from pipeline import main, run, shipping
-from pipeline.cli import app
+from pipeline import main, shipping
+from pipeline.cli import app, run
 from pipeline.errors import HeliosError
 from pipeline.graph import HOOKS_MOUNT, Sources
 from pipeline.main import Helios

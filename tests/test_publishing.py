@@ -139,7 +139,7 @@ def test_cli_publish_refuses_bad_input_before_anything_runs(make_tree, monkeypat
     def must_not_run(*args, **kwargs):
         raise AssertionError("the engine must not be reached")
 
-    monkeypatch.setattr("pipeline.run.run_publish", must_not_run)
+    monkeypatch.setattr("pipeline.cli.run.run_publish", must_not_run)
     cases = [
         (["--address", "ghcr.io/Org/x", "-d", "base"], "not a valid registry address"),
         (["--address", "ghcr.io/org/x:1", "-d", "base"], "holds a tag"),
@@ -171,7 +171,7 @@ def test_cli_publish_passes_the_secret_by_name_and_prints_a_summary(make_tree, m
             shipping.Shipped("base", "linux/amd64,linux/arm64", "ghcr.io/org/x:base", "sha256:" + "b" * 64)
         ]
 
-    monkeypatch.setattr("pipeline.run.run_publish", fake_publish)
+    monkeypatch.setattr("pipeline.cli.run.run_publish", fake_publish)
     result = runner.invoke(
         app,
         ["publish", "--address", "ghcr.io/org/x", "-d", "fixture", "--username", "me",
@@ -188,7 +188,7 @@ def test_cli_publish_passes_the_secret_by_name_and_prints_a_summary(make_tree, m
 
 
 def test_cli_build_several_needs_an_export_folder(make_tree, tmp_path, monkeypatch):
-    monkeypatch.setattr("pipeline.run.run_build", lambda *a, **k: [])
+    monkeypatch.setattr("pipeline.cli.run.run_build", lambda *a, **k: [])
     root = str(make_tree())
     result = runner.invoke(app, ["build", "--all", "--export", str(tmp_path / "missing"), "--root", root])
     assert result.exit_code == 2 and "must be an existing folder for 2 images" in result.stderr

@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from pipeline.catalogue import Catalogue
+from pipeline.cli.sourceinfo import source_info
 from pipeline.errors import HeliosError
 from pipeline.release import (
     check_address,
@@ -17,7 +18,6 @@ from pipeline.release import (
     tags_by_distro,
     tags_for,
 )
-from pipeline.sourceinfo import source_info
 from pipeline.tree import LocalTree
 from tests.conftest import BASE_DISTRO, REPO
 

@@ -17,8 +17,8 @@ import pytest
 from dagger.mod._exceptions import FunctionError
 from typer.testing import CliRunner
 
-from pipeline import release, run
-from pipeline.cli import app
+from pipeline import release
+from pipeline.cli import app, run
 from pipeline.plan import Planner
 from pipeline.tree import LocalTree
 from tests.conftest import BASE_DISTRO, FIXTURE_FILES, write_files

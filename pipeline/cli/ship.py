@@ -59,8 +59,8 @@ def choose_targets(
 
 
 def metadata_for(root: Path) -> Metadata:
-    """Labels and timestamps for a build of the checkout at ``root`` (see pipeline.sourceinfo)."""
-    from pipeline.sourceinfo import source_info
+    """Labels and timestamps for a build of the checkout at ``root`` (see pipeline.cli.sourceinfo)."""
+    from pipeline.cli.sourceinfo import source_info
 
     info = source_info(root)
     return Metadata(helios_version(), info.revision, info.url, info.epoch)
@@ -133,7 +133,7 @@ def build(
                 )
     except HeliosError as error:
         fail(error)
-    from pipeline.run import run_build  # imports dagger-io, so only here
+    from pipeline.cli.run import run_build  # imports dagger-io, so only here
 
     try:
         shipped = run_build(job, export)
@@ -187,7 +187,7 @@ def publish(
         destination = Destination(address, tuple(tag or ()), channel, username, password_env)
     except HeliosError as error:
         fail(error)
-    from pipeline.run import run_publish  # imports dagger-io, so only here
+    from pipeline.cli.run import run_publish  # imports dagger-io, so only here
 
     try:
         shipped = run_publish(job, destination)
