@@ -81,9 +81,6 @@ class Layers:
     def is_file(self, ref: Ref) -> bool:
         return self.tree(ref.layer).is_file(ref.path)
 
-    def is_dir(self, ref: Ref) -> bool:
-        return self.tree(ref.layer).is_dir(ref.path)
-
     def read_bytes(self, ref: Ref) -> bytes:
         return self.tree(ref.layer).read_bytes(ref.path)
 

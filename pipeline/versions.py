@@ -18,7 +18,6 @@ from pipeline.errors import HeliosError
 
 VERSIONS_FILE = Path(__file__).with_name("versions.toml")
 SOURCE = "pipeline/versions.toml"
-ARCHES = ("amd64", "arm64")
 
 
 def load_versions(path: Path | None = None) -> dict[str, Any]:
