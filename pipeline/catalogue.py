@@ -9,52 +9,120 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pipeline.errors import HeliosError
+from pipeline.families import FAMILY_NAMES, PACKAGE_LISTS
 from pipeline.layers import Layers, Ref
+from pipeline.layout import CONFIG_NAME, DISTROS_DIR, config_path, distro_dir
 from pipeline.order import BUILD_ORDER, Scope
 from pipeline.tree import Tree
 
-DISTROS_DIR = "distros"
-CONFIG_NAME = "distro.toml"
-
-FAMILIES = ("debian", "rhel", "alpine")
-PACKAGE_LISTS = ("debian", "ubuntu", "rhel", "alpine")
+__all__ = [
+    "CONFIG_NAME",
+    "DISTROS_DIR",
+    "PACKAGE_LISTS",
+    "SCHEMA",
+    "Catalogue",
+    "Distro",
+    "check_name",
+    "config_path",
+]
 
 _PLAIN_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _VERSION = re.compile(r"^\d+(\.\d+)+$")
 
+Check = Callable[[str, str, Any], None]
+"""A key's own check: (distro.toml path, key, value); raises a HeliosError saying what to fix."""
+
 
 @dataclass(frozen=True)
 class Key:
-    """One distro.toml key: its type, whether a distro must state it, and whether children inherit it."""
+    """One distro.toml key, as a row: its type, doc, default, inheritance and its own check."""
 
     kind: type
     doc: str
     required: bool = True
     inherited: bool = True
     choices: tuple[str, ...] = ()
+    default: Any = None
+    """The value when no distro of the lineage states the key (optional keys only)."""
+    check: Check | None = None
+    """A check beyond type and choices, run on the stated value."""
+
+
+def _check_version(path: str, key: str, value: Any) -> None:
+    if not _VERSION.fullmatch(str(value)):
+        raise HeliosError(f"{path}: key {key!r} is {value!r}", hint="use a version like 21.1.4")
+
+
+def _check_aliases(path: str, key: str, value: Any) -> None:
+    for alias in value:
+        if not isinstance(alias, str) or not _PLAIN_NAME.fullmatch(alias):
+            raise HeliosError(
+                f"{path}: alias {alias!r} is not a plain name",
+                hint="lower-case letters, digits, '.', '-' and '_'",
+            )
+
+
+def _check_extends(path: str, key: str, value: Any) -> None:
+    check_name(str(value))
+
+
+DISTRO_HOOK_STEPS = tuple(step.number for step in BUILD_ORDER if step.is_hook and step.scope is Scope.DISTRO)
+
+
+def _check_inputs(path: str, key: str, value: Any) -> None:
+    """``inputs`` names, per distro hook step, the versions.toml sections that distro's hooks read."""
+    steps = ", ".join(map(str, DISTRO_HOOK_STEPS))
+    for step, sections in value.items():
+        if not step.isdigit() or int(step) not in DISTRO_HOOK_STEPS:
+            raise HeliosError(
+                f"{path}: inputs names step {step!r}, which runs no distro hook",
+                hint=f"use the number of a step that runs distros/<name>/build/ hooks: {steps}",
+            )
+        if not isinstance(sections, list) or not all(isinstance(s, str) and s for s in sections):
+            raise HeliosError(
+                f"{path}: inputs.{step} must be a list of pipeline/versions.toml section names",
+                hint='e.g. inputs = { 2 = ["cmake"] }',
+            )
 
 
 SCHEMA: dict[str, Key] = {
     "description": Key(str, "one line shown by `helios distros`", inherited=False),
     "base": Key(str, "base image reference, e.g. rockylinux/rockylinux:9.6"),
-    "family": Key(str, "package family", choices=FAMILIES),
+    "family": Key(str, "package family", choices=FAMILY_NAMES),
     "packages": Key(str, "which list of common/packages.toml to install", choices=PACKAGE_LISTS),
-    "xorg_version": Key(str, "X server version built for KasmVNC, e.g. 21.1.4"),
+    "xorg_version": Key(str, "X server version built for KasmVNC, e.g. 21.1.4", check=_check_version),
     "webrtc": Key(bool, "whether the web client and kclient offer WebRTC"),
-    "virtualgl": Key(bool, "whether step 9 installs VirtualGL (default true)", required=False),
-    "aliases": Key(list, "other names for this distro", required=False, inherited=False),
-    "extends": Key(str, "a distro whose settings, hooks and overlay this one reuses", required=False),
-    "default": Key(bool, "the one distro also published as 'latest'", required=False, inherited=False),
+    "virtualgl": Key(bool, "whether step 9 installs VirtualGL (default true)", required=False, default=True),
+    "file_transfer": Key(
+        bool,
+        "whether step 7 ships kclient's file manager for the user's home (default false)",
+        required=False,
+        default=False,
+    ),
+    "aliases": Key(
+        list, "other names for this distro", required=False, inherited=False, default=(), check=_check_aliases
+    ),
+    "extends": Key(
+        str,
+        "a distro whose settings, hooks and overlay this one reuses",
+        required=False,
+        check=_check_extends,
+    ),
+    "default": Key(
+        bool, "the one distro also published as 'latest'", required=False, inherited=False, default=False
+    ),
     "inputs": Key(
         dict,
         "pipeline/versions.toml sections this distro's own hooks read, by step number: "
         '{ 2 = ["cmake"] } gives step 2 CMAKE_* and its mirror entries',
         required=False,
+        default={},
+        check=_check_inputs,
     ),
 }
 
@@ -71,6 +139,7 @@ class Distro:
     xorg_version: str
     webrtc: bool
     virtualgl: bool
+    file_transfer: bool
     aliases: tuple[str, ...]
     is_default: bool
     inputs: Mapping[int, tuple[str, ...]]
@@ -82,9 +151,9 @@ class Distro:
     def extends(self) -> str | None:
         return self.lineage[1] if len(self.lineage) > 1 else None
 
-
-def config_path(name: str) -> str:
-    return f"{DISTROS_DIR}/{name}/{CONFIG_NAME}"
+    def setting(self, key: str) -> object:
+        """A distro.toml setting by its key (webrtc, virtualgl, ...), as the build order's rows name it."""
+        return getattr(self, key)
 
 
 def check_name(name: str) -> str:
@@ -100,7 +169,7 @@ def check_name(name: str) -> str:
 def _load_raw(layers: Layers, name: str) -> dict[str, Any]:
     ref = layers.find_file(config_path(name))
     if ref is None:
-        folder = layers.dirs(f"{DISTROS_DIR}/{name}")[-1]
+        folder = layers.dirs(distro_dir(name))[-1]
         raise HeliosError(
             f"{folder}/{CONFIG_NAME} is missing",
             hint=f"every distro folder needs a {CONFIG_NAME} (a user's folder may instead override "
@@ -132,38 +201,8 @@ def _check_key(path: str, key: str, value: object) -> None:
         raise HeliosError(f"{path}: key {key!r} must be {expected}, not {value!r}", hint=spec.doc)
     if spec.choices and value not in spec.choices:
         raise HeliosError(f"{path}: key {key!r} is {value!r}", hint=f"use one of: {', '.join(spec.choices)}")
-    if key == "xorg_version" and not _VERSION.fullmatch(str(value)):
-        raise HeliosError(f"{path}: key 'xorg_version' is {value!r}", hint="use a version like 21.1.4")
-    if key == "aliases" and isinstance(value, list):
-        for alias in value:
-            if not isinstance(alias, str) or not _PLAIN_NAME.fullmatch(alias):
-                raise HeliosError(
-                    f"{path}: alias {alias!r} is not a plain name",
-                    hint="lower-case letters, digits, '.', '-' and '_'",
-                )
-    if key == "extends":
-        check_name(str(value))
-    if key == "inputs" and isinstance(value, dict):
-        _check_inputs(path, value)
-
-
-DISTRO_HOOK_STEPS = tuple(step.number for step in BUILD_ORDER if step.is_hook and step.scope is Scope.DISTRO)
-
-
-def _check_inputs(path: str, value: dict[str, Any]) -> None:
-    """``inputs`` names, per distro hook step, the versions.toml sections that distro's hooks read."""
-    steps = ", ".join(map(str, DISTRO_HOOK_STEPS))
-    for step, sections in value.items():
-        if not step.isdigit() or int(step) not in DISTRO_HOOK_STEPS:
-            raise HeliosError(
-                f"{path}: inputs names step {step!r}, which runs no distro hook",
-                hint=f"use the number of a step that runs distros/<name>/build/ hooks: {steps}",
-            )
-        if not isinstance(sections, list) or not all(isinstance(s, str) and s for s in sections):
-            raise HeliosError(
-                f"{path}: inputs.{step} must be a list of pipeline/versions.toml section names",
-                hint='e.g. inputs = { 2 = ["cmake"] }',
-            )
+    if spec.check is not None:
+        spec.check(path, key, value)
 
 
 def _resolve_inputs(value: Mapping[str, list[str]]) -> dict[int, tuple[str, ...]]:
@@ -216,7 +255,6 @@ class Catalogue:
 
     def _resolve(self, name: str) -> Distro:
         lineage = self._lineage(name)
-        own = self._raw[name]
         merged: dict[str, Any] = {}
         for ancestor in reversed(lineage):
             for key, value in self._raw[ancestor].items():
@@ -230,6 +268,7 @@ class Catalogue:
                     f"{self.config(name)}: missing key {key!r}",
                     hint=f"set it in this file {where}({spec.doc})",
                 )
+            merged.setdefault(key, spec.default)
         return Distro(
             name=name,
             description=merged["description"],
@@ -238,10 +277,11 @@ class Catalogue:
             packages=merged["packages"],
             xorg_version=merged["xorg_version"],
             webrtc=merged["webrtc"],
-            virtualgl=merged.get("virtualgl", True),
-            aliases=tuple(own.get("aliases", ())),
-            is_default=own.get("default", False),
-            inputs=_resolve_inputs(merged.get("inputs", {})),
+            virtualgl=merged["virtualgl"],
+            file_transfer=merged["file_transfer"],
+            aliases=tuple(merged["aliases"]),
+            is_default=merged["default"],
+            inputs=_resolve_inputs(merged["inputs"]),
             lineage=lineage,
         )
 

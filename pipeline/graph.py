@@ -17,13 +17,12 @@ from pipeline.imageconfig import ENTRYPOINT, HEALTHCHECK, HTTP_PORT
 from pipeline.layers import REPO, USER, Ref
 from pipeline.linkcheck import LINK_CHECK
 from pipeline.mirror import INPUTS_ENV, INPUTS_MOUNT
-from pipeline.order import Action, Stage
+from pipeline.order import Action, Feed, Stage
 from pipeline.plan import Plan, PlannedStep, Run
 from pipeline.stepmounts import (
     HOOKS_MOUNT,
     OUT_DIR,
     PACKAGES_TXT,
-    Feed,
     cache_volumes,
     feeds,
     package_listing,
@@ -75,6 +74,11 @@ def mirror_entries(sources: Sources, paths: Iterable[str]) -> dagger.Directory:
     for path in paths:
         entries = entries.with_file(path, sources.inputs.file(path))
     return entries
+
+
+def fed(planned: PlannedStep, available: dict[Feed, dagger.Directory | dagger.File]) -> list[Mount]:
+    """The mounts of what ``planned`` consumes (its row's ``consumes``), from what the stage has at hand."""
+    return [(path, available[feed]) for path, feed in feeds(planned.step).items()]
 
 
 def run_hook(
@@ -130,12 +134,13 @@ def without_caches(plan: Plan, stage: Stage) -> Callable[[dagger.Container], dag
 
 
 def web_client(sources: Sources, plan: Plan) -> dagger.Directory:
-    """Step 1: the web client, built on the engine's own platform (it is plain JavaScript)."""
+    """The web stage (step 1): the web client, built on the engine's own platform (plain JavaScript)."""
     ctr = dag.container().from_(plan.web_image)
     caches = cache_volumes(plan, Stage.WEB)
     for path, key in caches.items():
         ctr = ctr.with_mounted_cache(path, dag.cache_volume(key))
-    ctr = ctr.with_(run_hook(sources, plan.step(1)))
+    for planned in plan.stage(Stage.WEB):
+        ctr = ctr.with_(run_hook(sources, planned))
     for path in caches:
         ctr = ctr.without_mount(path)
     return ctr.directory(OUT_DIR)
@@ -150,10 +155,7 @@ def kasm_rootfs(sources: Sources, plan: Plan, web: dagger.Directory) -> dagger.D
     """Steps 2-8: build KasmVNC, the X server and kclient, and pack them as a rootfs."""
     ctr = distro_base(plan).with_(with_caches(plan, Stage.KASM))
     for planned in plan.stage(Stage.KASM):
-        mounts: list[Mount] = [
-            (path, web) for path, feed in feeds(planned.step).items() if feed is Feed.WEB_CLIENT
-        ]
-        ctr = ctr.with_(run_hook(sources, planned, mounts=mounts))
+        ctr = ctr.with_(run_hook(sources, planned, mounts=fed(planned, {Feed.WEB_CLIENT: web})))
     return ctr.with_(without_caches(plan, Stage.KASM)).directory(OUT_DIR)
 
 
@@ -162,10 +164,7 @@ def system_base(sources: Sources, plan: Plan) -> dagger.Container:
     packages = dag.directory().with_new_file("packages.list", package_listing(plan)).file("packages.list")
     ctr = distro_base(plan).with_(with_caches(plan, Stage.SYSTEM))
     for planned in plan.stage(Stage.SYSTEM):
-        mounts: list[Mount] = [
-            (path, packages) for path, feed in feeds(planned.step).items() if feed is Feed.PACKAGE_LIST
-        ]
-        ctr = ctr.with_(run_hook(sources, planned, mounts=mounts))
+        ctr = ctr.with_(run_hook(sources, planned, mounts=fed(planned, {Feed.PACKAGE_LIST: packages})))
     return ctr.with_(without_caches(plan, Stage.SYSTEM)).with_(installed_packages(plan))
 
 
@@ -229,7 +228,7 @@ def image(
         .with_directory("/", stamped(kasm_rootfs(sources, plan, web)))
         .with_exec(["sh", "-c", LINK_CHECK])
     )
-    for overlay in (*plan.step(12).overlays, *plan.step(13).overlays):
+    for overlay in (ref for planned in plan.stage(Stage.IMAGE) for ref in planned.overlays):
         ctr = ctr.with_directory("/", stamped(sources.directory(overlay)))
     for name, value in plan.image_env.items():
         ctr = ctr.with_env_variable(name, value)

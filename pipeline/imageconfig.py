@@ -5,9 +5,9 @@ from __future__ import annotations
 import tomllib
 
 from pipeline.errors import HeliosError
+from pipeline.layout import IMAGE_CONFIG
 from pipeline.tree import Tree
 
-IMAGE_CONFIG = "common/image.toml"
 HTTP_PORT = 3000
 ENTRYPOINT = ("/init",)
 # The container health check: GET {PREFIX}healthz answers 200 once the whole desktop is up. The

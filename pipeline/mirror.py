@@ -76,7 +76,7 @@ class Input:
 def git_path(url: str, commit: str) -> str:
     """git/<owner>/<repo>/<commit>.bundle: owner and repo are the last two parts of the URL's path.
 
-    The same rule as ``mirror_git_path`` in common/build/lib.sh (a test keeps them equal).
+    The same rule as ``_mirror_git_path`` in common/build/lib/mirror.sh (a test keeps them equal).
     """
     path = url.split("://", 1)[-1]
     path = path.split("/", 1)[1] if "/" in path else ""

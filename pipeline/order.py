@@ -25,6 +25,15 @@ class Action(enum.StrEnum):
     OVERLAY = "overlay"  # copy a root/ tree onto /
 
 
+class Feed(enum.StrEnum):
+    """What another part of the build hands a step, read-only (pipeline/stepmounts.py mounts it)."""
+
+    WEB_CLIENT = "web-client"
+    """The web stage's output: the built web client (HELIOS_WEB)."""
+    PACKAGE_LIST = "package-list"
+    """The distro's runtime package names, one a line (HELIOS_PACKAGES)."""
+
+
 class Scope(enum.StrEnum):
     COMMON = "common"  # common/build/<file>, common/root/
     DISTRO = "distro"  # distros/<d>/build/<file>, distros/<d>/root/ (resolved through `extends`)
@@ -45,6 +54,14 @@ class Step:
     """Glob patterns of extra files, next to the hook, that it needs (patches, images)."""
     versions: tuple[str, ...] = ()
     """Sections of pipeline/versions.toml given to the hook as environment."""
+    consumes: tuple[Feed, ...] = ()
+    """What the step reads from elsewhere in the build: another stage's output, the package list."""
+    settings: tuple[str, ...] = ("webrtc",)
+    """distro.toml settings given to the hook as HELIOS_<SETTING> (true/false)."""
+    per_distro: bool = True
+    """Whether the hook learns the distro, family and arch; the web client must not vary by them."""
+    library: tuple[str, ...] = ()
+    """Parts of the hook library (common/build/lib/<part>.sh) the step's hooks call, beyond log."""
 
     @property
     def is_hook(self) -> bool:
@@ -56,31 +73,64 @@ class Step:
         return self.name.removesuffix(".sh") if self.name else "join"
 
 
+LIBRARY: dict[str, tuple[str, ...]] = {
+    "log": (),
+    "mirror": ("log",),
+    "download": ("log", "mirror"),
+    "git": ("log", "mirror"),
+    "arch": ("log",),
+    "packages": ("log",),
+    "release": ("log", "download"),
+    "el9": ("log",),
+    "static": ("log", "download"),
+    "xorg": ("log", "download"),
+}
+"""The hook library's parts (common/build/lib/<part>.sh) and the parts each one calls."""
+
+
+def library_closure(parts: tuple[str, ...]) -> tuple[str, ...]:
+    """``parts``, log and every part they need, in LIBRARY order."""
+    wanted: set[str] = set()
+    todo = ["log", *parts]
+    while todo:
+        part = todo.pop()
+        if part not in wanted:
+            wanted.add(part)
+            todo += LIBRARY.get(part, ())
+    return tuple(part for part in LIBRARY if part in wanted)
+
+
 BUILD_ORDER: tuple[Step, ...] = (
     Step(1, Stage.WEB, Action.HOOK, Scope.COMMON, "novnc.sh",
          "KasmWeb/noVNC client, interactive and view-only",
-         extras=("novnc-*.patch", "splash.jpg"), versions=("kasmweb",)),
+         extras=("novnc-*.patch", "splash.jpg"), versions=("kasmweb",), per_distro=False,
+         library=("git",)),
     Step(2, Stage.KASM, Action.HOOK, Scope.DISTRO, "kasm.sh",
-         "distro packages needed to build KasmVNC and the X server"),
+         "distro packages needed to build KasmVNC and the X server",
+         library=("el9", "release", "static")),
     Step(3, Stage.KASM, Action.HOOK, Scope.COMMON, "turbo.sh",
-         "libjpeg-turbo for KasmVNC", versions=("libjpeg_turbo",)),
+         "libjpeg-turbo for KasmVNC", versions=("libjpeg_turbo",), library=("download",)),
     Step(4, Stage.KASM, Action.HOOK, Scope.COMMON, "kasm.sh",
-         "KasmVNC server", versions=("kasmvnc",)),
+         "KasmVNC server", versions=("kasmvnc",), library=("git",)),
     Step(5, Stage.KASM, Action.HOOK, Scope.DISTRO, "xorg.sh",
-         "X server at the distro's xorg_version", versions=("xorg",)),
+         "X server at the distro's xorg_version", versions=("xorg",), library=("xorg",)),
     Step(6, Stage.KASM, Action.HOOK, Scope.DISTRO, "kclient.sh",
-         "Node.js and native build dependencies for kclient", versions=("nodejs",)),
+         "Node.js and native build dependencies for kclient", versions=("nodejs",),
+         library=("release",)),
     Step(7, Stage.KASM, Action.HOOK, Scope.COMMON, "kclient.sh",
          "kclient with the helios patch (no file server, audio on)",
-         extras=("kclient-*.patch",), versions=("kclient",)),
+         extras=("kclient-*.patch",), versions=("kclient",), settings=("webrtc", "file_transfer"),
+         library=("git",)),
     Step(8, Stage.KASM, Action.HOOK, Scope.COMMON, "package.sh",
          "packs KasmVNC, the X server, kclient and the web client into a rootfs",
-         versions=("kasmvnc", "nodejs")),
+         versions=("kasmvnc", "nodejs"), consumes=(Feed.WEB_CLIENT,), library=("arch",)),
     Step(9, Stage.SYSTEM, Action.HOOK, Scope.DISTRO, "system.sh",
-         "distro runtime packages from common/packages.toml"),
+         "distro runtime packages from common/packages.toml",
+         consumes=(Feed.PACKAGE_LIST,), settings=("webrtc", "virtualgl"),
+         library=("packages", "el9")),
     Step(10, Stage.SYSTEM, Action.HOOK, Scope.COMMON, "system.sh",
          "packages and setup common to all distros",
-         versions=("orchis_theme", "cascadia_code")),
+         versions=("orchis_theme", "cascadia_code"), library=("git", "download")),
     Step(11, Stage.IMAGE, Action.JOIN, None, "",
          "the build toolchain never reaches the image"),
     Step(12, Stage.IMAGE, Action.OVERLAY, Scope.COMMON, "root",
@@ -89,6 +139,7 @@ BUILD_ORDER: tuple[Step, ...] = (
          "distro runtime overlay (wins over common)"),
 )  # fmt: skip
 
-WEB_STEP = 1
-PACKAGE_STEP = 8
-PACKAGES_LIST_STEP = 9
+
+def first_consumer(feed: Feed) -> Step:
+    """The first step that reads ``feed``: where a runner must have it at hand."""
+    return next(step for step in BUILD_ORDER if feed in step.consumes)

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.errors import HeliosError
-
-PACKAGES_FILE = "common/packages.toml"
+from pipeline.layout import PACKAGES_FILE
 
 # Debian, RPM and apk package names: letters, digits and + - . _ (RPM allows upper case).
 _PACKAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+._-]*$")

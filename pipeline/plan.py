@@ -15,24 +15,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pipeline.catalogue import CONFIG_NAME, DISTROS_DIR, Catalogue, Distro
+from pipeline.catalogue import Catalogue, Distro
 from pipeline.errors import HeliosError
+from pipeline.hookenv import path_env
 from pipeline.imageconfig import load_image_env
 from pipeline.imageref import check_reference
 from pipeline.layers import REPO, USER, Layers, Ref
+from pipeline.layout import (
+    COMMON_BUILD,
+    COMMON_ROOT,
+    HOOK_LIBRARY,
+    LIBRARY_PARTS,
+    PACKAGES_FILE,
+    config_path,
+    distro_build,
+    distro_root,
+    drop_in_folder,
+    library_part,
+)
 from pipeline.mirror import INPUTS_ENV, INPUTS_MOUNT, OFFLINE_ENV, Input, Mirror, s6_inputs, step_inputs
-from pipeline.order import BUILD_ORDER, PACKAGE_STEP, PACKAGES_LIST_STEP, WEB_STEP, Action, Scope, Stage, Step
+from pipeline.order import BUILD_ORDER, Action, Feed, Scope, Stage, Step, library_closure
 from pipeline.platforms import arch_of, check_platform
 from pipeline.tree import Tree
 from pipeline.versions import image_ref, load_versions, section_env
-
-COMMON_BUILD = "common/build"
-COMMON_ROOT = "common/root"
-PACKAGES_FILE = "common/packages.toml"
-DROP_IN_SUFFIX = ".d"
-"""``<hook>.d/`` next to a hook holds scripts that run right after it, in lexical order."""
-HOOK_LIBRARY = f"{COMMON_BUILD}/lib.sh"
-"""Shell functions every hook may source from /helios/hooks/lib.sh (mounted beside every script)."""
 
 
 @dataclass(frozen=True)
@@ -141,10 +146,8 @@ class Planner:
                 inputs: list[object] = [chains[step.stage], planned.env]
                 for run in planned.runs:
                     inputs += [run.mounted, self._digest(run.script), [self._digest(f) for f in run.files]]
-                if step.number == PACKAGES_LIST_STEP:
-                    inputs.append(packages)
-                if step.number == PACKAGE_STEP:  # it reads the web client of step 1
-                    inputs.append(chains[Stage.WEB])
+                fed: dict[Feed, object] = {Feed.PACKAGE_LIST: packages, Feed.WEB_CLIENT: chains[Stage.WEB]}
+                inputs += [fed[feed] for feed in step.consumes]
                 if planned.mirrored:
                     inputs.append(self._entry_digests(planned.mirrored))
                 chains[step.stage] = _digest(*inputs)
@@ -208,10 +211,11 @@ class Planner:
             for name, ref in self.layers.entries(folder).items()
             if any(fnmatch.fnmatch(name, pattern) for pattern in step.extras) and self.layers.is_file(ref)
         )
-        library = self.layers.find_file(HOOK_LIBRARY)
-        shared = (library,) if library is not None else ()
         mounted = f"{step.number:02d}-{step.name}"
-        runs = (Run(hook, (*extras, *shared), mounted), *self._drop_ins(step, distro, mounted, shared))
+        runs = (
+            Run(hook, (*extras, *self._library(step, hook)), mounted),
+            *self._drop_ins(step, distro, mounted),
+        )
         planned = PlannedStep(step, runs=runs, env=self._env(step, distro, platform))
         inputs = step_inputs(
             self.versions,
@@ -221,11 +225,27 @@ class Planner:
         )
         return self._with_inputs(planned, inputs)
 
+    def _library(self, step: Step, script: Ref) -> tuple[Ref, ...]:
+        """The hook library a script gets: the loader lib.sh, then the parts it may call.
+
+        A script of the repository gets the parts its step's row declares (with the parts those
+        need), so editing one part re-runs only the steps that use it. A user's script may call
+        anything the library offers, so it gets every part.
+        """
+        found: list[Ref | None]
+        if script.layer == USER:
+            entries = sorted(self.layers.entries(LIBRARY_PARTS).items())
+            found = [ref for name, ref in entries if name.endswith(".sh")]
+        else:
+            found = [self.layers.find_file(library_part(part)) for part in library_closure(step.library)]
+        library = [self.layers.find_file(HOOK_LIBRARY), *found]
+        return tuple(ref for ref in library if ref is not None and self.layers.is_file(ref))
+
     def _folders(self, step: Step, distro: Distro, leaf: str) -> list[str]:
         """Where ``leaf`` of ``step`` may live, nearest first (distro hooks follow ``extends``)."""
         if step.scope is Scope.COMMON:
             return [f"{COMMON_BUILD}/{leaf}"]
-        return [f"{DISTROS_DIR}/{name}/build/{leaf}" for name in distro.lineage]
+        return [f"{distro_build(name)}/{leaf}" for name in distro.lineage]
 
     def hook_ref(self, step: Step, distro: Distro) -> Ref:
         """Where the hook of ``step`` comes for ``distro``: the nearest distro, the user's copy first."""
@@ -244,28 +264,28 @@ class Planner:
             ),
         )
 
-    def _drop_ins(self, step: Step, distro: Distro, mounted: str, shared: tuple[Ref, ...]) -> list[Run]:
+    def _drop_ins(self, step: Step, distro: Distro, mounted: str) -> list[Run]:
         """The scripts of every ``<hook>.d/`` for this step, merged by name, in lexical order.
 
         Folders are merged from the farthest ancestor to the distro itself, repository before user,
         so a nearer or user file with the same name replaces the other. Files that are not ``*.sh``
         are data, mounted beside every script of the folder.
         """
-        folder = step.name.removesuffix(".sh") + DROP_IN_SUFFIX
+        folder = drop_in_folder(step.name)
         merged: dict[str, Ref] = {}
         for path in reversed(self._folders(step, distro, folder)):
             merged.update(self.layers.entries(path))
         files = {name: ref for name, ref in merged.items() if self.layers.is_file(ref)}
         data = tuple(ref for name, ref in files.items() if not name.endswith(".sh"))
         return [
-            Run(ref, (*data, *shared), f"{mounted.removesuffix('.sh')}.d-{name}")
+            Run(ref, (*data, *self._library(step, ref)), f"{mounted.removesuffix('.sh')}.d-{name}")
             for name, ref in sorted(files.items())
             if name.endswith(".sh")
         ]
 
     def _overlays(self, step: Step, distro: Distro) -> tuple[Ref, ...]:
         """Overlay order: repo common (12), then repo distro, user common, user distro (13)."""
-        distro_roots = [f"{DISTROS_DIR}/{name}/root" for name in reversed(distro.lineage)]
+        distro_roots = [distro_root(name) for name in reversed(distro.lineage)]
         repo, user = self.layers.tree(REPO), self.layers.tree(USER) if self.layers.has_user else None
         if step.scope is Scope.COMMON:
             return (self.layers.ref(REPO, COMMON_ROOT),) if repo.is_dir(COMMON_ROOT) else ()
@@ -277,15 +297,15 @@ class Planner:
         return tuple(ordered)
 
     def _env(self, step: Step, distro: Distro, platform: str) -> dict[str, str]:
-        env = {"HELIOS_STEP": str(step.number), "HELIOS_WEBRTC": str(distro.webrtc).lower()}
-        if step.number != WEB_STEP:  # the web client must not vary by distro or platform
+        env = {"HELIOS_STEP": str(step.number), **path_env(step)}
+        for setting in step.settings:
+            env[f"HELIOS_{setting.upper()}"] = str(distro.setting(setting)).lower()
+        if step.per_distro:
             env |= {
                 "HELIOS_DISTRO": distro.name,
                 "HELIOS_FAMILY": distro.family,
                 "HELIOS_ARCH": arch_of(platform),
             }
-        if step.number == PACKAGES_LIST_STEP:  # only the distro's runtime-package step reads it
-            env["HELIOS_VIRTUALGL"] = str(distro.virtualgl).lower()
         for section in step_sections(step, distro):
             env |= section_env(
                 self.versions, section, arch=arch_of(platform), xorg_version=distro.xorg_version
@@ -314,5 +334,5 @@ def _check_base(distro: Distro, override: str | None) -> str:
     return check_reference(
         distro.base,
         where=f"distro {distro.name}: base =",
-        hint=f"fix `base` in {DISTROS_DIR}/{distro.name}/{CONFIG_NAME} (or in the distro it extends)",
+        hint=f"fix `base` in {config_path(distro.name)} (or in the distro it extends)",
     )

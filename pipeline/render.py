@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pipeline.catalogue import Catalogue
+from pipeline.layout import HOOK_LIBRARY, LIBRARY_PARTS
 from pipeline.order import BUILD_ORDER, Action, Scope
-from pipeline.plan import HOOK_LIBRARY, Plan
+from pipeline.plan import Plan
 
 DIGEST_WIDTH = 12
 
@@ -52,7 +53,7 @@ def plan_table(plan: Plan, *, digests: bool = False) -> str:
             add(number, stage, origins, " + ".join(f"{ref}/" for ref in overlays) or "(no overlay)", digest)
         else:
             hook, *drop_ins = planned.runs
-            extras = [ref.name for ref in hook.files if ref.path != HOOK_LIBRARY]
+            extras = [ref.name for ref in hook.files if not _is_library(ref.path)]
             add(number, stage, hook.script.layer,
                 f"{hook.script}" + (f"  [+ {', '.join(extras)}]" if extras else ""), digest)  # fmt: skip
             for index, run in enumerate(drop_ins, start=1):
@@ -62,8 +63,12 @@ def plan_table(plan: Plan, *, digests: bool = False) -> str:
     )
     library = next((f for p in plan.steps for r in p.runs for f in r.files if f.path == HOOK_LIBRARY), None)
     if library is not None:
-        title += f"; every script gets {library} as /helios/hooks/lib.sh"
+        title += f"; every script gets {library} as /helios/hooks/lib.sh, with the parts its step uses"
     return title + "\n" + _table(rows)
+
+
+def _is_library(path: str) -> bool:
+    return path == HOOK_LIBRARY or path.startswith(f"{LIBRARY_PARTS}/")
 
 
 def _markdown(rows: list[list[str]]) -> str:

@@ -5,18 +5,11 @@ from __future__ import annotations
 import anyio
 import dagger
 
+from pipeline.layout import NAME_PATTERNS, TEXT_PATTERNS
 from pipeline.tree import SnapshotTree
 
-# The files the core reads: configs are loaded with their text, everything else by name only.
-TEXT_PATTERNS = ("distros/*/distro.toml", "common/*.toml")
-NAME_PATTERNS = (
-    "distros/*/build/*",
-    "distros/*/build/*.d/*",
-    "common/build/*",
-    "common/build/*.d/*",
-    "common/root/**/*",
-    "distros/*/root/**/*",
-)
+# The files the core reads (pipeline/layout.py): configs are loaded with their text, everything
+# else by name only.
 
 
 async def snapshot(source: dagger.Directory, *, digests: bool = False) -> SnapshotTree:

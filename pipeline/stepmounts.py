@@ -6,52 +6,38 @@ rehearsal in tests/rehearsal) lay out the same files at the same paths and mount
 
 from __future__ import annotations
 
-import enum
-
+from pipeline.families import FAMILIES, PACKAGE_QUERY
+from pipeline.hookenv import FEED_MOUNTS, HOOKS_MOUNT, OUT_DIR, PACKAGES_MOUNT, WEB_MOUNT
 from pipeline.layers import Ref
-from pipeline.order import PACKAGE_STEP, PACKAGES_LIST_STEP, Stage, Step
+from pipeline.layout import LIBRARY_PARTS
+from pipeline.order import Feed, Stage, Step
 from pipeline.plan import Plan, Run
 
-HOOKS_MOUNT = "/helios/hooks"
-OUT_DIR = "/helios/out"
-WEB_MOUNT = "/helios/web"
-PACKAGES_MOUNT = "/helios/packages.list"
+__all__ = [
+    "HOOKS_MOUNT",
+    "OUT_DIR",
+    "PACKAGES_MOUNT",
+    "PACKAGES_TXT",
+    "PACKAGE_QUERY",
+    "WEB_MOUNT",
+    "Feed",
+    "cache_volumes",
+    "feeds",
+    "package_listing",
+    "packages_record_script",
+    "run_layout",
+]
 
-# Package-manager caches per family: mounted while hooks run, never part of the image.
-FAMILY_CACHES = {
-    "debian": ("/var/cache/apt", "/var/lib/apt/lists"),
-    "rhel": ("/var/cache/dnf",),
-    "alpine": ("/var/cache/apk",),
-}
 NPM_CACHE = "/root/.npm"
 WEB_NPM_VOLUME = "helios-web-npm"
 """The web stage's npm cache: one for every distro, as the web client does not vary by distro."""
 
 PACKAGES_TXT = "/opt/helios/packages.txt"
-# How each family lists its installed packages, one "name version" line each.
-PACKAGE_QUERY = {
-    "debian": r"dpkg-query -W -f='${Package} ${Version}\n'",
-    "rhel": r"rpm -qa --qf '%{NAME} %{EPOCHNUM}:%{VERSION}-%{RELEASE}.%{ARCH}\n'",
-    "alpine": "apk info -v",
-}
-
-
-class Feed(enum.StrEnum):
-    """What another part of the build hands a step, read-only."""
-
-    WEB_CLIENT = "web-client"
-    """Step 1's /helios/out."""
-    PACKAGE_LIST = "package-list"
-    """The distro's runtime package names, one a line (:func:`package_listing`)."""
 
 
 def feeds(step: Step) -> dict[str, Feed]:
-    """The read-only inputs ``step`` gets from elsewhere in the build, by mount path."""
-    if step.number == PACKAGE_STEP:
-        return {WEB_MOUNT: Feed.WEB_CLIENT}
-    if step.number == PACKAGES_LIST_STEP:
-        return {PACKAGES_MOUNT: Feed.PACKAGE_LIST}
-    return {}
+    """The read-only inputs ``step`` gets from elsewhere in the build (its row's ``consumes``), by path."""
+    return {FEED_MOUNTS[feed]: feed for feed in step.consumes}
 
 
 def package_listing(plan: Plan) -> str:
@@ -62,11 +48,13 @@ def package_listing(plan: Plan) -> str:
 def run_layout(run: Run) -> dict[str, tuple[Ref, int | None]]:
     """The files of /helios/hooks while ``run`` executes: name -> (source, permissions).
 
-    The script under its mounted name, executable; every file beside it under its own name.
+    The script under its mounted name, executable; every file beside it under its own name, the
+    hook library's parts in lib/ beside the loader lib.sh.
     """
     layout: dict[str, tuple[Ref, int | None]] = {run.mounted: (run.script, 0o755)}
     for extra in run.files:
-        layout[extra.name] = (extra, None)
+        in_library = extra.path.startswith(f"{LIBRARY_PARTS}/")
+        layout[f"lib/{extra.name}" if in_library else extra.name] = (extra, None)
     return layout
 
 
@@ -78,7 +66,7 @@ def cache_volumes(plan: Plan, stage: Stage) -> dict[str, str]:
     """
     if stage is Stage.WEB:
         return {NPM_CACHE: WEB_NPM_VOLUME}
-    paths = FAMILY_CACHES[plan.distro.family]
+    paths = FAMILIES[plan.distro.family].caches
     if stage is Stage.KASM:
         paths = (*paths, NPM_CACHE)
     return {path: f"helios-{plan.distro.name}-{plan.arch}-{stage}{path.replace('/', '-')}" for path in paths}
@@ -86,5 +74,5 @@ def cache_volumes(plan: Plan, stage: Stage) -> dict[str, str]:
 
 def packages_record_script(plan: Plan) -> str:
     """The shell command that records every installed package, sorted, in PACKAGES_TXT."""
-    query = PACKAGE_QUERY[plan.distro.family]
+    query = FAMILIES[plan.distro.family].package_query
     return f"mkdir -p {PACKAGES_TXT.rsplit('/', 1)[0]} && {query} | LC_ALL=C sort > {PACKAGES_TXT}"

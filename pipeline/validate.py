@@ -10,12 +10,21 @@ from __future__ import annotations
 import difflib
 import fnmatch
 
-from pipeline.catalogue import CONFIG_NAME, DISTROS_DIR
 from pipeline.errors import HeliosError
 from pipeline.imageconfig import IMAGE_CONFIG
 from pipeline.layers import REPO, Layers, Ref
+from pipeline.layout import (
+    COMMON_BUILD,
+    COMMON_ROOT,
+    CONFIG_NAME,
+    DISTROS_DIR,
+    DROP_IN_SUFFIX,
+    HOOK_LIBRARY,
+    LIBRARY_PARTS,
+    PACKAGES_FILE,
+)
 from pipeline.order import BUILD_ORDER, Scope
-from pipeline.plan import COMMON_BUILD, COMMON_ROOT, DROP_IN_SUFFIX, HOOK_LIBRARY, PACKAGES_FILE, Planner
+from pipeline.plan import Planner
 from pipeline.platforms import PLATFORMS
 from pipeline.tree import Tree
 
@@ -168,6 +177,8 @@ class LayoutCheck:
                 )
             elif entry in drop_ins:
                 problems += self._drop_in_folder(path)
+            elif scope is Scope.COMMON and path == LIBRARY_PARTS:
+                problems += self._library_folder(path)
             else:
                 problems += self._folder_entry(folder, entry, hooks, extras)
         return problems
@@ -185,6 +196,21 @@ class LayoutCheck:
                 f"{self._ref(path)} is not a known hook or file",
                 hint=_suggest(entry, hooks) + f" (known hooks here: {', '.join(hooks)})",
             )
+        ]
+
+    def _library_folder(self, folder: str) -> list[HeliosError]:
+        """common/build/lib/ holds the hook library's parts: flat, *.sh, sourced (no shebang needed)."""
+        if not self.tree.is_dir(folder):
+            return [
+                HeliosError(f"{self._ref(folder)} must be a folder", hint="it holds the hook library's parts")
+            ]
+        return [
+            HeliosError(
+                f"{self._ref(f'{folder}/{entry}')} is not a library part",
+                hint="parts are files named <part>.sh",
+            )
+            for entry in self.tree.list_dir(folder)
+            if not entry.endswith(".sh") or not self.tree.is_file(f"{folder}/{entry}")
         ]
 
     def _drop_in_folder(self, folder: str) -> list[HeliosError]:

@@ -50,7 +50,7 @@ def test_step_8_ships_no_man_pages_from_either_place_kasmvnc_puts_them(tmp_path:
             "HELIOS_LIB": str(REPO / "common/build/lib.sh"),
             "HELIOS_STEP": "8",
             "SRC_DIR": str(src),
-            "OUT_DIR": str(out),
+            "HELIOS_OUT": str(out),
         },
         capture_output=True,
         text=True,

@@ -31,6 +31,8 @@ COMMON_BUILD = ROOT / "common" / "build"
 VERSIONS = tomllib.loads((ROOT / "pipeline" / "versions.toml").read_text())
 
 LIB = COMMON_BUILD / "lib.sh"
+"""The library's loader: sourcing it defines every part's functions."""
+LIB_PARTS = sorted((COMMON_BUILD / "lib").glob("*.sh"))
 SCRIPTS = sorted(p for top in ("common", "distros") for p in (ROOT / top).rglob("*.sh"))
 
 
@@ -102,7 +104,8 @@ def test_scripts_are_discovered() -> None:
     for hook in ("novnc.sh", "turbo.sh", "kasm.sh", "kclient.sh", "package.sh", "system.sh"):
         assert f"common/build/{hook}" in names
     assert "common/build/lib.sh" not in names, "the library is no hook"
-    assert LIB in SCRIPTS, "the library is linted like every script"
+    assert not {rel(part) for part in LIB_PARTS} & names, "library parts are no hooks"
+    assert LIB in SCRIPTS and set(LIB_PARTS) <= set(SCRIPTS), "the library is linted like every script"
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=rel)
@@ -177,7 +180,7 @@ def test_hook_has_a_header_comment(hook: Path) -> None:
     assert header and all(line.startswith("#") for line in header[:2]), f"{rel(hook)}: no header comment"
 
 
-@pytest.mark.parametrize("hook", [*HOOKS, LIB], ids=rel)
+@pytest.mark.parametrize("hook", [*HOOKS, *LIB_PARTS], ids=rel)
 def test_make_uses_all_cores(hook: Path) -> None:
     for number, line in code_lines(hook):
         assert not re.search(r"\bmake\b.*\s-j\s*\d", line), f'{rel(hook)}:{number}: use make -j"$(nproc)"'
@@ -186,8 +189,12 @@ def test_make_uses_all_cores(hook: Path) -> None:
 # --- the hook library ----------------------------------------------------------------------------
 
 
+def part_functions(part: Path) -> set[str]:
+    return set(re.findall(r"^([a-z_][a-z0-9_]*)\(\)\s*\{", part.read_text(), flags=re.MULTILINE))
+
+
 def library_functions() -> set[str]:
-    return set(re.findall(r"^([a-z_][a-z0-9_]*)\(\)\s*\{", LIB.read_text(), flags=re.MULTILINE))
+    return {name for part in LIB_PARTS for name in part_functions(part)}
 
 
 def test_library_offers_the_shared_helpers() -> None:
@@ -233,12 +240,36 @@ def test_sourcing_the_library_runs_nothing() -> None:
     assert (result.returncode, result.stdout, result.stderr) == (0, "function\n", "")
 
 
-def test_library_defines_only_functions_and_constants() -> None:
+@pytest.mark.parametrize("part", LIB_PARTS, ids=rel)
+def test_library_part_defines_only_functions_and_constants(part: Path) -> None:
     """Every unindented line is a function's first or last line or a plain NAME=value constant."""
     allowed = re.compile(r"[a-z_][a-z0-9_]*\(\)\s*\{.*|\}|[A-Z][A-Z0-9_]*=[^$`;|&()]*")
-    for number, line in code_lines(LIB):
+    for number, line in code_lines(part):
         if not line[:1].isspace():
-            assert allowed.fullmatch(line.rstrip()), f"lib.sh:{number}: runs when sourced: {line}"
+            assert allowed.fullmatch(line.rstrip()), f"{rel(part)}:{number}: runs when sourced: {line}"
+
+
+def test_the_loader_sources_exactly_the_parts_beside_it(tmp_path: Path) -> None:
+    """lib.sh defines nothing itself and loads whatever parts are mounted beside it, no more."""
+    assert part_functions(LIB) == set()
+    (tmp_path / "lib").mkdir()
+    shutil.copy(LIB, tmp_path / "lib.sh")
+    shutil.copy(COMMON_BUILD / "lib" / "log.sh", tmp_path / "lib" / "log.sh")
+    listing = 'source "$1"; declare -F | cut -d" " -f3 | sort | tr "\\n" " "'
+    only_log = run_bash(listing, str(tmp_path / "lib.sh"))
+    assert only_log.returncode == 0, only_log.stderr
+    assert set(only_log.stdout.split()) == part_functions(COMMON_BUILD / "lib" / "log.sh")
+    everything = run_bash(listing, str(LIB))
+    assert set(everything.stdout.split()) == library_functions()
+
+
+def test_internal_functions_are_marked_and_hooks_call_only_the_public_ones() -> None:
+    """Functions the library keeps to itself start with _; no hook or drop-in calls them."""
+    internal = {name for name in library_functions() if name.startswith("_")}
+    assert {"_mirror_git_path", "_xorg_configure", "_pkgconfig_expose"} <= internal
+    for hook in HOOKS:
+        words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", "\n".join(line for _, line in code_lines(hook))))
+        assert not words & internal, f"{rel(hook)} calls library-internal {sorted(words & internal)}"
 
 
 # --- versions.toml -----------------------------------------------------------------------------
@@ -560,7 +591,7 @@ def test_install_nodejs_needs_its_pins() -> None:
     ("version", "patch"), [("21.1.16", "xserver21.patch"), ("1.20.14", "xserver120.patch")]
 )
 def test_xorg_series_patch(version: str, patch: str) -> None:
-    assert run_lib(f"xorg_series_patch {version}").stdout.strip() == patch
+    assert run_lib(f"_xorg_series_patch {version}").stdout.strip() == patch
 
 
 def test_build_xorg_server_refuses_a_series_kasmvnc_does_not_patch(tmp_path: Path) -> None:
@@ -593,7 +624,7 @@ def test_novnc_patch_selection(webrtc: str, kind: str, expected: list[str]) -> N
     expected = ["novnc-05-lockfile.patch", *expected]  # the lockfile goes to every build
     result = run_bash(
         f'source "{COMMON_BUILD / "novnc.sh"}"; select_patches {kind}',
-        env={"HELIOS_WEBRTC": webrtc, "HOOKS_DIR": str(COMMON_BUILD)},
+        env={"HELIOS_WEBRTC": webrtc, "HELIOS_HOOKS": str(COMMON_BUILD)},
     )
     assert result.returncode == 0, result.stderr
     assert [Path(line).name for line in result.stdout.split()] == expected

@@ -40,7 +40,7 @@ def test_git_paths_agree_with_the_hook_library_for_every_pin() -> None:
     gits = [i for i in items if i.kind is Kind.GIT]
     assert {i.section for i in gits} >= {"kasmweb", "kasmvnc", "kclient", "orchis_theme"}
     for item in gits:
-        assert run_lib('mirror_git_path "$1" "$2"', item.url, item.pin).stdout.strip() == item.path
+        assert run_lib('_mirror_git_path "$1" "$2"', item.url, item.pin).stdout.strip() == item.path
 
 
 @pytest.mark.parametrize(

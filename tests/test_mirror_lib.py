@@ -132,13 +132,13 @@ def test_download_offline_without_a_mirror_says_so(tmp_path: Path) -> None:
 )
 def test_mirror_git_path_takes_owner_and_repo_from_the_url(url: str, expected: str) -> None:
     commit = "a" * 40
-    result = run_lib('mirror_git_path "$1" "$2"', url, commit)
+    result = run_lib('_mirror_git_path "$1" "$2"', url, commit)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == expected.format(c=commit)
 
 
 def test_mirror_git_path_refuses_a_url_without_owner() -> None:
-    result = run_lib('mirror_git_path "$1" "$2"', "https://example.org/repo.git", "a" * 40)
+    result = run_lib('_mirror_git_path "$1" "$2"', "https://example.org/repo.git", "a" * 40)
     assert result.returncode != 0
     assert "cannot tell owner/repo" in result.stderr
 
@@ -257,7 +257,7 @@ def test_git_checkout_of_each_pinned_source_from_the_shared_mirror(
 ) -> None:
     if not SHARED_INPUTS.is_dir():
         pytest.skip(f"no partial mirror of the pinned sources at {SHARED_INPUTS} (set HELIOS_TEST_INPUTS)")
-    path = run_lib('mirror_git_path "$1" "$2"', url, commit).stdout.strip()
+    path = run_lib('_mirror_git_path "$1" "$2"', url, commit).stdout.strip()
     if not (SHARED_INPUTS / path).is_file():
         pytest.skip(f"[{section}] {path} is not in the partial mirror at {SHARED_INPUTS}")
     dest = tmp_path / "src"

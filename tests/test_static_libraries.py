@@ -196,7 +196,7 @@ def test_pkgconfig_expose_links_into_el9_default_path_and_refuses_a_distro_copy(
     installed.write_text("Name: libwebp\nDescription: x\nVersion: 1.5.0\n")
     manifest = tmp_path / "install_manifest.txt"
     manifest.write_text(f"{tmp_path}/usr-local/lib64/libwebp.a\n{installed}\n")
-    result = run_lib(f'pkgconfig_expose "{manifest}"; pkg-config --modversion libwebp', env)
+    result = run_lib(f'_pkgconfig_expose "{manifest}"; pkg-config --modversion libwebp', env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == "1.5.0"
     link = Path(env["EL9_LIB64_PC"]) / "libwebp.pc"
@@ -204,7 +204,7 @@ def test_pkgconfig_expose_links_into_el9_default_path_and_refuses_a_distro_copy(
 
     link.unlink()
     link.write_text("Name: libwebp\nDescription: EL9's own\nVersion: 1.2.0\n")  # libwebp-devel's
-    result = run_lib(f'pkgconfig_expose "{manifest}"', env)
+    result = run_lib(f'_pkgconfig_expose "{manifest}"', env)
     assert result.returncode == 1
     assert f"[helios step 2] error: {link} already exists" in result.stderr
     assert "remove that -devel package from step 2" in result.stderr
@@ -214,7 +214,7 @@ def test_static_library_check_names_a_wrong_version(tmp_path: Path) -> None:
     pc_dir = tmp_path / "pc"
     pc_dir.mkdir()
     (pc_dir / "libcpuid.pc").write_text("Name: libcpuid\nDescription: x\nVersion: 0.6.3\nLibs: -lcpuid\n")
-    result = run_lib("static_library_check libcpuid libcpuid 0.8.1", {"PKG_CONFIG_PATH": str(pc_dir)})
+    result = run_lib("_static_library_check libcpuid libcpuid 0.8.1", {"PKG_CONFIG_PATH": str(pc_dir)})
     assert result.returncode == 1
     assert "libcpuid: pkg-config reports libcpuid 0.6.3, expected 0.8.1" in result.stderr
 

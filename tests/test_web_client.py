@@ -63,7 +63,7 @@ def selected_patches(kind: str, webrtc: str) -> list[str]:
     """The patches novnc.sh applies for a build ``kind``, in its own order (its select_patches)."""
     result = run_bash(
         f'source "{COMMON_BUILD / "novnc.sh"}"; select_patches {kind}',
-        env={"HELIOS_WEBRTC": webrtc, "HOOKS_DIR": str(COMMON_BUILD)},
+        env={"HELIOS_WEBRTC": webrtc, "HELIOS_HOOKS": str(COMMON_BUILD)},
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.split()
@@ -224,8 +224,8 @@ def run_web_hook(tmp_path: Path, upstream: tuple[Path, str], patches: dict[str, 
     env = {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "NPM_LOG": str(tmp_path / "npm.log"),
-        "HOOKS_DIR": str(hooks),
-        "OUT_DIR": str(tmp_path / "out"),
+        "HELIOS_HOOKS": str(hooks),
+        "HELIOS_OUT": str(tmp_path / "out"),
         "WORK_DIR": str(tmp_path / "work"),
         "KASMWEB_URL": repo.as_uri(),
         "KASMWEB_COMMIT": commit,

@@ -52,12 +52,12 @@ def run_lib(code: str, cwd: Path, env: dict[str, str] | None = None) -> subproce
 
 def test_font_macros_come_from_the_release_aclocal(tmp_path: Path) -> None:
     (tmp_path / "aclocal.m4").write_text(ACLOCAL)
-    result = run_lib('xorg_font_macros "$PWD"', tmp_path)
+    result = run_lib('_xorg_font_macros "$PWD"', tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "m4" / "fontutil.m4").read_text() == FONTUTIL
     # autoreconf then rewrites aclocal.m4 to include m4/fontutil.m4: a second configure keeps it.
     (tmp_path / "aclocal.m4").write_text("m4_include([m4/fontutil.m4])\n")
-    again = run_lib('xorg_font_macros "$PWD"', tmp_path)
+    again = run_lib('_xorg_font_macros "$PWD"', tmp_path)
     assert again.returncode == 0, again.stderr
     assert (tmp_path / "m4" / "fontutil.m4").read_text() == FONTUTIL
 
@@ -66,10 +66,10 @@ def test_a_tree_without_the_macros_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "aclocal.m4").write_text(
         "# generated automatically by aclocal\nAC_DEFUN([PKG_PROG_PKG_CONFIG],[])\n"
     )
-    result = run_lib('xorg_font_macros "$PWD"', tmp_path)
+    result = run_lib('_xorg_font_macros "$PWD"', tmp_path)
     assert result.returncode == 1
     assert "[helios step 5] error:" in result.stderr and "fontutil.m4" in result.stderr
-    missing = run_lib('xorg_font_macros "$PWD/nowhere"', tmp_path)
+    missing = run_lib('_xorg_font_macros "$PWD/nowhere"', tmp_path)
     assert missing.returncode == 1 and "aclocal.m4 is missing" in missing.stderr
 
 
@@ -96,7 +96,7 @@ def test_autotools_need_no_system_font_util_with_them(tmp_path: Path) -> None:
         without = autotools()
         assert without.returncode != 0 and "must install font-util" in without.stderr
     (tmp_path / "aclocal.m4").write_text(ACLOCAL)
-    assert run_lib('xorg_font_macros "$PWD"', tmp_path).returncode == 0
+    assert run_lib('_xorg_font_macros "$PWD"', tmp_path).returncode == 0
     with_macros = autotools()
     assert with_macros.returncode == 0, with_macros.stderr
     configured = subprocess.run(
@@ -114,7 +114,7 @@ def test_the_x_server_is_compiled_as_c17_whatever_the_compiler_defaults_to(tmp_p
     (tmp_path / "aclocal.m4").write_text(ACLOCAL)
     (tmp_path / "configure").write_text('#!/bin/sh\nprintf "%s\\n" "$@" >configure.args\n')
     (tmp_path / "configure").chmod(0o755)
-    result = run_lib("xorg_configure 21.1.16", tmp_path, env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    result = run_lib("_xorg_configure 21.1.16", tmp_path, env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
     assert result.returncode == 0, result.stderr
     cflags = [
         arg for arg in (tmp_path / "configure.args").read_text().splitlines() if arg.startswith("CFLAGS=")

@@ -5,31 +5,29 @@
 # Relies on:
 #   KASMWEB_URL, KASMWEB_COMMIT   git source and full commit id ([kasmweb] in pipeline/versions.toml)
 #   HELIOS_WEBRTC                 "false" applies the novnc-*webrtc-off*.patch files
-#   /helios/hooks/novnc-*.patch   applied in name order with `git apply`; a patch whose name contains
+#   $HELIOS_HOOKS/novnc-*.patch  applied in name order with `git apply`; a patch whose name contains
 #                                 "webrtc-off" only when HELIOS_WEBRTC=false, one whose name contains
 #                                 "view-only" only to the view-only build; a patch that does not apply
 #                                 fails the build
-#   /helios/hooks/splash.jpg      optional; replaces the client's splash image
+#   $HELIOS_HOOKS/splash.jpg   optional; replaces the client's splash image
 #   a package-lock.json added by a patch (novnc-05-lockfile.patch): dependencies are installed
 #                                 with `npm ci` only; without a lockfile the hook stops
 #   SOURCE_DATE_EPOCH             optional; the time of every output file (default: the commit's)
 #   git, npm, node; npm cache at /root/.npm (a cache volume); /helios/hooks/lib.sh
 # Leaves behind:
-#   /helios/out/www/               the interactive client (the built dist tree KasmVNC serves)
-#   /helios/out/www/view-only/     the view-only client
-#   /helios/out/kasmweb.version    "KasmWeb Version: <commit>"
+#   $HELIOS_OUT/www/               the interactive client (the built dist tree KasmVNC serves)
+#   $HELIOS_OUT/www/view-only/     the view-only client
+#   $HELIOS_OUT/kasmweb.version    "KasmWeb Version: <commit>"
 set -euo pipefail
 # shellcheck source=common/build/lib.sh
 source "${HELIOS_LIB:-/helios/hooks/lib.sh}"
 
-HOOKS_DIR=${HOOKS_DIR:-/helios/hooks}
-OUT_DIR=${OUT_DIR:-/helios/out}
 WORK_DIR=${WORK_DIR:-/tmp/kasmweb}
 
 # select_patches KIND: the patch files for KIND (interactive|view-only), in name order.
 select_patches() {
   local kind=$1 patch name
-  for patch in "$HOOKS_DIR"/novnc-*.patch; do
+  for patch in "$HELIOS_HOOKS"/novnc-*.patch; do
     [[ -e $patch ]] || continue
     name=${patch##*/}
     if [[ $name == *webrtc-off* && ${HELIOS_WEBRTC:-true} != false ]]; then continue; fi
@@ -68,22 +66,22 @@ build_client() {
 
 main() {
   banner "KasmWeb client ${KASMWEB_COMMIT:-?} (WebRTC: ${HELIOS_WEBRTC:-true})"
-  require_env KASMWEB_URL KASMWEB_COMMIT
+  require_env KASMWEB_URL KASMWEB_COMMIT HELIOS_HOOKS HELIOS_OUT
   local src="$WORK_DIR/src" patches=()
 
   git_checkout "$KASMWEB_URL" "$KASMWEB_COMMIT" "$src"
   # Build tools that stamp times read SOURCE_DATE_EPOCH; default to the commit's own time.
   SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$src" show -s --format=%ct HEAD)}
   export SOURCE_DATE_EPOCH
-  if [[ -f "$HOOKS_DIR/splash.jpg" ]]; then
-    cp "$HOOKS_DIR/splash.jpg" "$src/app/images/splash.jpg"
+  if [[ -f "$HELIOS_HOOKS/splash.jpg" ]]; then
+    cp "$HELIOS_HOOKS/splash.jpg" "$src/app/images/splash.jpg"
   fi
 
   banner "interactive client"
   mapfile -t patches < <(select_patches interactive)
   git_apply_patches "$src" "${patches[@]}"
   install_dependencies "$src"
-  build_client "$src" "$OUT_DIR/www"
+  build_client "$src" "$HELIOS_OUT/www"
 
   banner "view-only client"
   local all=() extra=() patch
@@ -92,13 +90,13 @@ main() {
     [[ " ${patches[*]} " == *" $patch "* ]] || extra+=("$patch")
   done
   git_apply_patches "$src" "${extra[@]}"
-  rm -rf "$OUT_DIR/www/view-only"
-  build_client "$src" "$OUT_DIR/www/view-only"
+  rm -rf "$HELIOS_OUT/www/view-only"
+  build_client "$src" "$HELIOS_OUT/www/view-only"
 
-  printf 'KasmWeb Version: %s\n' "$KASMWEB_COMMIT" >"$OUT_DIR/kasmweb.version"
-  pin_file_times "$OUT_DIR" "$SOURCE_DATE_EPOCH"
+  printf 'KasmWeb Version: %s\n' "$KASMWEB_COMMIT" >"$HELIOS_OUT/kasmweb.version"
+  pin_file_times "$HELIOS_OUT" "$SOURCE_DATE_EPOCH"
   rm -rf "$WORK_DIR"
-  banner "web client ready in $OUT_DIR/www"
+  banner "web client ready in $HELIOS_OUT/www"
 }
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Step 8 (kasm): pack everything the build produced into the runtime rootfs /helios/out.
+# Step 8 (kasm): pack everything the build produced into the runtime rootfs $HELIOS_OUT (/helios/out).
 #
 # Relies on:
 #   /src                          KasmVNC built (step 4) with Xvnc in unix/xserver/hw/vnc (step 5)
-#   /helios/web (read-only)       step 1's output: www/ (with www/view-only/) and kasmweb.version
+#   $HELIOS_WEB (read-only)       step 1's output: www/ (with www/view-only/) and kasmweb.version
 #   /opt/helios/kclient(.version) step 7's output
 #   a Node.js runtime: /opt/helios/node (where step 6 unpacks the pinned official build), else the
 #                     node on PATH (e.g. Alpine's own package; its shared libraries must then be in
@@ -11,7 +11,7 @@
 #   KASMVNC_VERSION, KASMVNC_COMMIT               ([kasmvnc])
 #   NODEJS_VERSION                                ([nodejs])
 #   HELIOS_ARCH (amd64|arm64); /helios/hooks/lib.sh
-# Leaves behind, in /helios/out:
+# Leaves behind, in $HELIOS_OUT:
 #   usr/local/**                  KasmVNC's server tarball: Xvnc, vncserver and its perl modules,
 #                                 share/kasmvnc/www (+ www/view-only), etc/kasmvnc, lib/kasmvnc
 #   usr/share/kasmvnc, etc/kasmvnc, usr/lib/kasmvncserver   links to the /usr/local paths
@@ -25,8 +25,6 @@ set -euo pipefail
 source "${HELIOS_LIB:-/helios/hooks/lib.sh}"
 
 SRC_DIR=${SRC_DIR:-/src}
-WEB_DIR=${WEB_DIR:-/helios/web}
-OUT_DIR=${OUT_DIR:-/helios/out}
 HELIOS_DIR=${HELIOS_DIR:-/opt/helios}
 
 # find_dri_dir: the first directory with Mesa's swrast_dri.so, which KasmVNC's tarball ships.
@@ -55,11 +53,11 @@ xorg_skeleton() {
 
 # web_client: step 1's build becomes the www tree of the server tarball.
 web_client() {
-  [[ -f "$WEB_DIR/www/index.html" ]] || die "$WEB_DIR/www has no index.html: step 1 output is missing"
-  [[ -f "$WEB_DIR/www/view-only/index.html" ]] || die "$WEB_DIR/www/view-only has no index.html"
+  [[ -f "$HELIOS_WEB/www/index.html" ]] || die "$HELIOS_WEB/www has no index.html: step 1 output is missing"
+  [[ -f "$HELIOS_WEB/www/view-only/index.html" ]] || die "$HELIOS_WEB/www/view-only has no index.html"
   rm -rf "$SRC_DIR/builder/www"
   mkdir -p "$SRC_DIR/builder/www"
-  cp -a "$WEB_DIR/www/." "$SRC_DIR/builder/www/"
+  cp -a "$HELIOS_WEB/www/." "$SRC_DIR/builder/www/"
 }
 
 server_tarball() {
@@ -67,21 +65,21 @@ server_tarball() {
   (cd "$SRC_DIR" && rm -f kasmvnc-Linux*.tar.gz && make servertarball)
   tarball=$(find "$SRC_DIR" -maxdepth 1 -name 'kasmvnc-Linux*.tar.gz' | head -n 1)
   [[ -n $tarball ]] || die "make servertarball produced no kasmvnc-Linux*.tar.gz"
-  tar -xzf "$tarball" -C "$OUT_DIR"
+  tar -xzf "$tarball" -C "$HELIOS_OUT"
   # No man pages in the image: `make servertarball` puts Xvnc's in usr/local/man and those that
   # KasmVNC's CMake installs (vncserver, vncpasswd, vncconfig, kasmxproxy) in usr/local/share/man.
-  rm -rf "$OUT_DIR/usr/local/man" "$OUT_DIR/usr/local/share/man"
-  mkdir -p "$OUT_DIR/usr/share" "$OUT_DIR/etc" "$OUT_DIR/usr/lib"
-  ln -sfn /usr/local/share/kasmvnc "$OUT_DIR/usr/share/kasmvnc"
-  ln -sfn /usr/local/etc/kasmvnc "$OUT_DIR/etc/kasmvnc"
-  ln -sfn /usr/local/lib/kasmvnc "$OUT_DIR/usr/lib/kasmvncserver"
+  rm -rf "$HELIOS_OUT/usr/local/man" "$HELIOS_OUT/usr/local/share/man"
+  mkdir -p "$HELIOS_OUT/usr/share" "$HELIOS_OUT/etc" "$HELIOS_OUT/usr/lib"
+  ln -sfn /usr/local/share/kasmvnc "$HELIOS_OUT/usr/share/kasmvnc"
+  ln -sfn /usr/local/etc/kasmvnc "$HELIOS_OUT/etc/kasmvnc"
+  ln -sfn /usr/local/lib/kasmvnc "$HELIOS_OUT/usr/lib/kasmvncserver"
 }
 
 kclient() {
   [[ -f "$HELIOS_DIR/kclient/index.js" ]] || die "$HELIOS_DIR/kclient is missing: step 7 did not run"
-  mkdir -p "$OUT_DIR/opt/helios"
-  cp -a "$HELIOS_DIR/kclient" "$OUT_DIR/opt/helios/kclient"
-  cp "$HELIOS_DIR/kclient.version" "$OUT_DIR/opt/helios/kclient.version"
+  mkdir -p "$HELIOS_OUT/opt/helios"
+  cp -a "$HELIOS_DIR/kclient" "$HELIOS_OUT/opt/helios/kclient"
+  cp "$HELIOS_DIR/kclient.version" "$HELIOS_OUT/opt/helios/kclient.version"
 }
 
 # node_binary: the node executable to ship (the pinned build in /opt/helios/node when present).
@@ -102,33 +100,33 @@ node_runtime() {
   if [[ $version != "v$NODEJS_VERSION" ]]; then
     echo "note: shipping Node.js $version from $node (pinned: v$NODEJS_VERSION)"
   fi
-  mkdir -p "$OUT_DIR/opt/helios/node/bin"
-  cp "$node" "$OUT_DIR/opt/helios/node/bin/node"
+  mkdir -p "$HELIOS_OUT/opt/helios/node/bin"
+  cp "$node" "$HELIOS_OUT/opt/helios/node/bin/node"
   if [[ -f "$(dirname "$(dirname "$node")")/LICENSE" ]]; then
-    cp "$(dirname "$(dirname "$node")")/LICENSE" "$OUT_DIR/opt/helios/node/LICENSE"
+    cp "$(dirname "$(dirname "$node")")/LICENSE" "$HELIOS_OUT/opt/helios/node/LICENSE"
   fi
-  printf 'Node.js Version: %s\n' "$version" >"$OUT_DIR/opt/helios/node.version"
+  printf 'Node.js Version: %s\n' "$version" >"$HELIOS_OUT/opt/helios/node.version"
 }
 
 main() {
-  banner "packaging the runtime rootfs into $OUT_DIR (${HELIOS_ARCH:-?})"
-  require_env KASMVNC_VERSION KASMVNC_COMMIT NODEJS_VERSION HELIOS_ARCH
+  banner "packaging the runtime rootfs into $HELIOS_OUT (${HELIOS_ARCH:-?})"
+  require_env KASMVNC_VERSION KASMVNC_COMMIT NODEJS_VERSION HELIOS_ARCH HELIOS_WEB HELIOS_OUT
   multiarch_triplet >/dev/null
-  mkdir -p "$OUT_DIR"
+  mkdir -p "$HELIOS_OUT"
 
   banner "KasmVNC server tarball"
   xorg_skeleton
   web_client
   server_tarball
-  mkdir -p "$OUT_DIR/opt/helios"
-  printf 'KasmVNC Version: %s (%s)\n' "$KASMVNC_VERSION" "$KASMVNC_COMMIT" >"$OUT_DIR/opt/helios/kasmvnc.version"
-  cp "$WEB_DIR/kasmweb.version" "$OUT_DIR/opt/helios/kasmweb.version"
+  mkdir -p "$HELIOS_OUT/opt/helios"
+  printf 'KasmVNC Version: %s (%s)\n' "$KASMVNC_VERSION" "$KASMVNC_COMMIT" >"$HELIOS_OUT/opt/helios/kasmvnc.version"
+  cp "$HELIOS_WEB/kasmweb.version" "$HELIOS_OUT/opt/helios/kasmweb.version"
 
   banner "kclient and its Node.js runtime"
   kclient
   node_runtime
 
-  banner "rootfs ready in $OUT_DIR"
+  banner "rootfs ready in $HELIOS_OUT"
 }
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then

@@ -15,7 +15,7 @@ set -euo pipefail
 source "${HELIOS_LIB:-/helios/hooks/lib.sh}"
 
 WORK_DIR=${WORK_DIR:-/tmp/libjpeg-turbo}
-PREFIX=${PREFIX:-/usr/local}
+INSTALL_DIR=/usr/local
 
 main() {
   banner "libjpeg-turbo ${LIBJPEG_TURBO_VERSION:-?}"
@@ -27,14 +27,14 @@ main() {
 
   cmake -S "$WORK_DIR/src" -B "$WORK_DIR/build" -G "Unix Makefiles" \
     -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_INSTALL_PREFIX="$PREFIX" \
+    -DCMAKE_INSTALL_PREFIX="$INSTALL_DIR" \
     -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
     -DENABLE_SHARED=OFF \
     -DENABLE_STATIC=ON
   make -C "$WORK_DIR/build" -j"$(nproc)"
   make -C "$WORK_DIR/build" install
   rm -rf "$WORK_DIR"
-  banner "libjpeg-turbo ${LIBJPEG_TURBO_VERSION} installed in $PREFIX"
+  banner "libjpeg-turbo ${LIBJPEG_TURBO_VERSION} installed in $INSTALL_DIR"
 }
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then

@@ -19,10 +19,9 @@ from pathlib import Path
 
 from pipeline.linkcheck import LINK_CHECK
 from pipeline.mirror import Mirror
-from pipeline.order import PACKAGE_STEP, Stage
+from pipeline.order import Feed, Stage, first_consumer
 from pipeline.plan import Plan, Planner
 from pipeline.platforms import check_platform
-from pipeline.stepmounts import Feed
 from pipeline.tree import LocalTree
 from pipeline.versions import load_versions
 from tests.rehearsal.chroot import (
@@ -120,8 +119,9 @@ def rehearse_build(repo: Path, shared_inputs: Path, results: Results) -> Built:
         root = WORK / "kasm"
         results.timing("rootfs kasm (trixie)", make_rootfs(trixie, root, logs / "rootfs-kasm.log"))
         kasm = runner(Stage.KASM, root, {"PATH": IMAGE_PATH})
-        kasm.run_stage(before=PACKAGE_STEP)
-        kasm.run_from(PACKAGE_STEP, {Feed.WEB_CLIENT: web_out.result()})
+        packing = first_consumer(Feed.WEB_CLIENT).number  # the kasm steps before it need no web client
+        kasm.run_stage(before=packing)
+        kasm.run_from(packing, {Feed.WEB_CLIENT: web_out.result()})
         system_done.result()
 
     started = time.monotonic()
@@ -207,7 +207,7 @@ def _assemble(plan: Plan, repo: Path, image: Path, kasm_out: Path, shared: Path,
     code = run_in(image, Exec(["sh", "-c", LINK_CHECK], {"PATH": IMAGE_PATH}), log)
     if code != 0:
         raise StepError(f"step 11: {log.read_text(errors='replace').strip()}\n(full log: {log})")
-    for overlay in (*plan.step(12).overlays, *plan.step(13).overlays):
+    for overlay in (ref for planned in plan.stage(Stage.IMAGE) for ref in planned.overlays):
         _copy_over(repo / overlay.path, image)
 
 

@@ -9,6 +9,7 @@ graph mounts them. A hook that fails stops the build with the same report the pi
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -134,11 +135,10 @@ class StageRunner:
 
     def _hook_folder(self, mounted: str, layout: Mapping[str, tuple[object, int | None]]) -> Path:
         folder = self.workdir / "hooks" / mounted
-        folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.iterdir():
-            old.unlink()
+        shutil.rmtree(folder, ignore_errors=True)
         for name, (ref, permissions) in layout.items():
-            target = folder / name
+            target = folder / name  # a library part lives in lib/
+            target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(self.layers.read_bytes(ref))  # type: ignore[arg-type]
             target.chmod(permissions if permissions is not None else 0o644)
         return folder

@@ -5,7 +5,7 @@
 # The system stage starts from the bare Alpine base, which has no bash: the first lines are POSIX
 # sh, install bash with apk and run this file again under bash (bash is also in the package list).
 # Relies on:
-#   /helios/packages.list   one package name a line (common/packages.toml, list "alpine")
+#   $HELIOS_PACKAGES        one package name a line (common/packages.toml, list "alpine")
 #   HELIOS_STEP; Alpine's signed main and community repositories (no edge, no testing)
 #   /var/cache/apk is a cache volume (linked as /etc/apk/cache while installing); /helios/hooks/lib.sh
 # Leaves behind: the listed packages, upgraded base packages, an empty /tmp (step 10 removes the
@@ -31,7 +31,7 @@ banner "update the base image"
 # fixes published since.
 apk upgrade
 
-banner "runtime packages (${#packages[@]} from /helios/packages.list)"
+banner "runtime packages (${#packages[@]} from $HELIOS_PACKAGES)"
 apk add "${packages[@]}"
 
 banner "cleanup"

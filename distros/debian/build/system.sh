@@ -3,7 +3,7 @@
 #
 # Works on Debian 13, Kali rolling and Ubuntu 24.04/22.04 (the list differs, not the steps).
 # Relies on:
-#   /helios/packages.list   one package name a line (common/packages.toml, this distro's list)
+#   $HELIOS_PACKAGES        one package name a line (common/packages.toml, this distro's list)
 #   HELIOS_STEP, HELIOS_ARCH
 #   HELIOS_VIRTUALGL        true (default) or false: `virtualgl` in the distro's distro.toml
 #   the apt caches are cache volumes: nothing here cleans them, nothing relies on their state
@@ -43,7 +43,7 @@ runtime_packages() {
   # A plain upgrade only: the base image tag is pinned, but the image should carry the security
   # fixes published since; nothing is added or removed (no dist-upgrade).
   apt-get upgrade -y
-  banner "runtime packages (${#packages[@]} from /helios/packages.list)"
+  banner "runtime packages (${#packages[@]} from $HELIOS_PACKAGES)"
   apt-get install -y --no-install-recommends "${packages[@]}"
 }
 

@@ -21,7 +21,7 @@
 #   std::erase_if); KasmVNC's own Oracle 9 builder uses gcc-toolset-14 instead.
 #   No xorg-x11-font-utils: EL9 ships it in none of BaseOS, AppStream or CRB, and the X server's
 #   autoreconf needs only its fontutil.m4, which step 5 takes from the release tarball
-#   (xorg_font_macros in the hook library).
+#   (_xorg_font_macros in the hook library).
 #   libxcvt: X server 1.20 does not use it (it came with 21.1); it is installed from CRB when the
 #   repositories have it, so a move of xorg_version to 21.1 finds it in place.
 set -euo pipefail

@@ -2,7 +2,7 @@
 # Step 9 (system), RHEL family (Rocky Linux 9, AlmaLinux 9): runtime packages, VirtualGL, cleanup.
 #
 # Relies on:
-#   /helios/packages.list   one package name a line (common/packages.toml, list "rhel")
+#   $HELIOS_PACKAGES        one package name a line (common/packages.toml, list "rhel")
 #   HELIOS_STEP, HELIOS_ARCH
 #   /var/cache/dnf is a cache volume: nothing here cleans it or relies on its state
 # Leaves behind:
@@ -32,7 +32,7 @@ banner "update the base image"
 # fixes published since; nothing is added or removed.
 dnf upgrade -y
 
-banner "runtime packages (${#packages[@]} from /helios/packages.list)"
+banner "runtime packages (${#packages[@]} from $HELIOS_PACKAGES)"
 # --allowerasing: the base image's curl-minimal makes way for the listed curl.
 dnf install -y --allowerasing --setopt=install_weak_deps=False "${packages[@]}"
 
