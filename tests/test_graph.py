@@ -8,8 +8,10 @@ import pytest
 
 from pipeline import graph
 from pipeline.graph import Sources
+from pipeline.layers import Layers
 from pipeline.linkcheck import LINK_CHECK
 from pipeline.plan import Plan, Planner
+from pipeline.stepmounts import run_layout
 from pipeline.tree import LocalTree
 from tests.conftest import REPO, write_files
 from tests.dagwalk import Keyer, container_state, reachable, selections, source_directory
@@ -133,6 +135,11 @@ def test_package_caches_are_locked_cache_volumes_removed_after_use(make_tree):
         assert container_state(selections(obj)[:-1])["mounts"] == {}
 
 
+def KASM_FROM(first: int) -> list[str]:  # noqa: N802 - reads as a constant in the table below
+    """The kasm stage's steps from ``first`` to step 8: a re-run step re-runs those after it."""
+    return [f"step {n}" for n in range(first, 9)]
+
+
 def changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
     return sorted((label for label in before if before[label] != after[label]), key=_order)
 
@@ -154,6 +161,16 @@ def edit(root: Path, path: str) -> None:
         ("common/build/system.sh", ["step 10"], True),
         ("distros/rhel/build/xorg.sh", ["step 5", "step 6", "step 7", "step 8"], True),
         ("common/build/kclient.sh", ["step 7", "step 8"], True),
+        # The hook library: a part re-runs the steps that mount it, and what follows them.
+        ("common/build/lib/xorg.sh", ["step 5", "step 6", "step 7", "step 8"], True),
+        ("common/build/lib/git.sh", ["step 1", *KASM_FROM(4), "step 10"], True),
+        (
+            "common/build/lib/download.sh",
+            ["step 2", "step 2 kasm.d-50-kasmvnc-libraries.sh", *KASM_FROM(3), "step 10"],
+            True,
+        ),
+        ("common/build/lib/packages.sh", ["step 9", "step 10"], True),
+        ("common/build/lib/arch.sh", ["step 8"], True),
     ],
 )
 def test_cache_isolation_on_a_copy_of_the_repository(repo_copy, path, reruns, image_changes):
@@ -212,3 +229,23 @@ def test_each_stage_has_its_own_locked_caches_so_stages_never_wait_for_each_othe
         "helios-base-amd64-kasm-var-cache-apt",
         "helios-base-amd64-system-var-cache-apt",
     }
+
+
+@pytest.mark.real_versions
+def test_a_users_script_gets_every_library_part_and_a_repository_script_only_its_rows(repo_copy, tmp_path):
+    """A user's hook may call anything the library offers; the repository's hooks get what they use."""
+    site = write_files(
+        tmp_path / "site", {"common/build/system.d/50-site.sh": "#!/bin/bash\nbuild_xorg_server\n"}
+    )
+    planner = Planner(Layers(LocalTree(repo_copy), LocalTree(site)))
+    planned = planner.plan("debian", "linux/amd64").step(10)
+    ours, theirs = planned.runs
+    parts = sorted(p.name for p in (repo_copy / "common/build/lib").glob("*.sh"))
+    assert sorted(run_layout(theirs)) == sorted([theirs.mounted, "lib.sh", *(f"lib/{p}" for p in parts)])
+    assert sorted(name for name in run_layout(ours) if name.startswith("lib")) == [
+        "lib.sh",
+        "lib/download.sh",
+        "lib/git.sh",
+        "lib/log.sh",
+        "lib/mirror.sh",
+    ]
