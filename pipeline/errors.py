@@ -2,19 +2,54 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+USAGE_ERROR = 2
+"""Exit code of the `helios` CLI for a mistake in the user's input or tree."""
+BUILD_FAILED = 1
+"""Exit code for a build, push or download that failed after the input was accepted."""
+
 
 class HeliosError(Exception):
     """A mistake in the user's input or tree, reported without a traceback.
 
     ``message`` says what is wrong and where (file, key, step); ``hint`` says what to do.
+    ``problems`` are the single errors a summary stands for (every bad file of a tree, every failed
+    image of a build), each with its own hint.
     """
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    exit_code = USAGE_ERROR
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, problems: Sequence[HeliosError] = ()
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.problems = tuple(problems)
 
     def __str__(self) -> str:
+        """One text for reports that are a single string (the module's function errors)."""
+        text = "\n".join([self.message + (":" if self.problems else ""), *map(str, self.problems)])
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+    def report(self) -> list[str]:
+        """The lines the CLI prints: ``error:`` and ``hint:`` for this error, or for each problem.
+
+        An error with problems is their summary: a plain line after them, as compilers end with
+        theirs, so it is what a long list ends on.
+        """
+        if self.problems:
+            lines = [line for problem in self.problems for line in problem.report()]
+            lines.append(self.message)
+        else:
+            lines = [f"error: {self.message}"]
         if self.hint:
-            return f"{self.message} (hint: {self.hint})"
-        return self.message
+            lines.append(f"hint: {self.hint}")
+        return lines
+
+
+class BuildError(HeliosError):
+    """A build, push or download that failed on input that was accepted (a hook, the engine)."""
+
+    exit_code = BUILD_FAILED

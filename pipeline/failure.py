@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pipeline.errors import HeliosError
+from pipeline.errors import BuildError
 from pipeline.plan import Plan
 
 TAIL_LINES = 25
@@ -37,7 +37,7 @@ def one_line(message: str) -> str:
     return next((line.strip() for line in message.splitlines() if line.strip()), "no message")
 
 
-def engine_failure(plan: Plan, message: str) -> HeliosError:
+def engine_failure(plan: Plan, message: str) -> BuildError:
     """An engine error that no hook caused while building ``plan``, e.g. an image that cannot be pulled."""
     where = f"building {plan.distro.name} for {plan.platform} failed in the Dagger engine"
     if plan.base in message:
@@ -49,9 +49,9 @@ def engine_failure(plan: Plan, message: str) -> HeliosError:
         hint = f"check that the engine can pull {plan.web_image} (the web client's build image)"
     else:
         hint = ENGINE_HINT
-    return HeliosError(f"{where}: {one_line(message)}", hint=hint)
+    return BuildError(f"{where}: {one_line(message)}", hint=hint)
 
 
-def engine_error(message: str, *, hint: str = ENGINE_HINT) -> HeliosError:
+def engine_error(message: str, *, hint: str = ENGINE_HINT) -> BuildError:
     """An engine error outside any one image's build (a push, the engine's platform, a lost session)."""
-    return HeliosError(f"the Dagger engine failed: {one_line(message)}", hint=hint)
+    return BuildError(f"the Dagger engine failed: {one_line(message)}", hint=hint)

@@ -15,7 +15,7 @@ import dagger
 from dagger import dag
 
 from pipeline import graph
-from pipeline.errors import HeliosError
+from pipeline.errors import BuildError, HeliosError
 from pipeline.failure import describe_failure, engine_error, engine_failure
 from pipeline.plan import Plan, Planner
 from pipeline.release import Metadata, Target, check_address, tags_by_distro
@@ -75,7 +75,7 @@ async def sync_one(built: Built) -> dagger.Container:
         return await built.image.sync()
     except dagger.ExecError as error:
         report = describe_failure(built.plan, error.command, error.exit_code, error.stdout, error.stderr)
-        raise HeliosError(report, hint="fix the hook, then run the build again") from None
+        raise BuildError(report, hint="fix the hook, then run the build again") from None
     except dagger.QueryError as error:
         raise engine_failure(built.plan, error.error.message) from None
     except dagger.DaggerError as error:  # the session itself failed: no reply to attribute
@@ -83,32 +83,39 @@ async def sync_one(built: Built) -> dagger.Container:
 
 
 async def sync_all(images: Sequence[Built], progress: Progress | None = None) -> None:
-    """Evaluate every image concurrently; report every failure, each naming its target and step."""
-    failures: list[tuple[str, HeliosError]] = []
+    """Evaluate every image concurrently; report every failure, each naming its target and step.
 
-    async def one(built: Built) -> None:
-        label = f"{built.target.distro} ({built.target.platform})"
+    Several failures become one error whose problems keep each image's own hint, in target order.
+    """
+    failures: dict[int, HeliosError] = {}
+
+    async def one(index: int, built: Built) -> None:
+        label = _label(built)
         if progress:
             progress(f"building {label}")
         try:
             await sync_one(built)
         except HeliosError as error:
-            failures.append((label, error))
+            failures[index] = error
             return
         if progress:
             progress(f"built {label}")
 
     async with anyio.create_task_group() as group:
-        for built in images:
-            group.start_soon(one, built)
+        for index, built in enumerate(images):
+            group.start_soon(one, index, built)
     if len(images) == 1 and failures:
-        raise failures[0][1]
+        raise failures[0]
     if failures:
-        raise HeliosError(
-            f"{len(failures)} of {len(images)} images failed:\n"
-            + "\n".join(f"{label}: {error.message}" for label, error in failures),
-            hint="fix the hooks named above, then run the build again",
-        )
+        problems = [
+            BuildError(f"{_label(images[i])}: {failures[i].message}", hint=failures[i].hint)
+            for i in sorted(failures)
+        ]
+        raise BuildError(f"{len(failures)} of {len(images)} images failed", problems=problems)
+
+
+def _label(built: Built) -> str:
+    return f"{built.target.distro} ({built.target.platform})"
 
 
 def tarball_name(target: Target) -> str:

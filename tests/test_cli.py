@@ -191,3 +191,31 @@ def test_build_without_an_engine_is_a_clear_error_not_a_traceback(monkeypatch, t
     assert result.stderr.startswith("error: could not start or reach a Dagger engine")
     assert "hint: install the Dagger CLI 0.21.8" in result.stderr
     assert "Traceback" not in result.output and not target.exists()
+
+
+def test_validate_prints_each_hint_on_its_own_line_as_every_command_does(make_tree):
+    root = make_tree({"common/build/kasmm.sh": "#!/bin/sh\n", "distros/base/build/notes.txt": "x"})
+    result = run("validate", "--root", str(root))
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert "(hint:" not in result.stderr
+    first = next(n for n, line in enumerate(lines) if "kasmm.sh is not a known hook" in line)
+    assert lines[first].startswith("error: ") and lines[first + 1].startswith("hint: did you mean 'kasm.sh'?")
+    assert [line for line in lines if not line.startswith(("error: ", "hint: "))] == [
+        f"2 problem(s) found in {root}"
+    ]
+    assert lines[-1] == f"2 problem(s) found in {root}"  # the count ends the list
+
+
+def test_an_error_with_problems_reports_each_with_its_hint_then_the_summary():
+    from pipeline.errors import BuildError, HeliosError
+
+    error = BuildError(
+        "2 of 3 images failed",
+        problems=[HeliosError("a failed", hint="fix a"), HeliosError("b failed")],
+    )
+    assert error.report() == ["error: a failed", "hint: fix a", "error: b failed", "2 of 3 images failed"]
+    assert str(error) == "2 of 3 images failed:\na failed (hint: fix a)\nb failed"
+    single = HeliosError("bad input", hint="do this")
+    assert single.report() == ["error: bad input", "hint: do this"]
+    assert (single.exit_code, error.exit_code) == (2, 1)

@@ -161,3 +161,30 @@ def test_the_cli_reports_an_engine_error_as_one_line_with_a_hint(make_tree, monk
     assert errors == [f"error: building base for linux/amd64 failed in the Dagger engine: {PULL_FAILED}"]
     assert f"hint: check that the base image {MISSING_BASE} exists for linux/amd64" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_the_cli_keeps_each_images_hint_when_several_fail(make_tree, monkeypatch):
+    @contextlib.asynccontextmanager
+    async def no_engine(config=None):
+        yield None
+
+    monkeypatch.setattr(run.dagger, "connection", no_engine)
+    monkeypatch.setattr(dagger.Container, "sync", failing_sync(engine_error(PULL_FAILED, path=["sync"])))
+    result = CliRunner().invoke(
+        app,
+        ["build", "-d", "base", "--platform", "linux/amd64", "--platform", "linux/arm64",
+         "--base", MISSING_BASE, "--root", str(make_tree())],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.splitlines()
+    reports = [line for line in lines if line.startswith(("error: ", "hint: "))]
+    assert reports == [
+        f"error: base ({platform}): building base for {platform} failed in the Dagger engine: {PULL_FAILED}"
+        if kind == "error"
+        else f"hint: check that the base image {MISSING_BASE} exists for {platform} and the engine can pull "
+        "it (it comes from --base or from `base` in the distro's distro.toml)"
+        for platform in ("linux/amd64", "linux/arm64")
+        for kind in ("error", "hint")
+    ]
+    assert lines[-1] == "2 of 2 images failed"
+    assert "Traceback" not in result.output

@@ -201,15 +201,22 @@ async def test_sync_all_reports_every_failure_with_its_target(make_tree, monkeyp
     from pipeline.errors import HeliosError
 
     async def failing(built):
-        raise HeliosError(f"step 5 (kasm · xorg) failed for {built.target.platform}")
+        platform = built.target.platform
+        raise HeliosError(f"step 5 (kasm · xorg) failed for {platform}", hint=f"fix xorg.sh for {platform}")
 
     monkeypatch.setattr(shipping, "sync_one", failing)
     built = images(make_tree(), BOTH)
     with pytest.raises(HeliosError) as caught:
         await shipping.sync_all(built)
-    assert caught.value.message.startswith("2 of 2 images failed:")
-    assert "base (linux/amd64): step 5 (kasm · xorg) failed for linux/amd64" in caught.value.message
-    assert "base (linux/arm64)" in caught.value.message
+    assert str(caught.value).startswith("2 of 2 images failed:")
+    assert "base (linux/amd64): step 5 (kasm · xorg) failed for linux/amd64" in str(caught.value)
+    assert "base (linux/arm64)" in str(caught.value)
+    # Each image keeps its own hint, in target order, and the failure is a build's (exit code 1).
+    assert [(p.message, p.hint) for p in caught.value.problems] == [
+        ("base (linux/amd64): step 5 (kasm · xorg) failed for linux/amd64", "fix xorg.sh for linux/amd64"),
+        ("base (linux/arm64): step 5 (kasm · xorg) failed for linux/arm64", "fix xorg.sh for linux/arm64"),
+    ]
+    assert caught.value.exit_code == 1
     with pytest.raises(HeliosError) as single:
         await shipping.sync_all(built[:1])
     assert single.value.message == "step 5 (kasm · xorg) failed for linux/amd64"

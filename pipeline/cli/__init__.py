@@ -10,9 +10,11 @@ from __future__ import annotations
 import typer
 
 from pipeline.cli import mirror, ship, views
+from pipeline.cli.common import Commands
 
 app = typer.Typer(
     name="helios",
+    cls=Commands,  # reports every command's HeliosError the same way, with its exit code
     help="Build ready-to-run Linux desktop images for many distros from one hook tree.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals can hold secrets
@@ -27,5 +29,5 @@ app.command()(mirror.inputs)
 
 
 def main() -> None:
-    """Console entry point."""
+    """Console entry point; a HeliosError of any command is reported by :class:`Commands`."""
     app(prog_name="helios")

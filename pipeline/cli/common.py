@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperGroup
 
-from pipeline.errors import HeliosError
+from pipeline.errors import BUILD_FAILED, USAGE_ERROR, HeliosError
 from pipeline.hookcheck import first_hazard
 from pipeline.layers import Layers
 from pipeline.plan import Plan, Planner
 from pipeline.platforms import check_platform, host_default
 from pipeline.tree import LocalTree, tree_hazards
 
-USAGE_ERROR = 2
-BUILD_FAILED = 1
+__all__ = ["BUILD_FAILED", "USAGE_ERROR"]  # the exit codes, for the commands that set their own
 
 RootOption = Annotated[
     Path | None,
@@ -59,11 +59,30 @@ BaseOption = Annotated[
 ]
 
 
+def report(error: HeliosError) -> None:
+    """Print ``error`` on stderr as its ``error:`` and ``hint:`` lines (see HeliosError.report)."""
+    for line in error.report():
+        typer.echo(line, err=True)
+
+
+class Commands(TyperGroup):
+    """The `helios` command group: the one place a command's HeliosError is reported.
+
+    It is reported as `error:`/`hint:` lines, without a traceback, and the command exits with the
+    error's exit code (2 for a mistake in the input, 1 for a build that failed).
+    """
+
+    def invoke(self, ctx: Any) -> Any:  # ctx: the Context of the click that typer vendors
+        try:
+            return super().invoke(ctx)
+        except HeliosError as error:
+            report(error)
+            raise typer.Exit(error.exit_code) from None
+
+
 def fail(error: HeliosError, code: int = USAGE_ERROR) -> NoReturn:
     """Report a user error on stderr in one line (plus hint) and exit, without a traceback."""
-    typer.echo(f"error: {error.message}", err=True)
-    if error.hint:
-        typer.echo(f"hint: {error.hint}", err=True)
+    report(error)
     raise typer.Exit(code)
 
 

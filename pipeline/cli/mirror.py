@@ -10,12 +10,14 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli.common import BUILD_FAILED, HooksOption, RootOption, fail, open_layers
-from pipeline.errors import HeliosError
+from pipeline.cli.common import HooksOption, RootOption, open_layers
+from pipeline.errors import BuildError, HeliosError
 from pipeline.mirror import plan_inputs
 from pipeline.plan import Planner
 from pipeline.platforms import PLATFORMS
 from pipeline.release import matrix
+
+RETRY_HINT = "check the network (or the pin, if the download is corrupt) and run it again: sound entries stay"
 
 
 def inputs(
@@ -45,28 +47,26 @@ def inputs(
     """
     from pipeline.mirror_store import make_mirror
 
-    try:
-        if folder.exists() and not folder.is_dir():
-            raise HeliosError(f"{folder} is not a folder", hint="pass a folder for the mirror")
-        planner = Planner(open_layers(root, hooks))
-        targets = matrix(planner.catalogue, distro, platform or list(PLATFORMS))
-        wanted = plan_inputs(planner.plan(t.distro, t.platform) for t in targets)
-    except HeliosError as error:
-        fail(error)
+    if folder.exists() and not folder.is_dir():
+        raise HeliosError(f"{folder} is not a folder", hint="pass a folder for the mirror")
+    planner = Planner(open_layers(root, hooks))
+    targets = matrix(planner.catalogue, distro, platform or list(PLATFORMS))
+    wanted = plan_inputs(planner.plan(t.distro, t.platform) for t in targets)
     folder.mkdir(parents=True, exist_ok=True)
     outcomes = make_mirror(folder, wanted)
+    failed = []
     for outcome in outcomes:
         item = outcome.item
         line = f"{outcome.action:8}  {item.path}  ({item.name}, {item.pin_label})"
         if outcome.action == "replaced":
             line += f": the old entry was corrupt: {outcome.detail}"
         if outcome.action == "failed":
-            typer.echo(f"error: {item.path} ({item.name} from {item.url}): {outcome.detail}", err=True)
+            message = f"{item.path} ({item.name} from {item.url}): {outcome.detail}"
+            failed.append(BuildError(message, hint=RETRY_HINT))
         else:
             typer.echo(line)
-    failed = sum(1 for o in outcomes if o.action == "failed")
     counts = {a: sum(1 for o in outcomes if o.action == a) for a in ("added", "replaced", "kept")}
-    summary = ", ".join(f"{n} {a}" for a, n in counts.items())
-    typer.echo(f"{folder}: {summary}" + (f", {failed} failed" if failed else ""), err=bool(failed))
+    summary = f"{folder}: " + ", ".join(f"{n} {a}" for a, n in counts.items())
     if failed:
-        raise typer.Exit(BUILD_FAILED)
+        raise BuildError(f"{summary}, {len(failed)} failed", problems=failed)
+    typer.echo(summary)

@@ -8,14 +8,12 @@ from typing import Annotated
 import typer
 
 from pipeline.cli.common import (
-    USAGE_ERROR,
     BaseOption,
     DistroOption,
     HooksOption,
     InputsOption,
     PlatformOption,
     RootOption,
-    fail,
     make_plan,
     open_layers,
 )
@@ -52,10 +50,7 @@ def validate_inputs(layers: Layers, inputs: Path) -> list[HeliosError]:
 
 def distros(hooks: HooksOption = None, root: RootOption = None) -> None:
     """List the distros with a one-line description each."""
-    try:
-        typer.echo(distros_table(Planner(open_layers(root, hooks)).catalogue))
-    except HeliosError as error:
-        fail(error)
+    typer.echo(distros_table(Planner(open_layers(root, hooks)).catalogue))
 
 
 def plan(
@@ -73,13 +68,10 @@ def plan(
 
     With --inputs, also the pinned upstream inputs each step consumes and whether the mirror has them.
     """
-    try:
-        planned = make_plan(root, hooks, distro, platform, base, inputs)
-        typer.echo(plan_table(planned, digests=digests))
-        if inputs is not None:
-            typer.echo("\n" + inputs_table(planned, str(inputs), lambda path: (inputs / path).is_file()))
-    except HeliosError as error:
-        fail(error)
+    planned = make_plan(root, hooks, distro, platform, base, inputs)
+    typer.echo(plan_table(planned, digests=digests))
+    if inputs is not None:
+        typer.echo("\n" + inputs_table(planned, str(inputs), lambda path: (inputs / path).is_file()))
 
 
 def validate(hooks: HooksOption = None, inputs: InputsOption = None, root: RootOption = None) -> None:
@@ -88,10 +80,7 @@ def validate(hooks: HooksOption = None, inputs: InputsOption = None, root: RootO
     With --inputs, also every entry of that mirror against the pins (one line per bad entry), and
     warn about entries no pin uses.
     """
-    try:
-        layers = open_layers(root, hooks, check_hooks=False)
-    except HeliosError as error:
-        fail(error)
+    layers = open_layers(root, hooks, check_hooks=False)
     checked = " + ".join(str(getattr(layer.tree, "root", layer.label)) for layer in layers.layers)
     problems = tree_hazards(hooks, str(hooks)) if hooks is not None else []
     try:
@@ -102,9 +91,6 @@ def validate(hooks: HooksOption = None, inputs: InputsOption = None, root: RootO
         checked += f" with the input mirror {inputs}"
         problems += validate_inputs(layers, inputs)
     problems = unique_problems(problems)  # an unreadable file is found by both walks
-    for problem in problems:
-        typer.echo(f"error: {problem}", err=True)
     if problems:
-        typer.echo(f"{len(problems)} problem(s) found in {checked}", err=True)
-        raise typer.Exit(USAGE_ERROR)
+        raise HeliosError(f"{len(problems)} problem(s) found in {checked}", problems=problems)
     typer.echo(f"ok: {checked} is a valid Helios tree")
