@@ -17,7 +17,7 @@ from dagger import DefaultPath, Doc, Ignore, Name, dag, function, object_type
 # The SDK's way to fail without a traceback (FunctionError), and the base of all its own reports.
 from dagger.mod._exceptions import FunctionError, ModuleError
 
-from pipeline import shipping, smoke
+from pipeline import shipping, smoke, supply
 from pipeline.errors import HeliosError
 from pipeline.failure import engine_error
 from pipeline.graph import PACKAGES_TXT, Sources
@@ -29,6 +29,7 @@ from pipeline.plan import Planner
 from pipeline.platforms import check_platform
 from pipeline.release import DEFAULT_PLATFORMS, Metadata, check_credentials, helios_version, matrix
 from pipeline.render import distros_table, inputs_table, plan_table
+from pipeline.signing import Login, Signing
 from pipeline.snapshot import snapshot
 
 # Only the hook tree is uploaded: edits elsewhere (pipeline code, tests, docs) never touch a build key.
@@ -47,6 +48,20 @@ ChannelArg = Annotated[
 AddressArg = Annotated[str, Doc("registry repository without a tag, e.g. ghcr.io/org/helios")]
 UsernameArg = Annotated[str | None, Doc("registry username (default: the caller's docker credentials)")]
 PasswordArg = Annotated[dagger.Secret | None, Doc("registry password or token, e.g. env:REGISTRY_TOKEN")]
+SbomArg = Annotated[
+    bool, Doc("attach an SPDX SBOM to each pushed image as an OCI referrer (--sbom=false to skip)")
+]
+CosignKeyArg = Annotated[
+    dagger.Secret | None,
+    Doc("sign the pushed digests with this cosign private key, e.g. file://./cosign.key"),
+]
+CosignPasswordArg = Annotated[
+    dagger.Secret | None, Doc("the cosign key's password, e.g. env:COSIGN_PASSWORD")
+]
+OidcTokenArg = Annotated[
+    dagger.Secret | None,
+    Doc("sign keyless (Sigstore) with this CI OIDC token of audience sigstore, e.g. env:SIGSTORE_ID_TOKEN"),
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -138,8 +153,15 @@ class Helios:
         username: UsernameArg = None,
         password: PasswordArg = None,
         base: BaseArg = None,
+        sbom: SbomArg = True,
+        cosign_key: CosignKeyArg = None,
+        cosign_password: CosignPasswordArg = None,
+        oidc_token: OidcTokenArg = None,
     ) -> list[str]:
-        """Push a distro's image, multi-arch, under its tags; returns the references with digests."""
+        """Push a distro's image, multi-arch, under its tags, with its SBOM and (if asked) signatures.
+
+        Returns the references with digests, then one line per SBOM and signature pushed.
+        """
         return await self._publish(
             [distro],
             address,
@@ -149,6 +171,8 @@ class Helios:
             username=username,
             password=password,
             base=base,
+            sbom=sbom,
+            signing=Signing(cosign_key, cosign_password, oidc_token),
         )
 
     # Pushes on every call, as publish does.
@@ -162,11 +186,48 @@ class Helios:
         platforms: PlatformsArg = None,
         username: UsernameArg = None,
         password: PasswordArg = None,
+        sbom: SbomArg = True,
+        cosign_key: CosignKeyArg = None,
+        cosign_password: CosignPasswordArg = None,
+        oidc_token: OidcTokenArg = None,
     ) -> list[str]:
-        """Push every distro (or a subset), multi-arch; returns the references with digests."""
+        """Push every distro (or a subset), multi-arch, with SBOMs; returns references, SBOMs, signatures."""
         return await self._publish(
-            distros, address, platforms, channel=channel, username=username, password=password
+            distros,
+            address,
+            platforms,
+            channel=channel,
+            username=username,
+            password=password,
+            sbom=sbom,
+            signing=Signing(cosign_key, cosign_password, oidc_token),
         )
+
+    # Signs on every call.
+    @function(cache="never")  # type: ignore[call-overload]
+    @user_errors
+    async def sign(
+        self,
+        reference: Annotated[
+            list[str], Doc("digest references to sign, as publish printed them (images and SBOMs)")
+        ],
+        username: UsernameArg = None,
+        password: PasswordArg = None,
+        cosign_key: CosignKeyArg = None,
+        cosign_password: CosignPasswordArg = None,
+        oidc_token: OidcTokenArg = None,
+    ) -> list[str]:
+        """Sign images and SBOMs pushed earlier, e.g. with a CI OIDC token fetched just before."""
+        how = Signing(cosign_key, cosign_password, oidc_token)
+        if not how.enabled:
+            raise HeliosError(
+                "nothing to sign with", hint="pass --cosign-key=file://cosign.key or --oidc-token=env:VAR"
+            )
+        check_credentials(username, password is not None)
+        if cosign_key is not None:
+            await supply.check_key_secret(cosign_key)
+        login = Login(reference[0].partition("@")[0] if reference else "", username, password)
+        return [a.line() for a in await supply.sign_pushed(reference, login, how)]
 
     @function
     @user_errors
@@ -272,8 +333,13 @@ class Helios:
         username: str | None = None,
         password: dagger.Secret | None = None,
         base: str | None = None,
+        sbom: bool = True,
+        signing: Signing | None = None,
     ) -> list[str]:
         check_credentials(username, password is not None)
+        how = signing or Signing()
+        if how.key is not None:
+            await supply.check_key_secret(how.key)
         images = await self._images(distros, platforms or list(DEFAULT_PLATFORMS), base=base)
         shipped = await shipping.publish(
             images,
@@ -284,4 +350,6 @@ class Helios:
             username=username,
             password=password,
         )
-        return [f"{item.reference}@{item.digest}" for item in shipped]
+        extras = supply.Supply(Login(address, username, password), how, sbom)
+        attached = await supply.attach_and_sign(images, shipped, extras, version=helios_version())
+        return supply.report_lines(shipped, attached)

@@ -157,6 +157,12 @@ class Destination:
     username: str | None = None
     password_env: str | None = None
     """The name of the environment variable holding the password; never the password itself."""
+    sbom: bool = True
+    """Attach each image's SPDX SBOM as an OCI referrer (pipeline/supply.py)."""
+    cosign_key: Path | None = None
+    cosign_password_env: str | None = None
+    oidc_token_env: str | None = None
+    """Sign with the cosign key file (its password in that variable), or keyless with this token."""
 
 
 @dataclass(frozen=True)
@@ -207,22 +213,30 @@ def tags_by_distro(
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def check_password_env(name: str, environ: Mapping[str, str]) -> None:
+def check_password_env(
+    name: str,
+    environ: Mapping[str, str],
+    *,
+    option: str = "--password-env",
+    what: str = "password",
+    example: str = "REGISTRY_TOKEN",
+) -> None:
     """``name`` names a set, non-empty environment variable; errors never show ``name`` itself.
 
-    A token pasted into --password-env by mistake would otherwise be printed into CI logs.
+    A token pasted into --password-env (or another ``option`` naming a secret's variable) by mistake
+    would otherwise be printed into CI logs.
     """
-    how = "export the password in a variable and pass its name, e.g. --password-env REGISTRY_TOKEN"
+    how = f"export the {what} in a variable and pass its name, e.g. {option} {example}"
     if not _ENV_NAME.fullmatch(name):
         raise HeliosError(
-            "--password-env takes the NAME of an environment variable, and the value given is not a "
-            "variable name (not shown: it may be the password itself)",
+            f"{option} takes the NAME of an environment variable, and the value given is not a "
+            f"variable name (not shown: it may be the {what} itself)",
             hint=how,
         )
     if not environ.get(name):
         raise HeliosError(
-            "the environment variable --password-env names is not set or empty (name not shown: it "
-            "may be the password itself)",
+            f"the environment variable {option} names is not set or empty (name not shown: it "
+            f"may be the {what} itself)",
             hint=how,
         )
 

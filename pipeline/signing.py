@@ -17,6 +17,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dagger
@@ -47,6 +48,18 @@ exec "$@"
 KEY_HINT = "create one with `cosign generate-key-pair` and pass cosign.key (cosign.pub is for verifying)"
 
 
+def check_key_file(path: Path) -> None:
+    """``path`` is a readable cosign private key file (for the CLI, before anything is built)."""
+    where = f"--cosign-key {path}"
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        raise HeliosError(f"{where}: no such file", hint=KEY_HINT) from None
+    except OSError as error:
+        raise HeliosError(f"{where} cannot be read: {error.strerror}", hint=KEY_HINT) from None
+    check_cosign_key(text, where)
+
+
 def check_cosign_key(text: str, where: str) -> None:
     """``text`` is a cosign private key; the error names ``where`` and never shows the key."""
     match = re.search(r"-----BEGIN ([A-Z0-9 ]+)-----", text)
@@ -62,6 +75,18 @@ def check_cosign_key(text: str, where: str) -> None:
         )
 
 
+def check_signing_options(*, key: bool, password: bool, token: bool) -> None:
+    """A key or a token (not both); a key password only with a key."""
+    if key and token:
+        raise HeliosError(
+            "both a cosign key and an OIDC token were given", hint="sign with a key or keyless, not both"
+        )
+    if password and not key:
+        raise HeliosError(
+            "a cosign key password was given without a cosign key", hint="pass the key too, or neither"
+        )
+
+
 @dataclass(frozen=True)
 class Signing:
     """How to sign: with a cosign key (and its password), keyless with an OIDC token, or not at all."""
@@ -71,14 +96,11 @@ class Signing:
     identity_token: dagger.Secret | None = None
 
     def __post_init__(self) -> None:
-        if self.key is not None and self.identity_token is not None:
-            raise HeliosError(
-                "both a cosign key and an OIDC token were given", hint="sign with a key or keyless, not both"
-            )
-        if self.password is not None and self.key is None:
-            raise HeliosError(
-                "a cosign key password was given without a cosign key", hint="pass the key too, or neither"
-            )
+        check_signing_options(
+            key=self.key is not None,
+            password=self.password is not None,
+            token=self.identity_token is not None,
+        )
 
     @property
     def enabled(self) -> bool:

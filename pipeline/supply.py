@@ -54,7 +54,8 @@ def _failure(what: str, error: dagger.DaggerError, hint: str) -> HeliosError:
 
 LOGIN_HINT = (
     "the image itself was pushed; the SBOM and signatures are pushed by tool containers, which cannot "
-    "use your docker login: pass --username and --password (or --no-sbom to skip the SBOM)"
+    "use your docker login: pass --username and --password (or leave the SBOM out: --no-sbom, or "
+    "--sbom=false with dagger call)"
 )
 
 
@@ -83,6 +84,7 @@ async def attach_and_sign(
     ctr = signing.tools(tool_image("oras"), tool_image("cosign"), supply.login)
     variants = by_distro(images)
     attached: list[Attached] = []
+    failures: list[HeliosError] = []
 
     async def one_sbom(distro: str, subject: str, built: Built) -> None:
         platform = built.target.platform
@@ -92,9 +94,9 @@ async def attach_and_sign(
         try:
             out = await signing.attach_sbom(ctr, subject, platform, document).stdout()
         except dagger.DaggerError as error:
-            raise _failure(
-                f"attaching the SBOM of {distro} ({platform}) to {subject}", error, LOGIN_HINT
-            ) from None
+            what = f"attaching the SBOM of {distro} ({platform}) to {subject}"
+            failures.append(_failure(what, error, LOGIN_HINT))
+            return
         attached.append(Attached(distro, platform, "sbom", subject, signing.attached_reference(out)))
 
     if supply.sbom:
@@ -103,6 +105,10 @@ async def attach_and_sign(
                 for subject in subjects:
                     for built in variants[distro]:
                         group.start_soon(one_sbom, distro, subject, built)
+    if failures:  # every attachment was tried; the first failure speaks for the others
+        first = failures[0]
+        more = f" (and {len(failures) - 1} more SBOMs)" if len(failures) > 1 else ""
+        raise HeliosError(first.message + more, hint=first.hint)
     attached.sort(key=lambda a: (a.distro, a.platform, a.subject))
     if supply.signing.enabled:
         labels = {a.reference: (a.distro, a.platform) for a in attached}
@@ -157,3 +163,34 @@ async def sign_all(
             "(or that the OIDC token is fresh: CI tokens last minutes), then run `sign` on these digests",
         ) from None
     return found
+
+
+async def check_key_secret(key: dagger.Secret, where: str = "--cosign-key") -> None:
+    """The key behind a Secret is a cosign private key; read once here, never shown or logged."""
+    try:
+        text = await key.plaintext()
+    except dagger.DaggerError as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else "no reason given"
+        raise HeliosError(
+            f"{where} could not be read: {first}",
+            hint="pass the private key file as file://PATH/cosign.key, or env://VAR holding it",
+        ) from None
+    signing.check_cosign_key(text, where)
+
+
+def report_lines(shipped: Sequence[Shipped], attached: Sequence[Attached]) -> list[str]:
+    """What publish returns: each pushed reference with its digest, then each SBOM and signature."""
+    return [f"{item.reference}@{item.digest}" for item in shipped] + [a.line() for a in attached]
+
+
+def as_rows(attached: Sequence[Attached]) -> list[Shipped]:
+    """SBOMs and signatures as summary rows: "sbom of <subject, short>" and the referrer's digest.
+
+    The subject's full digest is on its own row above; 12 hex digits keep the table readable.
+    """
+    rows = []
+    for a in attached:
+        name, _, digest = a.subject.partition("@")
+        reference = f"{a.kind} of {name}@{digest[:19]}"
+        rows.append(Shipped(a.distro, a.platform, reference, a.reference.partition("@")[2]))
+    return rows

@@ -67,6 +67,7 @@ def test_the_main_object_has_the_promised_functions_with_docs():
         "plan",
         "publish",
         "publish_all",
+        "sign",
         "smoke",
     }
     for name, function in OBJECT.functions.items():
@@ -188,7 +189,7 @@ def registered_typedefs(tmp_path: Path) -> dict:
 def test_functions_that_must_act_every_time_are_never_served_from_the_function_cache(tmp_path):
     """publish must push and smoke must probe on every call, even on a warm or shared engine."""
     functions = registered_typedefs(tmp_path)["functions"]
-    for name in ("publish", "publish_all", "smoke"):
+    for name in ("publish", "publish_all", "sign", "smoke"):
         assert functions[name]["cache_policy"] == "Never", f"{name} would be served from the function cache"
     assert functions["build"]["cache_policy"] is None  # builds may be cached (the default policy)
 
@@ -204,6 +205,10 @@ def test_the_runtime_registers_the_module_wide_inputs_on_the_constructor(tmp_pat
         "platforms",
         "username",
         "password",
+        "sbom",
+        "cosign_key",
+        "cosign_password",
+        "oidc_token",
     ]
 
 

@@ -14,12 +14,13 @@ import anyio
 import dagger
 from dagger import dag
 
-from pipeline import shipping
+from pipeline import shipping, supply
 from pipeline.errors import HeliosError
 from pipeline.failure import engine_error
 from pipeline.graph import Sources
 from pipeline.release import Destination, Job
 from pipeline.shipping import Shipped
+from pipeline.signing import Login, Signing
 
 # The same files the module's source takes: the hook tree only.
 HOST_INCLUDE = ["common/**", "distros/**"]
@@ -82,7 +83,7 @@ async def _publish(job: Job, destination: Destination) -> list[Shipped]:
         env = destination.password_env
         secret = dag.secret(f"env://{env}") if env is not None else None
         try:
-            return await shipping.publish(
+            shipped = await shipping.publish(
                 images,
                 destination.address,
                 version=job.metadata.version,
@@ -92,8 +93,31 @@ async def _publish(job: Job, destination: Destination) -> list[Shipped]:
                 password=secret,
                 progress=_say,
             )
+            extras = supply.Supply(
+                Login(destination.address, destination.username, secret),
+                _signing(destination),
+                destination.sbom,
+            )
+            attached = await supply.attach_and_sign(
+                images, shipped, extras, version=job.metadata.version, progress=_say
+            )
+            return shipped + supply.as_rows(attached)
         except dagger.DaggerError as error:
             raise engine_error(str(error)) from None
+
+
+def _signing(destination: Destination) -> Signing:
+    """The cosign key (read from its file by the engine) or OIDC token, as Secrets: never their values."""
+
+    def env(name: str | None) -> dagger.Secret | None:
+        return dag.secret(f"env://{name}") if name is not None else None
+
+    key = destination.cosign_key
+    return Signing(
+        dag.secret(f"file://{key.resolve()}") if key is not None else None,
+        env(destination.cosign_password_env),
+        env(destination.oidc_token_env),
+    )
 
 
 def _images(job: Job) -> list[shipping.Built]:

@@ -89,6 +89,27 @@ def prepare(
     return Job(checkout, hooks, planner, tuple(targets), metadata_for(checkout), base, inputs)
 
 
+def check_signing(key: Path | None, password_env: str | None, token_env: str | None) -> None:
+    """The signing options agree, the key file is a cosign private key, the variables are set."""
+    from pipeline.signing import check_key_file, check_signing_options  # imports dagger-io
+
+    check_signing_options(key=key is not None, password=password_env is not None, token=token_env is not None)
+    if key is not None:
+        check_key_file(key)
+    if password_env is not None:
+        check_password_env(
+            password_env,
+            os.environ,
+            option="--cosign-password-env",
+            what="key password",
+            example="COSIGN_PASSWORD",
+        )
+    if token_env is not None:
+        check_password_env(
+            token_env, os.environ, option="--oidc-token-env", what="token", example="SIGSTORE_ID_TOKEN"
+        )
+
+
 def print_summary(shipped) -> None:
     """The closing table on stdout: distro, platform, reference, digest."""
     from rich.console import Console
@@ -173,18 +194,54 @@ def publish(
     inputs: InputsOption = None,
     offline: OfflineOption = False,
     root: RootOption = None,
+    sbom: Annotated[
+        bool, typer.Option(help="Attach each image's SPDX SBOM to it as an OCI referrer.")
+    ] = True,
+    cosign_key: Annotated[
+        Path | None,
+        typer.Option(help="Sign the pushed digests with this cosign private key file.", show_default=False),
+    ] = None,
+    cosign_password_env: Annotated[
+        str | None,
+        typer.Option(
+            help="Name of the environment variable holding the cosign key's password.", show_default=False
+        ),
+    ] = None,
+    oidc_token_env: Annotated[
+        str | None,
+        typer.Option(
+            help="Sign keyless (Sigstore): name of the environment variable holding an OIDC token "
+            "of audience sigstore.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Build and push images, multi-arch (linux/amd64 + linux/arm64 by default), with derived tags."""
+    """Build and push images, multi-arch (linux/amd64 + linux/arm64 by default), with derived tags.
+
+    Each image gets its SBOM attached; with --cosign-key or --oidc-token-env, the pushed digests and
+    SBOMs are signed too.
+    """
     try:
         check_address(address)
         if password_env is not None:
             check_password_env(password_env, os.environ)
         check_credentials(username, password_env is not None)
+        check_signing(cosign_key, cosign_password_env, oidc_token_env)
         job = prepare(root, hooks, distro, every, platform, list(DEFAULT_PLATFORMS), base, inputs, offline)
         distros = [t.distro for t in job.targets]
         defaults = [d for d in distros if job.planner.catalogue.get(d).is_default]
         tags_by_distro(distros, job.metadata.version, defaults, tag, channel)
-        destination = Destination(address, tuple(tag or ()), channel, username, password_env)
+        destination = Destination(
+            address,
+            tuple(tag or ()),
+            channel,
+            username,
+            password_env,
+            sbom,
+            cosign_key,
+            cosign_password_env,
+            oidc_token_env,
+        )
     except HeliosError as error:
         fail(error)
     from pipeline.cli.run import run_publish  # imports dagger-io, so only here
