@@ -6,14 +6,13 @@ and overlay, so a child states only what differs (alma extends rhel).
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.errors import HeliosError
+from pipeline.errors import HeliosError, suggest
 from pipeline.families import FAMILY_NAMES, PACKAGE_LISTS
 from pipeline.layers import Layers, Ref
 from pipeline.layout import CONFIG_NAME, DISTROS_DIR, config_path, distro_dir
@@ -31,6 +30,7 @@ __all__ = [
     "config_path",
 ]
 
+LIST_DISTROS = "run `helios distros` to list them"
 _PLAIN_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _VERSION = re.compile(r"^\d+(\.\d+)+$")
 
@@ -188,8 +188,7 @@ def _load_raw(layers: Layers, name: str) -> dict[str, Any]:
 def _check_key(path: str, key: str, value: object) -> None:
     spec = SCHEMA.get(key)
     if spec is None:
-        close = difflib.get_close_matches(key, SCHEMA, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(SCHEMA)}"
+        hint = suggest(key, SCHEMA, f"known keys: {', '.join(SCHEMA)}")
         raise HeliosError(f"{path}: unknown key {key!r}", hint=hint)
     if not isinstance(value, spec.kind) or (spec.kind is str and not value):
         expected = {
@@ -242,7 +241,7 @@ class Catalogue:
             if parent not in self._raw:
                 raise HeliosError(
                     f"{self.config(chain[-1])}: extends unknown distro {parent!r}",
-                    hint=_suggest(parent, self._raw),
+                    hint=suggest(parent, self._raw, LIST_DISTROS),
                 )
             if parent in chain:
                 cycle = " -> ".join([*chain, parent])
@@ -312,11 +311,6 @@ class Catalogue:
         if canonical is None:
             raise HeliosError(
                 f"unknown distro {name!r}; known distros: {', '.join(self.names()) or 'none'}",
-                hint=_suggest(name, [*self.distros, *self._aliases]),
+                hint=suggest(name, [*self.distros, *self._aliases], LIST_DISTROS),
             )
         return self.distros[canonical]
-
-
-def _suggest(name: str, known: Any) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f"did you mean {close[0]!r}?" if close else "run `helios distros` to list them"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 
 USAGE_ERROR = 2
 """Exit code of the `helios` CLI for a mistake in the user's input or tree."""
@@ -47,6 +48,12 @@ class HeliosError(Exception):
         if self.hint:
             lines.append(f"hint: {self.hint}")
         return lines
+
+
+def suggest(name: str, known: Iterable[str], otherwise: str) -> str:
+    """A hint for a mistyped ``name``: the closest of ``known``, else ``otherwise``."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"did you mean {close[0]!r}?" if close else otherwise
 
 
 class BuildError(HeliosError):

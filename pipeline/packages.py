@@ -49,10 +49,6 @@ class PackageFile:
             )
         return list(self.names[list_name])
 
-    def render(self, list_name: str) -> str:
-        """The ``/helios/packages.list`` text for ``list_name``: one name a line."""
-        return "".join(f"{name}\n" for name in self.package_list(list_name))
-
 
 def parse(text: str, *, source: str = PACKAGES_FILE) -> PackageFile:
     """Parse and validate a package file; ``source`` names it in errors."""

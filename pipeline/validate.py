@@ -7,10 +7,9 @@ root}``): it cannot replace the package list or the image configuration.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 
-from pipeline.errors import HeliosError
+from pipeline.errors import HeliosError, suggest
 from pipeline.imageconfig import IMAGE_CONFIG
 from pipeline.layers import REPO, Layers, Ref
 from pipeline.layout import (
@@ -78,9 +77,8 @@ def _hook_names(scope: Scope) -> tuple[list[str], list[str]]:
     return [s.name for s in steps], patterns
 
 
-def _suggest(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1)
-    return f"did you mean {close[0]!r}?" if close else f"known here: {', '.join(known)}"
+def _known_here(names: list[str]) -> str:
+    return f"known here: {', '.join(names)}"
 
 
 class LayoutCheck:
@@ -157,7 +155,7 @@ class LayoutCheck:
                 problems.append(
                     HeliosError(
                         f"{self._ref(path)} is not a known hook, file or folder",
-                        hint=_suggest(entry, [*files, *dirs]),
+                        hint=suggest(entry, [*files, *dirs], _known_here([*files, *dirs])),
                     )
                 )
         return problems
@@ -172,7 +170,7 @@ class LayoutCheck:
                 problems.append(
                     HeliosError(
                         f"{self._ref(path)} is a drop-in folder for a hook that does not exist here",
-                        hint=_suggest(entry, drop_ins),
+                        hint=suggest(entry, drop_ins, _known_here(drop_ins)),
                     )
                 )
             elif entry in drop_ins:
@@ -194,7 +192,7 @@ class LayoutCheck:
         return [
             HeliosError(
                 f"{self._ref(path)} is not a known hook or file",
-                hint=_suggest(entry, hooks) + f" (known hooks here: {', '.join(hooks)})",
+                hint=suggest(entry, hooks, _known_here(hooks)) + f" (known hooks here: {', '.join(hooks)})",
             )
         ]
 
