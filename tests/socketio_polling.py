@@ -40,22 +40,31 @@ def _reconstruct(value: Any, attachments: list[bytes]) -> Any:
 
 
 class SocketIO:
-    """One socket.io client connection to ``path`` (e.g. "/audio/socket.io/") on 127.0.0.1:``port``."""
+    """One socket.io client connection to ``path`` (e.g. "/audio/socket.io/") on 127.0.0.1:``port``.
 
-    def __init__(self, port: int, path: str, timeout: float = 10) -> None:
-        self.port, self.timeout = port, timeout
+    ``headers`` go with every request (a login, an Origin), as a browser sends them.
+    """
+
+    def __init__(
+        self, port: int, path: str, timeout: float = 10, headers: dict[str, str] | None = None
+    ) -> None:
+        self.port, self.timeout, self.headers = port, timeout, headers or {}
         status, body = self._request("GET", f"{path}?EIO=4&transport=polling")
         if status != 200 or not body.startswith("0"):
             raise ConnectionError(f"GET {path}: no Engine.IO handshake ({status} {body[:200]!r})")
         self.url = f"{path}?EIO=4&transport=polling&sid={json.loads(body[1:])['sid']}"
         self._send(["40"])
         self.backlog: list[tuple[str, list[Any]]] = []
+        self._binary: tuple[str, int, list[bytes]] | None = None
+        """A BINARY_EVENT still waiting for attachments, which may come in a later poll."""
         if not any(kind == "connect" for kind, _ in self._poll()):
             raise ConnectionError(f"{path}: the server did not accept the namespace")
 
     def _request(self, method: str, url: str, body: str | None = None) -> tuple[int, str]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
-        headers = {"Content-Type": "text/plain;charset=UTF-8"} if body is not None else {}
+        headers = dict(self.headers)
+        if body is not None:
+            headers["Content-Type"] = "text/plain;charset=UTF-8"
         conn.request(method, url, body=body.encode() if body is not None else None, headers=headers)
         response = conn.getresponse()
         answer = response.status, response.read().decode()
@@ -82,12 +91,16 @@ class SocketIO:
         status, body = self._request("GET", self.url)
         if status != 200:
             raise ConnectionError(f"GET {self.url}: {status} {body[:200]!r}")
-        packets, out = body.split(SEPARATOR), []
-        index = 0
-        while index < len(packets):
-            packet = packets[index]
-            index += 1
-            if packet == "2":  # Engine.IO ping
+        out: list[tuple[str, list[Any]]] = []
+        for packet in body.split(SEPARATOR):
+            if self._binary is not None and packet.startswith("b"):
+                data, count, blobs = self._binary
+                blobs.append(base64.b64decode(packet[1:]))
+                if len(blobs) == count:
+                    self._binary = None
+                    name, *args = _reconstruct(json.loads(data), blobs)
+                    out.append((name, args))
+            elif packet == "2":  # Engine.IO ping
                 self._send(["3"])
             elif packet.startswith("40"):
                 out.append(("connect", [json.loads(packet[2:] or "{}")]))
@@ -96,10 +109,7 @@ class SocketIO:
                 out.append((name, args))
             elif packet.startswith("45"):
                 count, data = packet[2:].split("-", 1)
-                blobs = [base64.b64decode(p[1:]) for p in packets[index : index + int(count)]]
-                index += int(count)
-                name, *args = _reconstruct(json.loads(data), blobs)
-                out.append((name, args))
+                self._binary = (data, int(count), [])
         return out
 
     def wait_for(self, event: str, polls: int = 3) -> list[Any]:

@@ -1,7 +1,7 @@
 """kclient as step 7 patches it, on the real kclient tree of the pinned commit.
 
 The pages ask only for scripts that exist; the microphone button is wired to the pipe PulseAudio
-reads, and only on the interactive page; no file manager ships.
+reads, and only on the interactive page; the file manager ships only with file_transfer = true.
 The trees come from the input mirror's bundle (see tests/test_web_client.py), which the tests
 skip without, saying so. tests/test_kclient_runtime.py runs the patched server for real.
 """
@@ -60,8 +60,9 @@ def ejs_branches(html: str) -> tuple[str, str]:
     return render(False), render(True)
 
 
-def test_patched_pages_reference_no_missing_script(tmp_path: Path) -> None:
-    tree = patched_kclient(tmp_path)
+@pytest.mark.parametrize("file_transfer", [False, True], ids=["default", "file-transfer"])
+def test_patched_pages_reference_no_missing_script(tmp_path: Path, file_transfer: bool) -> None:
+    tree = patched_kclient(tmp_path, file_transfer=file_transfer)
     server = (tree / "index.js").read_text()
     # socket.io serves its client script under each socket's path; everything else is a file that
     # the /public route serves from the tree.
@@ -159,3 +160,18 @@ def test_no_file_server_ships_by_default(tmp_path: Path) -> None:
     server = (tree / "index.js").read_text()
     assert "files/socket.io" not in server and "'/files'" not in server and "FM_HOME" not in server
     assert "fileButton" not in (tree / "public/index.html").read_text()
+
+
+def test_file_transfer_brings_the_file_manager_back_for_the_home_only(tmp_path: Path) -> None:
+    tree = patched_kclient(tmp_path, file_transfer=True)
+    for name in (*FILE_SERVER_FILES, "public/css/files.svg"):
+        assert (tree / name).is_file(), name
+    server = (tree / "index.js").read_text()
+    assert "SUBFOLDER + 'files/socket.io'" in server
+    assert "process.env.FM_HOME || process.env.HOME" in server
+    interactive, view_only = ejs_branches((tree / "public/index.html").read_text())
+    assert 'id="fileButton"' in interactive and 'id="files_frame"' in interactive
+    assert "fileButton" not in view_only and "files_frame" not in view_only
+    page = (tree / "public/js/filebrowser.js").read_text()
+    assert "attr('onclick'" not in page, "rows must not build onclick code from file names"
+    assert "transports: ['websocket']" in page

@@ -128,7 +128,7 @@ def running_kclient(tree: Path, tmp: Path, mic: Path, **env: str) -> Iterator[Kc
             if process.poll() is not None:
                 pytest.fail(f"kclient exited {process.returncode}: {log.read_text()}")
             try:
-                if server.get("/")[0] == 200:
+                if server.get(environment["SUBFOLDER"])[0] == 200:
                     break
             except OSError:
                 time.sleep(0.1)

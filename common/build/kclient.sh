@@ -4,8 +4,12 @@
 #
 # Relies on:
 #   KCLIENT_URL, KCLIENT_COMMIT, KCLIENT_VERSION   ([kclient] in pipeline/versions.toml)
-#   /helios/hooks/kclient-*.patch                  applied in name order with `git apply`; a patch
+#   $HELIOS_HOOKS/kclient-*.patch                  applied in name order with `git apply`; a patch
 #                                                  that does not apply fails the build
+#   HELIOS_FILE_TRANSFER                           true (distro.toml file_transfer = true): also
+#                                                  apply kclient-*-file-transfer.patch, kclient's
+#                                                  file manager for the user's home; false or unset:
+#                                                  skip them, so no file server ships
 #   node and npm on PATH, the headers of that same node (<prefix>/include/node: the official
 #   build has them, Alpine's nodejs-dev puts them in /usr/include/node), a C/C++ toolchain, make,
 #   python3 and PulseAudio headers for the native pulseaudio2 module (the distro's step-6
@@ -18,7 +22,6 @@ set -euo pipefail
 # shellcheck source=common/build/lib.sh
 source "${HELIOS_LIB:-/helios/hooks/lib.sh}"
 
-HOOKS_DIR=${HOOKS_DIR:-/helios/hooks}
 DEST=${DEST:-/opt/helios/kclient}
 
 # node_headers_prefix: the installation prefix of the node on PATH, which must hold that node's
@@ -31,14 +34,32 @@ node_headers_prefix() {
   echo "$prefix"
 }
 
+# kclient_patches DIR: the patches to apply, one a line, in name order: every kclient-*.patch of
+# DIR, but the file-transfer ones (kclient-*-file-transfer.patch) only with HELIOS_FILE_TRANSFER=true.
+kclient_patches() {
+  local dir=$1 transfer=${HELIOS_FILE_TRANSFER:-false} patch
+  while IFS= read -r patch; do
+    if [[ $patch == *-file-transfer.patch && $transfer != true ]]; then
+      log "not applying ${patch##*/}: file_transfer is off, no file server ships" >&2
+      continue
+    fi
+    printf '%s\n' "$patch"
+  done < <(compgen -G "$dir/kclient-*.patch" | LC_ALL=C sort)
+}
+
 main() {
   banner "kclient ${KCLIENT_VERSION:-?} (${KCLIENT_COMMIT:-?})"
-  require_env KCLIENT_URL KCLIENT_COMMIT KCLIENT_VERSION
+  require_env KCLIENT_URL KCLIENT_COMMIT KCLIENT_VERSION HELIOS_HOOKS
   command -v npm >/dev/null || die "npm is not on PATH (the distro's step-6 kclient.sh installs it)"
+  case ${HELIOS_FILE_TRANSFER:-false} in
+    true | false) ;;
+    *) die "HELIOS_FILE_TRANSFER is '$HELIOS_FILE_TRANSFER', not true or false (file_transfer in distro.toml)" ;;
+  esac
 
   git_checkout "$KCLIENT_URL" "$KCLIENT_COMMIT" "$DEST"
   local patches=()
-  mapfile -t patches < <(compgen -G "$HOOKS_DIR/kclient-*.patch" | LC_ALL=C sort)
+  mapfile -t patches < <(kclient_patches "$HELIOS_HOOKS")
+  ((${#patches[@]} > 0)) || die "no kclient-*.patch in $HELIOS_HOOKS"
   git_apply_patches "$DEST" "${patches[@]}"
   rm -rf "$DEST/.git"
 
