@@ -22,11 +22,18 @@ OUTPUT = f"/tmp/{FILE_NAME}"
 
 
 def scan_args(name: str, version: str) -> list[str]:
-    """syft's arguments: scan the mounted rootfs as if it were /, never following links out of it."""
+    """syft's arguments: scan the mounted rootfs as if it were /, never following links out of it.
+
+    A ``dir:`` source defaults to syft's catalogers for source trees (lock files, manifests: what a
+    project declares); a rootfs is an installed system, so the image catalogers are asked for
+    (package databases, installed node_modules, binaries: what the image holds).
+    """
     return [
         "/syft",
         "scan",
         f"dir:{ROOTFS}",
+        "--override-default-catalogers",
+        "image",
         "--base-path",
         ROOTFS,
         "--source-name",

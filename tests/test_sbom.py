@@ -71,6 +71,8 @@ def test_the_scanner_runs_on_the_engine_platform_and_never_calls_home(make_tree)
     scan = next(f for f in fields if f.name == "withExec").args["args"]
     assert scan[:3] == ["/syft", "scan", f"dir:{sbom.ROOTFS}"]
     assert scan[scan.index("--base-path") + 1] == sbom.ROOTFS
+    # An image's rootfs is an installed system: syft's image catalogers, not its source-tree ones.
+    assert scan[scan.index("--override-default-catalogers") + 1] == "image"
     assert scan[scan.index("--output") + 1] == f"spdx-json={sbom.OUTPUT}"
 
 
