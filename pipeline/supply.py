@@ -14,6 +14,7 @@ import dagger
 
 from pipeline import sbom, signing
 from pipeline.errors import HeliosError
+from pipeline.release import check_address
 from pipeline.shipping import Built, Progress, Shipped, by_distro
 from pipeline.toolpins import tool_image
 
@@ -80,7 +81,7 @@ async def attach_and_sign(
     """Attach every pushed image's SBOM, then sign the pushed digests and SBOMs; what was pushed where."""
     if not supply.wanted:
         return []
-    address = supply.login.address
+    address = check_address(supply.login.address)  # as shipping pushed it: stripped, no tag
     ctr = signing.tools(tool_image("oras"), tool_image("cosign"), supply.login)
     variants = by_distro(images)
     attached: list[Attached] = []

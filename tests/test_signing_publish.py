@@ -298,12 +298,11 @@ def test_cli_publish_passes_the_key_by_path_and_tokens_by_name_and_lists_what_it
 
 def test_the_cli_hands_the_engine_secret_references_never_values(tmp_path, monkeypatch):
     from pipeline.cli import run
-    from pipeline.release import Destination
 
     monkeypatch.setenv("OIDC", "token-value")
-    how = run._signing(Destination(ADDRESS, oidc_token_env="OIDC"))
+    how = run._signing(run.Destination(ADDRESS, oidc_token_env="OIDC"))
     assert how.mode == "keyless" and how.key is None
     text = repr([(f.name, f.args) for f in how.identity_token._ctx.selections])
     assert "env://OIDC" in text and "token-value" not in text
-    keyed = run._signing(Destination(ADDRESS, cosign_key=tmp_path / "cosign.key"))
+    keyed = run._signing(run.Destination(ADDRESS, cosign_key=tmp_path / "cosign.key"))
     assert f"file://{tmp_path / 'cosign.key'}" in repr([f.args for f in keyed.key._ctx.selections])
