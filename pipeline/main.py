@@ -23,17 +23,25 @@ from pipeline.failure import engine_error
 from pipeline.graph import PACKAGES_TXT, Sources
 from pipeline.hookcheck import check_hooks_directory
 from pipeline.layers import Layers
+from pipeline.layout import source_ignore
 from pipeline.mirror import plan_inputs
 from pipeline.mirror_dagger import list_mirror, make_mirror
 from pipeline.plan import Planner
 from pipeline.platforms import check_platform
-from pipeline.release import DEFAULT_PLATFORMS, Metadata, check_credentials, helios_version, matrix
+from pipeline.release import (
+    DEFAULT_PLATFORMS,
+    Metadata,
+    check_address,
+    check_credentials,
+    helios_version,
+    matrix,
+)
 from pipeline.render import distros_table, inputs_table, plan_table
 from pipeline.signing import Login, Signing
 from pipeline.snapshot import snapshot
 
 # Only the hook tree is uploaded: edits elsewhere (pipeline code, tests, docs) never touch a build key.
-SOURCE_FILTER = ["*", "!common", "!common/**", "!distros", "!distros/**", "**/__pycache__"]
+SOURCE_FILTER = source_ignore()
 
 DistroArg = Annotated[str, Doc("distro name or alias, e.g. rhel, rocky, ubuntu (see `distros`)")]
 DistrosArg = Annotated[list[str] | None, Doc("distros to include, by name or alias (default: all)")]
@@ -336,6 +344,7 @@ class Helios:
         sbom: bool = True,
         signing: Signing | None = None,
     ) -> list[str]:
+        address = check_address(address)
         check_credentials(username, password is not None)
         how = signing or Signing()
         if how.key is not None:

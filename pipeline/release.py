@@ -8,13 +8,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from pipeline.catalogue import Catalogue
 from pipeline.errors import HeliosError
 from pipeline.imageref import NAME, TAG
-from pipeline.plan import Planner
 from pipeline.platforms import PLATFORMS, check_platform
 
 DEFAULT_PLATFORMS = tuple(PLATFORMS)
@@ -131,38 +129,6 @@ class Metadata:
                 f"SOURCE_DATE_EPOCH {self.epoch} is outside 0..{MAX_EPOCH} (1970 to the year 9999)",
                 hint="pass the commit time in seconds since 1970, e.g. git log -1 --format=%ct",
             )
-
-
-@dataclass(frozen=True)
-class Job:
-    """Images to build from a checkout: its tree (and the user's hooks), the targets and metadata."""
-
-    root: Path
-    hooks: Path | None
-    planner: Planner
-    targets: tuple[Target, ...]
-    metadata: Metadata
-    base: str | None = None
-    inputs: Path | None = None
-    """A local input mirror whose entries the steps get (the planner knows which)."""
-
-
-@dataclass(frozen=True)
-class Destination:
-    """Where and how to push: the repository, tag choice, and the registry login (if any)."""
-
-    address: str
-    tags: tuple[str, ...] = ()
-    channel: str | None = None
-    username: str | None = None
-    password_env: str | None = None
-    """The name of the environment variable holding the password; never the password itself."""
-    sbom: bool = True
-    """Attach each image's SPDX SBOM as an OCI referrer (pipeline/supply.py)."""
-    cosign_key: Path | None = None
-    cosign_password_env: str | None = None
-    oidc_token_env: str | None = None
-    """Sign with the cosign key file (its password in that variable), or keyless with this token."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pipeline import graph
 from pipeline.errors import BuildError, HeliosError
 from pipeline.failure import describe_failure, engine_error, engine_failure
 from pipeline.plan import Plan, Planner
-from pipeline.release import Metadata, Target, check_address, tags_by_distro
+from pipeline.release import Metadata, Target, tags_by_distro
 
 Progress = Callable[[str], None]
 
@@ -51,9 +51,14 @@ def plan_images(
     base: str | None = None,
 ) -> list[Built]:
     """Plans and lazy images for ``targets``; every bad input fails here, before any work runs."""
+    plans = [planner.plan(target.distro, target.platform, base=base) for target in targets]
+    return images_of(plans, sources, metadata)
+
+
+def images_of(plans: Sequence[Plan], sources: graph.Sources, metadata: Metadata) -> list[Built]:
+    """The lazy image of each plan, labelled from ``metadata``."""
     built = []
-    for target in targets:
-        plan = planner.plan(target.distro, target.platform, base=base)
+    for plan in plans:
         labels = graph.oci_labels(
             plan,
             version=metadata.version,
@@ -61,7 +66,8 @@ def plan_images(
             source_url=metadata.source_url,
             epoch=metadata.epoch,
         )
-        built.append(Built(target, plan, graph.image(sources, plan, labels=labels, epoch=metadata.epoch)))
+        image = graph.image(sources, plan, labels=labels, epoch=metadata.epoch)
+        built.append(Built(Target(plan.distro.name, plan.platform), plan, image))
     return built
 
 
@@ -139,14 +145,12 @@ def by_distro(images: Sequence[Built]) -> dict[str, list[Built]]:
 
 def push_plan(
     images: Sequence[Built],
-    address: str,
     *,
     version: str,
     tags: Sequence[str] | None,
     channel: str | None = None,
 ) -> dict[str, tuple[list[Built], list[str]]]:
-    """Per distro: its platform variants and the tags to push them under (validated, no engine)."""
-    check_address(address)
+    """Per distro: its platform variants and the tags to push them under (tags checked, no engine)."""
     grouped = by_distro(images)
     defaults = [d for d, variants in grouped.items() if variants[0].plan.distro.is_default]
     tags_of = tags_by_distro(list(grouped), version, defaults, tags, channel)
@@ -177,9 +181,11 @@ async def publish(
     channel: str | None = None,
     progress: Progress | None = None,
 ) -> list[Shipped]:
-    """Push each distro's images (all its platforms as one multi-arch index) under its tags."""
-    address = check_address(address)
-    plans = push_plan(images, address, version=version, tags=tags, channel=channel)
+    """Push each distro's images (all its platforms as one multi-arch index) under its tags.
+
+    ``address`` is checked by the caller (release.check_address), before anything was built.
+    """
+    plans = push_plan(images, version=version, tags=tags, channel=channel)
     await sync_all(images, progress)
     pusher = publisher(address, username, password)
     shipped: list[Shipped] = []

@@ -42,7 +42,7 @@ def platforms_of(container) -> set[str]:
 
 def test_the_push_plan_holds_one_variant_per_platform_and_derived_tags(make_tree):
     built = images(make_tree(), [*BOTH, Target("child", "linux/amd64")])
-    plan = shipping.push_plan(built, "ghcr.io/org/helios", version="1.2.0", tags=None)
+    plan = shipping.push_plan(built, version="1.2.0", tags=None)
     variants, tags = plan["base"]
     assert [platforms_of(v.image) for v in variants] == [{"linux/amd64"}, {"linux/arm64"}]
     assert tags == ["1.2.0-base", "base"]
@@ -220,3 +220,51 @@ async def test_sync_all_reports_every_failure_with_its_target(make_tree, monkeyp
     with pytest.raises(HeliosError) as single:
         await shipping.sync_all(built[:1])
     assert single.value.message == "step 5 (kasm · xorg) failed for linux/amd64"
+
+
+def test_cli_publish_plans_each_target_once_and_checks_the_address_once(make_tree, monkeypatch):
+    """Every target is planned, and the address checked, once per publish: before the engine starts."""
+    import contextlib
+    import sys
+
+    import dagger
+
+    from pipeline import release
+    from pipeline.cli import run as cli_run
+    from pipeline.plan import Planner
+
+    counts = {"plan": 0, "check_address": 0}
+    plan, check_address = Planner.plan, release.check_address
+
+    def counted_plan(self, *args, **kwargs):
+        counts["plan"] += 1
+        return plan(self, *args, **kwargs)
+
+    def counted_check(address):
+        counts["check_address"] += 1
+        return check_address(address)
+
+    monkeypatch.setattr(Planner, "plan", counted_plan)
+    for module in [m for name, m in sys.modules.items() if name.startswith("pipeline")]:
+        if getattr(module, "check_address", None) is check_address:  # wherever it was imported to
+            monkeypatch.setattr(module, "check_address", counted_check)
+
+    @contextlib.asynccontextmanager
+    async def no_engine(config=None):
+        yield None
+
+    async def synced(self):
+        return self
+
+    async def pushed(self, address, **kwargs):
+        return f"{address}@sha256:{'c' * 64}"
+
+    monkeypatch.setattr(cli_run.dagger, "connection", no_engine)
+    monkeypatch.setattr(dagger.Container, "sync", synced)
+    monkeypatch.setattr(dagger.Container, "publish", pushed)
+    result = runner.invoke(
+        app, ["publish", "--address", "ghcr.io/org/x", "-d", "base", "--no-sbom", "--root", str(make_tree())]
+    )
+    assert result.exit_code == 0, result.output
+    assert "ghcr.io/org/x:base" in result.stdout
+    assert counts == {"plan": 2, "check_address": 1}  # two platforms, one address

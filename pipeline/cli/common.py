@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
-from pipeline.errors import BUILD_FAILED, USAGE_ERROR, HeliosError
+from pipeline.errors import HeliosError
 from pipeline.hookcheck import first_hazard
 from pipeline.layers import Layers
 from pipeline.plan import Plan, Planner
 from pipeline.platforms import check_platform, host_default
 from pipeline.tree import LocalTree, tree_hazards
-
-__all__ = ["BUILD_FAILED", "USAGE_ERROR"]  # the exit codes, for the commands that set their own
 
 RootOption = Annotated[
     Path | None,
@@ -78,12 +76,6 @@ class Commands(TyperGroup):
         except HeliosError as error:
             report(error)
             raise typer.Exit(error.exit_code) from None
-
-
-def fail(error: HeliosError, code: int = USAGE_ERROR) -> NoReturn:
-    """Report a user error on stderr in one line (plus hint) and exit, without a traceback."""
-    report(error)
-    raise typer.Exit(code)
 
 
 def find_root(start: Path) -> Path:

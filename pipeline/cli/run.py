@@ -15,15 +15,16 @@ import dagger
 from dagger import dag
 
 from pipeline import shipping, supply
-from pipeline.errors import HeliosError
+from pipeline.cli.jobs import Destination, Job
+from pipeline.errors import BuildError, HeliosError
 from pipeline.failure import engine_error
 from pipeline.graph import Sources
-from pipeline.release import Destination, Job
+from pipeline.layout import host_include
 from pipeline.shipping import Shipped
 from pipeline.signing import Login, Signing
 
 # The same files the module's source takes: the hook tree only.
-HOST_INCLUDE = ["common/**", "distros/**"]
+HOST_INCLUDE = host_include()
 HOST_EXCLUDE = ["**/__pycache__"]
 # Of an input mirror, only its entries (each step then takes just its own).
 MIRROR_INCLUDE = ["sha256/*", "git/*/*/*.bundle"]
@@ -121,16 +122,22 @@ def _signing(destination: Destination) -> Signing:
 
 
 def _images(job: Job) -> list[shipping.Built]:
-    sources = _sources(job.root, job.hooks, job.inputs)
-    return shipping.plan_images(job.planner, sources, job.targets, job.metadata, base=job.base)
+    return shipping.images_of(job.plans, _sources(job.root, job.hooks, job.inputs), job.metadata)
 
 
 def _on_engine(work: Callable[[], Awaitable[list[Shipped]]]) -> list[Shipped]:
-    """Run ``work`` with a Dagger connection; a failure to reach an engine is a clear error."""
+    """Run ``work`` with a Dagger connection; a failure to reach an engine is a clear error.
+
+    The job's input was checked before, so whatever fails now is a failed build (exit code 1).
+    """
     try:
         return anyio.run(work)
+    except BuildError:
+        raise
+    except HeliosError as error:
+        raise BuildError(error.message, hint=error.hint, problems=error.problems) from None
     except dagger.DaggerError as error:
-        raise HeliosError(
+        raise BuildError(
             f"could not start or reach a Dagger engine: {error}",
             hint="install the Dagger CLI 0.21.8 and a container runtime (README: Building), "
             "or run under `dagger run`, or point _EXPERIMENTAL_DAGGER_RUNNER_HOST at an engine",

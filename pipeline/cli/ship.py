@@ -9,23 +9,20 @@ from typing import Annotated
 import typer
 
 from pipeline.cli.common import (
-    BUILD_FAILED,
     BaseOption,
     HooksOption,
     InputsOption,
     OfflineOption,
     RootOption,
-    fail,
     find_root,
     open_planner,
 )
+from pipeline.cli.jobs import Destination, Job
 from pipeline.errors import HeliosError
 from pipeline.plan import Planner
 from pipeline.platforms import host_default
 from pipeline.release import (
     DEFAULT_PLATFORMS,
-    Destination,
-    Job,
     Metadata,
     Target,
     check_address,
@@ -77,16 +74,15 @@ def prepare(
     inputs: Path | None = None,
     offline: bool = False,
 ) -> Job:
-    """Everything a build needs, checked: the tree, the targets (each one planned), and metadata.
+    """Everything a build needs, checked: the tree, each target's plan (made once), and metadata.
 
     Every bad input fails here, before the engine starts.
     """
     planner = open_planner(root, hooks, inputs, offline)
     targets = choose_targets(planner, distros, every, platforms, default_platforms)
-    for target in targets:
-        planner.plan(target.distro, target.platform, base=base)
+    plans = tuple(planner.plan(target.distro, target.platform, base=base) for target in targets)
     checkout = find_root(Path.cwd()) if root is None else root
-    return Job(checkout, hooks, planner, tuple(targets), metadata_for(checkout), base, inputs)
+    return Job(checkout, hooks, plans, metadata_for(checkout), inputs)
 
 
 def check_signing(key: Path | None, password_env: str | None, token_env: str | None) -> None:
@@ -139,28 +135,21 @@ def build(
     root: RootOption = None,
 ) -> None:
     """Build images on a Dagger engine, several at once (needs the engine; see README)."""
-    try:
-        job = prepare(root, hooks, distro, every, platform, [host_default()], base, inputs, offline)
-        if export is not None:
-            several = len(job.targets) > 1
-            if several and not export.is_dir():
-                raise HeliosError(
-                    f"--export {export} must be an existing folder for {len(job.targets)} images",
-                    hint="create the folder; each image is written there as helios-<distro>-<arch>.tar",
-                )
-            if not several and not export.parent.is_dir():
-                raise HeliosError(
-                    f"cannot write {export}: {export.parent} is not a folder", hint="create it first"
-                )
-    except HeliosError as error:
-        fail(error)
+    job = prepare(root, hooks, distro, every, platform, [host_default()], base, inputs, offline)
+    if export is not None:
+        several = len(job.plans) > 1
+        if several and not export.is_dir():
+            raise HeliosError(
+                f"--export {export} must be an existing folder for {len(job.plans)} images",
+                hint="create the folder; each image is written there as helios-<distro>-<arch>.tar",
+            )
+        if not several and not export.parent.is_dir():
+            raise HeliosError(
+                f"cannot write {export}: {export.parent} is not a folder", hint="create it first"
+            )
     from pipeline.cli.run import run_build  # imports dagger-io, so only here
 
-    try:
-        shipped = run_build(job, export)
-    except HeliosError as error:
-        fail(error, BUILD_FAILED)
-    print_summary(shipped)
+    print_summary(run_build(job, export))
 
 
 def publish(
@@ -221,33 +210,26 @@ def publish(
     Each image gets its SBOM attached; with --cosign-key or --oidc-token-env, the pushed digests and
     SBOMs are signed too.
     """
-    try:
-        check_address(address)
-        if password_env is not None:
-            check_password_env(password_env, os.environ)
-        check_credentials(username, password_env is not None)
-        check_signing(cosign_key, cosign_password_env, oidc_token_env)
-        job = prepare(root, hooks, distro, every, platform, list(DEFAULT_PLATFORMS), base, inputs, offline)
-        distros = [t.distro for t in job.targets]
-        defaults = [d for d in distros if job.planner.catalogue.get(d).is_default]
-        tags_by_distro(distros, job.metadata.version, defaults, tag, channel)
-        destination = Destination(
-            address,
-            tuple(tag or ()),
-            channel,
-            username,
-            password_env,
-            sbom,
-            cosign_key,
-            cosign_password_env,
-            oidc_token_env,
-        )
-    except HeliosError as error:
-        fail(error)
+    address = check_address(address)
+    if password_env is not None:
+        check_password_env(password_env, os.environ)
+    check_credentials(username, password_env is not None)
+    check_signing(cosign_key, cosign_password_env, oidc_token_env)
+    job = prepare(root, hooks, distro, every, platform, list(DEFAULT_PLATFORMS), base, inputs, offline)
+    distros = [plan.distro.name for plan in job.plans]
+    defaults = [plan.distro.name for plan in job.plans if plan.distro.is_default]
+    tags_by_distro(distros, job.metadata.version, defaults, tag, channel)
+    destination = Destination(
+        address,
+        tuple(tag or ()),
+        channel,
+        username,
+        password_env,
+        sbom,
+        cosign_key,
+        cosign_password_env,
+        oidc_token_env,
+    )
     from pipeline.cli.run import run_publish  # imports dagger-io, so only here
 
-    try:
-        shipped = run_publish(job, destination)
-    except HeliosError as error:
-        fail(error, BUILD_FAILED)
-    print_summary(shipped)
+    print_summary(run_publish(job, destination))
