@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from pipeline import main, shipping
 from pipeline.cli import app, run
 from pipeline.errors import HeliosError
+from pipeline.failure import ENGINE_HINT
 from pipeline.graph import HOOKS_MOUNT, Sources
 from pipeline.main import Helios
 from pipeline.plan import Planner
@@ -104,6 +105,10 @@ async def test_build_all_reports_each_image_instead_of_an_exception_group(make_t
     text = str(caught.value)
     assert text.startswith("2 of 2 images failed:")
     assert "base (linux/arm64): building base for linux/arm64 failed in the Dagger engine" in text
+    # Each image keeps its own hint, on its own line.
+    lines = text.splitlines()[1:]
+    assert [line.split(":", 1)[0] for line in lines] == ["base (linux/amd64)", "base (linux/arm64)"]
+    assert all(line.endswith(f"(hint: {ENGINE_HINT})") for line in lines), lines
 
 
 @pytest.mark.asyncio
