@@ -2,8 +2,8 @@
 
 Engine-free: files are fetched with urllib (https, http or file URLs) and git sources with the git
 command, so `helios inputs DIR` runs on any connected machine with git. Every entry is verified
-the way the hooks verify it (common/build/lib.sh): a file by its sha256, a bundle by cloning it and
-comparing HEAD with the pinned commit.
+the way the hooks verify it (the hook library's lib/download.sh and lib/git.sh): a file by its
+sha256, a bundle by cloning it and comparing HEAD with the pinned commit.
 """
 
 from __future__ import annotations

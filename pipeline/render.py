@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pipeline.catalogue import Catalogue
-from pipeline.layout import HOOK_LIBRARY, LIBRARY_PARTS
+from pipeline.layout import COMMON_BUILD, COMMON_ROOT, HOOK_LIBRARY, LIBRARY_PARTS, distro_build, distro_root
 from pipeline.order import BUILD_ORDER, Action, Scope
 from pipeline.plan import Plan
 
@@ -83,9 +83,9 @@ def order_markdown() -> str:
         if step.action is Action.JOIN:
             runs = "packaged rootfs (8) + s6-overlay → fresh base (10)"
         elif step.action is Action.OVERLAY:
-            runs = "`common/root/`" if step.scope is Scope.COMMON else "`distros/<d>/root/`"
+            runs = f"`{COMMON_ROOT}/`" if step.scope is Scope.COMMON else f"`{distro_root('<d>')}/`"
         else:
-            folder = "common/build" if step.scope is Scope.COMMON else "distros/<d>/build"
+            folder = COMMON_BUILD if step.scope is Scope.COMMON else distro_build("<d>")
             runs = f"`{folder}/{step.name}`"
         rows.append([str(step.number), step.stage.value, runs, step.summary])
     return _markdown(rows)

@@ -10,17 +10,21 @@ from __future__ import annotations
 import fnmatch
 
 from pipeline.errors import HeliosError, suggest
-from pipeline.imageconfig import IMAGE_CONFIG
 from pipeline.layers import REPO, Layers, Ref
 from pipeline.layout import (
+    BUILD,
+    COMMON,
     COMMON_BUILD,
     COMMON_ROOT,
     CONFIG_NAME,
     DISTROS_DIR,
     DROP_IN_SUFFIX,
     HOOK_LIBRARY,
+    IMAGE_CONFIG,
     LIBRARY_PARTS,
     PACKAGES_FILE,
+    ROOT,
+    TOPS,
 )
 from pipeline.order import BUILD_ORDER, Scope
 from pipeline.plan import Planner
@@ -93,12 +97,10 @@ class LayoutCheck:
         return self.layers.ref(self.layer, path)
 
     def problems(self) -> list[HeliosError]:
-        top = ["common", DISTROS_DIR]
+        top = list(TOPS)
         found = [] if self.layer == REPO else self._folder("", files=[], dirs=top)
         common_files = [PACKAGES_FILE.rsplit("/", 1)[1], IMAGE_CONFIG.rsplit("/", 1)[1]]
-        found += self._folder(
-            "common", files=common_files if self.layer == REPO else [], dirs=["build", "root"]
-        )
+        found += self._folder(COMMON, files=common_files if self.layer == REPO else [], dirs=[BUILD, ROOT])
         found += self._build_folder(COMMON_BUILD, Scope.COMMON)
         found += self._overlay(COMMON_ROOT)
         for distro in self.tree.list_dir(DISTROS_DIR):
@@ -108,7 +110,7 @@ class LayoutCheck:
                     HeliosError(f"{self._ref(folder)} is not a folder", hint="each distro is a folder")
                 )
                 continue
-            found += self._folder(folder, files=[CONFIG_NAME], dirs=["build", "root"])
+            found += self._folder(folder, files=[CONFIG_NAME], dirs=[BUILD, ROOT])
             found += self._build_folder(f"{folder}/build", Scope.DISTRO)
             found += self._overlay(f"{folder}/root")
         return found

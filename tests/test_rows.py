@@ -164,6 +164,10 @@ def test_the_upload_rule_is_one_rule_in_two_spellings(tmp_path):
     every = [p.relative_to(files).as_posix() for p in files.rglob("*") if p.is_file()]
     kept_by_include = {path for path in every if any(fnmatch(path, glob) for glob in layout.host_include())}
     assert kept_by_include == {"common/build/a.sh", "distros/x/distro.toml"}
+    from pipeline.cli.run import HOST_INCLUDE
+    from pipeline.main import SOURCE_FILTER
+
+    assert (HOST_INCLUDE, SOURCE_FILTER) == (layout.host_include(), layout.source_ignore())
     ignore = layout.source_ignore()
     assert ignore[0] == "*" and {f"!{top}" for top in layout.TOPS} <= set(ignore)
     assert {top for top in layout.TOPS} == {path.split("/", 1)[0] for path in kept_by_include}

@@ -11,6 +11,7 @@ from typer.core import TyperGroup
 from pipeline.errors import HeliosError
 from pipeline.hookcheck import first_hazard
 from pipeline.layers import Layers
+from pipeline.layout import DISTROS_DIR, TOPS
 from pipeline.plan import Plan, Planner
 from pipeline.platforms import check_platform, host_default
 from pipeline.tree import LocalTree, tree_hazards
@@ -81,7 +82,7 @@ class Commands(TyperGroup):
 def find_root(start: Path) -> Path:
     """The nearest folder at or above ``start`` that holds a Helios tree."""
     for folder in (start, *start.parents):
-        if (folder / "distros").is_dir() and (folder / "common").is_dir():
+        if all((folder / top).is_dir() for top in TOPS):
             return folder
     raise HeliosError(
         f"no Helios tree (common/ and distros/) found at or above {start}",
@@ -92,7 +93,7 @@ def find_root(start: Path) -> Path:
 def open_tree(root: Path | None) -> LocalTree:
     if root is None:
         return LocalTree(find_root(Path.cwd()))
-    if not (root / "distros").is_dir():
+    if not (root / DISTROS_DIR).is_dir():
         raise HeliosError(f"{root} has no distros/ folder", hint="pass the root of a Helios tree to --root")
     return LocalTree(root)
 
