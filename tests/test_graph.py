@@ -10,6 +10,7 @@ from pipeline import graph
 from pipeline.graph import Sources
 from pipeline.layers import Layers
 from pipeline.linkcheck import LINK_CHECK
+from pipeline.order import library_closure
 from pipeline.plan import Plan, Planner
 from pipeline.stepmounts import run_layout
 from pipeline.tree import LocalTree
@@ -249,3 +250,32 @@ def test_a_users_script_gets_every_library_part_and_a_repository_script_only_its
         "lib/log.sh",
         "lib/mirror.sh",
     ]
+
+
+@pytest.mark.real_versions
+def test_each_exec_finds_what_its_helios_paths_name_and_only_its_library_parts():
+    """In the graph itself: HELIOS_WEB and HELIOS_PACKAGES name mounts that exist for that exec, and
+    /helios/hooks holds lib.sh with exactly the parts its row declares (and those they need)."""
+    plan, image = build(REPO, "rhel")
+    seen: dict[int, dict[str, object]] = {}
+    for obj in reachable(image):
+        fields = selections(obj)
+        for index, field in enumerate(fields):
+            command = field.args.get("args", [""])[0] if field.name == "withExec" else ""
+            if not command.startswith("/helios/hooks/") or ".d-" in command:
+                continue
+            state = container_state(fields[:index])
+            mount = next(f for f in reversed(fields[:index]) if f.args.get("path") == "/helios/hooks")
+            names = [f.args["path"] for f in selections(mount.args["source"])[1:]]
+            seen[int(command.rsplit("/", 1)[-1].split("-")[0])] = {**state, "hooks": names}
+    assert sorted(seen) == list(range(1, 11))
+    for number, state in seen.items():
+        step = plan.step(number).step
+        env, mounts = state["env"], state["mounts"]
+        assert env["HELIOS_HOOKS"] == "/helios/hooks" and env["HELIOS_LIB"] == "/helios/hooks/lib.sh"
+        for name in ("HELIOS_WEB", "HELIOS_PACKAGES"):
+            assert (name in env) is (env.get(name) in mounts), f"step {number}: {name} without its mount"
+        parts = sorted(name for name in state["hooks"] if name.startswith("lib/"))
+        assert "lib.sh" in state["hooks"]
+        assert parts == sorted(f"lib/{part}.sh" for part in library_closure(step.library)), number
+    assert "HELIOS_WEB" in seen[8]["env"] and "HELIOS_PACKAGES" in seen[9]["env"]

@@ -828,3 +828,41 @@ def test_alpine_step_6_installs_the_headers_of_its_node() -> None:
 def test_glibc_step_6_installs_the_pinned_nodejs(family: str) -> None:
     hook = ROOT / "distros" / family / "build" / "kclient.sh"
     assert any(line.strip().startswith("install_nodejs ") for _, line in code_lines(hook))
+
+
+@pytest.mark.parametrize(
+    ("hook", "env", "missing"),
+    [
+        (
+            "novnc.sh",
+            {"KASMWEB_URL": "https://example.org/x.git", "KASMWEB_COMMIT": "a" * 40},
+            "HELIOS_HOOKS",
+        ),
+        (
+            "package.sh",
+            {
+                "KASMVNC_VERSION": "1",
+                "KASMVNC_COMMIT": "a" * 40,
+                "NODEJS_VERSION": "1",
+                "HELIOS_ARCH": "amd64",
+            },
+            "HELIOS_WEB",
+        ),
+    ],
+)
+def test_a_hook_run_without_its_helios_paths_stops_naming_the_variable(
+    hook: str, env: dict[str, str], missing: str
+):
+    """The pipeline's paths come only from HELIOS_*: without them a hook stops before touching anything."""
+    result = run_bash(f'bash "{COMMON_BUILD / hook}"', env={"HELIOS_STEP": "0", **env})
+    assert result.returncode == 1
+    assert f"{missing} is not set" in result.stderr
+
+
+def test_load_package_list_reads_helios_packages(tmp_path: Path) -> None:
+    listing = tmp_path / "packages.list"
+    listing.write_text("bash\n\nxterm\n")
+    result = run_lib('load_package_list names; echo "${names[*]}"', env={"HELIOS_PACKAGES": str(listing)})
+    assert (result.returncode, result.stdout) == (0, "bash xterm\n")
+    unset = run_lib("load_package_list names")
+    assert unset.returncode == 1 and "HELIOS_PACKAGES is not set" in unset.stderr

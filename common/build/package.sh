@@ -109,7 +109,7 @@ node_runtime() {
 }
 
 main() {
-  banner "packaging the runtime rootfs into $HELIOS_OUT (${HELIOS_ARCH:-?})"
+  banner "packaging the runtime rootfs into ${HELIOS_OUT:-?} (${HELIOS_ARCH:-?})"
   require_env KASMVNC_VERSION KASMVNC_COMMIT NODEJS_VERSION HELIOS_ARCH HELIOS_WEB HELIOS_OUT
   multiarch_triplet >/dev/null
   mkdir -p "$HELIOS_OUT"
