@@ -167,7 +167,7 @@ def test_the_upload_rule_is_one_rule_in_two_spellings(tmp_path):
     from pipeline.cli.run import HOST_INCLUDE
     from pipeline.main import SOURCE_FILTER
 
-    assert (HOST_INCLUDE, SOURCE_FILTER) == (layout.host_include(), layout.source_ignore())
+    assert (layout.host_include(), layout.source_ignore()) == (HOST_INCLUDE, SOURCE_FILTER)
     ignore = layout.source_ignore()
     assert ignore[0] == "*" and {f"!{top}" for top in layout.TOPS} <= set(ignore)
     assert {top for top in layout.TOPS} == {path.split("/", 1)[0] for path in kept_by_include}
@@ -226,3 +226,20 @@ def test_docs_list_every_hook_variable():
     assert not missing, f"docs/hooks.md does not list {missing}"
     for part in LIBRARY:
         assert f"lib/{part}.sh" in doc, f"docs/hooks.md does not say what lib/{part}.sh gives"
+
+
+def test_distro_toml_keys_are_rows_with_their_own_defaults_and_checks():
+    """Each key carries its default and its own check; a row's settings are boolean keys of it."""
+    from dataclasses import fields
+
+    from pipeline.catalogue import SCHEMA, Distro
+
+    distro_fields = {f.name for f in fields(Distro)}
+    for key, spec in SCHEMA.items():
+        assert key in distro_fields or key == "default" or key == "extends", key
+        if not spec.required and key != "extends":
+            assert isinstance(spec.default, (spec.kind, tuple)), f"{key}: default {spec.default!r}"
+    for step in BUILD_ORDER:
+        for setting in step.settings:
+            assert SCHEMA[setting].kind is bool, f"step {step.number}: {setting} is no true/false key"
+    assert SCHEMA["xorg_version"].check is not None and SCHEMA["inputs"].check is not None
