@@ -191,12 +191,10 @@ class LayoutCheck:
             if self.tree.is_file(path):
                 return []
             return [HeliosError(f"{self._ref(path)} is not a regular file", hint="hooks are files")]
-        return [
-            HeliosError(
-                f"{self._ref(path)} is not a known hook or file",
-                hint=suggest(entry, hooks, _known_here(hooks)) + f" (known hooks here: {', '.join(hooks)})",
-            )
-        ]
+        known = f"known hooks here: {', '.join(hooks)}"
+        hint = suggest(entry, hooks, known)
+        hint = hint if hint == known else f"{hint} ({known})"  # a close name, and what else is there
+        return [HeliosError(f"{self._ref(path)} is not a known hook or file", hint=hint)]
 
     def _library_folder(self, folder: str) -> list[HeliosError]:
         """common/build/lib/ holds the hook library's parts: flat, *.sh, sourced (no shebang needed)."""

@@ -219,3 +219,10 @@ def test_an_error_with_problems_reports_each_with_its_hint_then_the_summary():
     single = HeliosError("bad input", hint="do this")
     assert single.report() == ["error: bad input", "hint: do this"]
     assert (single.exit_code, error.exit_code) == (2, 1)
+
+
+def test_an_unknown_hook_names_the_known_hooks_once(make_tree):
+    result = run("validate", "--root", str(make_tree({"common/build/notes.txt": "x"})))
+    assert result.exit_code == 2
+    hint = next(line for line in result.stderr.splitlines() if line.startswith("hint: "))
+    assert hint.startswith("hint: known hooks here: novnc.sh, turbo.sh") and hint.count("known") == 1
