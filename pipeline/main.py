@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import dagger
 from dagger import DefaultPath, Doc, Ignore, Name, dag, function, object_type
@@ -20,7 +20,7 @@ from dagger.mod._exceptions import FunctionError, ModuleError
 from pipeline import shipping, smoke, supply
 from pipeline.errors import HeliosError
 from pipeline.failure import engine_error
-from pipeline.graph import PACKAGES_TXT, Sources
+from pipeline.graph import Sources
 from pipeline.hookcheck import check_hooks_directory
 from pipeline.layers import Layers
 from pipeline.layout import source_ignore
@@ -39,6 +39,7 @@ from pipeline.release import (
 from pipeline.render import distros_table, inputs_table, plan_table
 from pipeline.signing import Login, Signing
 from pipeline.snapshot import snapshot
+from pipeline.stepmounts import PACKAGES_TXT
 
 # Only the hook tree is uploaded: edits elsewhere (pipeline code, tests, docs) never touch a build key.
 SOURCE_FILTER = source_ignore()
@@ -73,6 +74,15 @@ OidcTokenArg = Annotated[
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+# dagger-io 0.21's typed overloads of `function` leave out the `cache` argument its body takes.
+_function_with_options: Callable[..., Any] = function
+
+
+def never_cached(func: Callable[P, R]) -> Callable[P, R]:
+    """``@function`` for calls that must act every time: the engine never answers them from its cache."""
+    registered: Callable[P, R] = _function_with_options(func, cache="never")
+    return registered
 
 
 def user_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -149,7 +159,7 @@ class Helios:
         return shipping.tarballs(images)
 
     # A push must happen on every call: a cached result would return old references unpushed.
-    @function(cache="never")  # type: ignore[call-overload]
+    @never_cached
     @user_errors
     async def publish(
         self,
@@ -184,7 +194,7 @@ class Helios:
         )
 
     # Pushes on every call, as publish does.
-    @function(cache="never")  # type: ignore[call-overload]
+    @never_cached
     @user_errors
     async def publish_all(
         self,
@@ -212,7 +222,7 @@ class Helios:
         )
 
     # Signs on every call.
-    @function(cache="never")  # type: ignore[call-overload]
+    @never_cached
     @user_errors
     async def sign(
         self,
@@ -245,8 +255,8 @@ class Helios:
         """The image's installed packages with versions (also in the image at /opt/helios/packages.txt)."""
         return (await shipping.sync_one(await self._image(distro, platform, base))).file(PACKAGES_TXT)
 
-    # A health check must really run every time. (The SDK's overloads lack `cache`, though it works.)
-    @function(cache="never")  # type: ignore[call-overload]
+    # A health check must really run every time.
+    @never_cached
     @user_errors
     async def smoke(
         self,

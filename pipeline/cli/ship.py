@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -32,6 +32,9 @@ from pipeline.release import (
     matrix,
     tags_by_distro,
 )
+
+if TYPE_CHECKING:  # shipping imports dagger-io, which the engine-free commands never load
+    from pipeline.shipping import Shipped
 
 DistrosOption = Annotated[
     list[str] | None,
@@ -106,7 +109,7 @@ def check_signing(key: Path | None, password_env: str | None, token_env: str | N
         )
 
 
-def print_summary(shipped) -> None:
+def print_summary(shipped: list[Shipped]) -> None:
     """The closing table on stdout: distro, platform, reference, digest."""
     from rich.console import Console
     from rich.table import Table
