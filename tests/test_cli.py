@@ -171,6 +171,7 @@ def test_plan_names_the_hook_library_once(make_tree):
     assert "lib.sh" not in "\n".join(out.splitlines()[1:])
 
 
+@pytest.mark.slow
 def test_the_startup_benchmark_runs_and_reports_its_ratios():
     script = REPO / "tests" / "benchmarks" / "cli_startup.py"
     out = subprocess.run(

@@ -69,6 +69,7 @@ def real_depends(dev: str) -> list[str]:
     return [name for name in names if name.startswith("lib") and not name.endswith("-dev")]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("apt-cache") is None, reason="needs apt-cache (a Debian-family machine)")
 def test_it_installs_the_runtime_libraries_this_archive_pairs_with_them(tmp_path: Path) -> None:
     known = [dev for dev in linked_dev_packages() if real_depends(dev)]

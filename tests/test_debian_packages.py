@@ -35,6 +35,8 @@ import pytest
 
 from pipeline.packages import PACKAGES_FILE, package_list
 
+pytestmark = pytest.mark.network
+
 REPO = Path(__file__).resolve().parent.parent
 STEP2_HOOK = REPO / "distros/debian/build/kasm.sh"
 UBUNTU_COMPONENTS = "main restricted universe multiverse"  # as in the official ubuntu images

@@ -119,6 +119,7 @@ def download(
     return result, time.monotonic() - started
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", ["stall-1", "truncate-1", "truncate-2"])
 def test_a_stalled_or_cut_transfer_is_retried_and_verified(server, tool_path, tmp_path, fault):
     base, behaviour = server
@@ -130,6 +131,7 @@ def test_a_stalled_or_cut_transfer_is_retried_and_verified(server, tool_path, tm
     assert took < 30
 
 
+@pytest.mark.slow
 def test_a_server_that_always_stalls_fails_in_bounded_time(server, tool_path, tmp_path):
     base, behaviour = server
     dest = tmp_path / "release.tar"
@@ -142,6 +144,7 @@ def test_a_server_that_always_stalls_fails_in_bounded_time(server, tool_path, tm
     assert took < 60 and not dest.exists()  # curl judges the speed over a few seconds, not at once
 
 
+@pytest.mark.slow
 def test_a_refused_connection_is_retried_until_the_server_listens(tool_path, tmp_path):
     port, behaviour = free_port(), Behaviour()
     servers: list[Server] = []
@@ -159,6 +162,7 @@ def test_a_refused_connection_is_retried_until_the_server_listens(tool_path, tmp
             running.server_close()
 
 
+@pytest.mark.slow
 def test_retries_stay_bounded_when_nothing_listens(tool_path, tmp_path):
     result, took = download(f"http://127.0.0.1:{free_port()}/ok", tmp_path / "x", sha256(BODY), tool_path)
     assert result.returncode == 1 and "(tried 3 times)" in result.stderr

@@ -36,6 +36,8 @@ from tests.test_mirror_lib import SHARED_INPUTS
 from tests.test_runtime_nginx import free_port, render
 from tests.test_runtime_web_security import start_nginx
 
+pytestmark = pytest.mark.slow
+
 KCLIENT = VERSIONS["kclient"]
 FILE_SERVER = ("public/filebrowser.html", "public/js/filebrowser.js", "public/css/filebrowser.css")
 CHILD_ON = 'extends = "base"\ndescription = "with file transfer"\nfile_transfer = true\n'

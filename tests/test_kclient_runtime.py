@@ -30,6 +30,8 @@ from tests.socketio_polling import SocketIO
 from tests.test_kclient_patches import patched_kclient
 from tests.test_runtime_nginx import OVERLAY, free_port
 
+pytestmark = [pytest.mark.network, pytest.mark.slow]
+
 # Moves kclient's fixed port 6900 to the one a test chose, so tests never collide with a kclient
 # already running on this machine. Nothing else of node changes.
 PORT_SHIM = """\

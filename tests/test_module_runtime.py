@@ -36,6 +36,8 @@ import pytest
 
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.network
+
 # The uv the engine's Python runtime pins (sdk/python/runtime/images/uv/Dockerfile at the engine's tag).
 RUNTIME_UV_VERSION = "0.10.3"
 # sha256 of the PyPI source release dagger_io-<version>.tar.gz, per engine version we target.

@@ -117,6 +117,7 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_hanging_init_hooks_are_stopped_and_boot_goes_on(sandbox: Sandbox) -> None:
     hooks = sandbox.file("etc/helios/init.d")
     trace = sandbox.root / "trace"
@@ -159,6 +160,7 @@ def test_hanging_shutdown_hooks_are_stopped_within_the_stop_grace(sandbox: Sandb
     assert trace.read_text() == "after\n"
 
 
+@pytest.mark.slow
 def test_a_hanging_idle_hook_is_stopped_and_the_watcher_goes_on(sandbox: Sandbox) -> None:
     write_hook(sandbox.file("etc/helios/idle.d/50-hang.sh"), "/bin/sleep 60")
     run = idle_env(sandbox, [1_800_000, 0])

@@ -565,6 +565,7 @@ def test_every_longrun_becomes_ready_under_s6(boot: Boot) -> None:
     assert not pending, f"never ready (up,ready): {pending}\n{boot.logs()}"
 
 
+@pytest.mark.slow
 def test_healthz_turns_ready_and_follows_a_crashed_service(boot: Boot) -> None:
     assert boot.health("update") == "starting"
     boot.wait_ready(CORE_SERVICES)
@@ -590,6 +591,7 @@ def test_healthz_turns_ready_and_follows_a_crashed_service(boot: Boot) -> None:
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_healthz_stays_503_while_a_core_service_keeps_dying(boot: Boot) -> None:
     """A desktop session that exits 3 s after each start: s6 starts it again at once and it reads
     up and ready most of the time, yet /healthz must say 503 throughout. Its deaths (s6's death

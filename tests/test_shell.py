@@ -58,6 +58,7 @@ def test_the_list_holds_hooks_library_runtime_scripts_and_ci() -> None:
     assert not any(name.endswith((".patch", ".toml", ".conf", ".yaml")) for name in names)
 
 
+@pytest.mark.slow
 def test_every_script_passes_shellcheck() -> None:
     shellcheck = tool("shellcheck")
     if shellcheck is None:

@@ -51,12 +51,14 @@ def flapping_curl(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_probe_waits_until_ready_has_held(tmp_path):
     result = run_probe(tmp_path, "ready", "<!DOCTYPE html><html></html>", timeout=20, hold=3)
     assert result.returncode == 0, result.stderr
     assert "stayed so for 3s" in result.stdout
 
 
+@pytest.mark.slow
 def test_probe_fails_a_desktop_that_keeps_dying(tmp_path):
     bin_dir = flapping_curl(tmp_path)
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "COUNTER": str(tmp_path / "count")}
@@ -76,6 +78,7 @@ def test_probe_passes_when_ready_and_serving_html(tmp_path):
     assert "reports ready" in result.stdout and "serves the web client" in result.stdout
 
 
+@pytest.mark.slow
 def test_probe_fails_in_time_when_never_ready(tmp_path):
     result = run_probe(tmp_path, "starting", "<html></html>", timeout=1)
     assert result.returncode == 1

@@ -22,6 +22,8 @@ import pytest
 
 from tests.conftest import REPO
 
+pytestmark = [pytest.mark.network, pytest.mark.slow]
+
 LIB = REPO / "common" / "build" / "lib.sh"
 DROP_IN = REPO / "distros" / "rhel" / "build" / "kasm.d" / "50-kasmvnc-libraries.sh"
 VERSIONS = tomllib.loads((REPO / "pipeline" / "versions.toml").read_text())
