@@ -419,6 +419,30 @@ def test_a_stale_ready_marker_is_cleared_at_every_start(sandbox: Sandbox) -> Non
     assert not marker.exists()
 
 
+def test_concurrent_health_updates_all_succeed(sandbox: Sandbox) -> None:
+    """svc-health's watcher and helios-ready's boot mark both update the marker, at the same moment
+    during boot: neither may fail because the other moved its half-written marker away."""
+    for name, body in {"s6-svstat": "echo true true", "s6-svdt": "exit 0"}.items():
+        (sandbox.bin / name).write_text(f"#!/bin/bash\n{body}\n")
+        (sandbox.bin / name).chmod(0o755)
+    marker = sandbox.file("run/helios/health/ready")
+    marker.parent.mkdir(parents=True)
+    sandbox.file("run/helios/health/booted").touch()
+    for _ in range(6):
+        marker.unlink(missing_ok=True)
+        updates = [
+            subprocess.Popen(["bash", str(LIBEXEC / "health.sh"), "update"], env=sandbox.env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(24)
+        ]  # fmt: skip
+        outcomes = [(update.wait(timeout=60), *update.communicate()) for update in updates]
+        failed = [outcome for outcome in outcomes if outcome[0] != 0]
+        assert not failed, f"{len(failed)} of {len(updates)} updates failed, e.g. {failed[0][2]!r}"
+        assert {outcome[1].strip() for outcome in outcomes} == {"ready"}
+        assert marker.read_text() == "ready"
+    assert sorted(path.name for path in marker.parent.iterdir()) == ["booted", "ready"], "no temp files left"
+
+
 # --- supervision --------------------------------------------------------------------------------
 
 

@@ -408,8 +408,10 @@ helios_health_update() {
         fi
     done
     if [[ ! -e "$marker" ]]; then
-        printf 'ready' >"$marker.tmp"
-        mv -f "$marker.tmp" "$marker"
+        # svc-health and helios-ready may both get here at once: each writes a file of its own and
+        # renames it over the marker (atomic), so neither moves the other's away.
+        printf 'ready' >"$marker.$$"
+        mv -f "$marker.$$" "$marker"
     fi
     echo ready
 }
