@@ -56,7 +56,7 @@ ChannelArg = Annotated[
 ]
 AddressArg = Annotated[str, Doc("registry repository without a tag, e.g. ghcr.io/org/helios")]
 UsernameArg = Annotated[str | None, Doc("registry username (default: the caller's docker credentials)")]
-PasswordArg = Annotated[dagger.Secret | None, Doc("registry password or token, e.g. env:REGISTRY_TOKEN")]
+PasswordArg = Annotated[dagger.Secret | None, Doc("registry password or token, e.g. env://REGISTRY_TOKEN")]
 SbomArg = Annotated[
     bool, Doc("attach an SPDX SBOM to each pushed image as an OCI referrer (--sbom=false to skip)")
 ]
@@ -65,11 +65,11 @@ CosignKeyArg = Annotated[
     Doc("sign the pushed digests with this cosign private key, e.g. file://./cosign.key"),
 ]
 CosignPasswordArg = Annotated[
-    dagger.Secret | None, Doc("the cosign key's password, e.g. env:COSIGN_PASSWORD")
+    dagger.Secret | None, Doc("the cosign key's password, e.g. env://COSIGN_PASSWORD")
 ]
 OidcTokenArg = Annotated[
     dagger.Secret | None,
-    Doc("sign keyless (Sigstore) with this CI OIDC token of audience sigstore, e.g. env:SIGSTORE_ID_TOKEN"),
+    Doc("sign keyless (Sigstore) with this CI OIDC token of audience sigstore, e.g. env://SIGSTORE_ID_TOKEN"),
 ]
 
 P = ParamSpec("P")

@@ -212,7 +212,7 @@ def check_credentials(username: str | None, has_password: bool) -> None:
     if username and not has_password:
         raise HeliosError(
             f"--username {username} was given without a password",
-            hint="pass the password as a secret, e.g. --password=env:REGISTRY_TOKEN",
+            hint="pass the password as a secret, e.g. --password=env://REGISTRY_TOKEN",
         )
     if has_password and not username:
         raise HeliosError("a password was given without --username", hint="pass both, or neither")
