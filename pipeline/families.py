@@ -47,5 +47,3 @@ FAMILY_TABLE: tuple[Family, ...] = (
 FAMILIES: dict[str, Family] = {family.name: family for family in FAMILY_TABLE}
 FAMILY_NAMES = tuple(FAMILIES)
 PACKAGE_LISTS = tuple(name for family in FAMILY_TABLE for name in family.package_lists)
-PACKAGE_QUERY = {family.name: family.package_query for family in FAMILY_TABLE}
-"""Family name -> its installed-package query (kept for callers that index by name)."""

@@ -29,7 +29,6 @@ from pipeline.stepmounts import (
     packages_record_script,
     run_layout,
 )
-from pipeline.stepmounts import PACKAGE_QUERY as PACKAGE_QUERY  # re-exported for callers of the graph
 
 
 class Sources:

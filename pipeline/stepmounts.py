@@ -6,7 +6,7 @@ rehearsal in tests/rehearsal) lay out the same files at the same paths and mount
 
 from __future__ import annotations
 
-from pipeline.families import FAMILIES, PACKAGE_QUERY
+from pipeline.families import FAMILIES
 from pipeline.hookenv import FEED_MOUNTS, HOOKS_MOUNT, OUT_DIR, PACKAGES_MOUNT, WEB_MOUNT
 from pipeline.layers import Ref
 from pipeline.layout import LIBRARY_PARTS
@@ -18,7 +18,6 @@ __all__ = [
     "OUT_DIR",
     "PACKAGES_MOUNT",
     "PACKAGES_TXT",
-    "PACKAGE_QUERY",
     "WEB_MOUNT",
     "Feed",
     "cache_volumes",

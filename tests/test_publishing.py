@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from pipeline import graph, shipping
 from pipeline.cli import app
+from pipeline.families import FAMILIES
 from pipeline.plan import Planner
 from pipeline.release import Metadata, Target
 from pipeline.tree import LocalTree
@@ -126,7 +127,7 @@ def test_the_image_records_its_installed_packages(make_tree):
 
 @pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="dpkg-query is not installed here")
 def test_the_debian_package_query_lists_name_and_version():
-    query = graph.PACKAGE_QUERY["debian"]
+    query = FAMILIES["debian"].package_query
     out = subprocess.run(["sh", "-c", f"{query} | LC_ALL=C sort"], capture_output=True, text=True, check=True)
     lines = out.stdout.splitlines()
     assert lines == sorted(lines) and len(lines) > 10

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline import layout
 from pipeline.catalogue import Catalogue
-from pipeline.families import FAMILIES, PACKAGE_QUERY
+from pipeline.families import FAMILIES
 from pipeline.hookenv import FEED_ENV, FEED_MOUNTS, PATH_ENV
 from pipeline.order import BUILD_ORDER, LIBRARY, Feed, Stage, first_consumer, library_closure
 from pipeline.plan import Planner
@@ -193,7 +193,6 @@ def test_the_families_table_holds_each_familys_facts(make_tree):
     assert set(cache_volumes(plan, Stage.SYSTEM)) == set(family.caches)
     assert set(cache_volumes(plan, Stage.KASM)) == {*family.caches, "/root/.npm"}
     assert family.package_query in packages_record_script(plan)
-    assert {name: f.package_query for name, f in FAMILIES.items()} == PACKAGE_QUERY
 
 
 HOOK_SCRIPTS = sorted(
