@@ -84,6 +84,7 @@ async def attach_and_sign(
     address = check_address(supply.login.address)  # as shipping pushed it: stripped, no tag
     ctr = signing.tools(tool_image("oras"), tool_image("cosign"), supply.login)
     variants = by_distro(images)
+    pushed = index_digests(shipped, address)
     attached: list[Attached] = []
     failures: list[HeliosError] = []
 
@@ -102,7 +103,7 @@ async def attach_and_sign(
 
     if supply.sbom:
         async with anyio.create_task_group() as group:
-            for distro, subjects in index_digests(shipped, address).items():
+            for distro, subjects in pushed.items():
                 for subject in subjects:
                     for built in variants[distro]:
                         group.start_soon(one_sbom, distro, subject, built)
@@ -113,7 +114,7 @@ async def attach_and_sign(
     attached.sort(key=lambda a: (a.distro, a.platform, a.subject))
     if supply.signing.enabled:
         labels = {a.reference: (a.distro, a.platform) for a in attached}
-        for distro, refs in index_digests(shipped, address).items():
+        for distro, refs in pushed.items():
             platforms = ",".join(b.target.platform for b in variants[distro])
             labels.update({ref: (distro, platforms) for ref in refs})
         attached += await sign_all(ctr, supply.signing, list(labels), labels, progress)
