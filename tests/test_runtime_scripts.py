@@ -241,6 +241,17 @@ def sudo_sandbox(sandbox: Sandbox) -> Sandbox:
     return sandbox
 
 
+def test_settings_read_true_false_or_neither(sandbox: Sandbox) -> None:
+    """SUDO, NVIDIA and the other switches share one reading: any case, and a third answer for
+    anything else, which the caller reports instead of taking it as off."""
+    words = ["1", "true", "YES", "On", "0", "false", "No", "OFF", "", "maybe", "truee"]
+    script = "; ".join(
+        f"if helios_is_true '{w}'; then echo true; elif helios_is_false '{w}'; then echo false; else echo neither; fi"
+        for w in words
+    )
+    assert sandbox.bash(script).split() == ["true"] * 4 + ["false"] * 4 + ["neither"] * 3
+
+
 @pytest.mark.parametrize(
     ("env", "rule"),
     [

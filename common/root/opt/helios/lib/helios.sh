@@ -60,6 +60,15 @@ helios_is_true() {
     esac
 }
 
+# helios_is_false VALUE : succeed for 0/false/no/off (any case); with helios_is_true, a setting
+# that is neither is a mistake to report.
+helios_is_false() {
+    case "${1,,}" in
+        0 | false | no | off) return 0 ;;
+        *) return 1 ;;
+    esac
+}
+
 # helios_decimal VALUE MIN MAX : print VALUE as a plain decimal number when it is a whole number
 # from MIN to MAX; fail, printing nothing, otherwise. Digits only. Leading zeros are read as
 # decimal ("08" is 8, "010" is 10), never as octal the way bash arithmetic reads them, and values

@@ -104,20 +104,19 @@ zink_driver() {
 # gpu_wrapper : print, one per line, the command the session runs under (nothing: plain session).
 gpu_wrapper() {
     local setting="${NVIDIA:-false}" gl="${NVIDIA_GL:-virtualgl}" vglrun
-    case "${setting,,}" in
-        auto) nvidia_devices || return 0 ;;
-        1 | true | yes | on)
-            if ! nvidia_devices; then
-                helios_log desktop "NVIDIA=$setting but no NVIDIA device is in the container (/dev/nvidiactl and /dev/nvidia0...): run it with --gpus all (NVIDIA Container Toolkit); plain session"
-                return 0
-            fi
-            ;;
-        "" | 0 | false | no | off) return 0 ;;
-        *)
-            helios_log desktop "NVIDIA='$setting' is none of true, auto, false: plain session"
+    if [[ "${setting,,}" == auto ]]; then
+        nvidia_devices || return 0
+    elif helios_is_true "$setting"; then
+        if ! nvidia_devices; then
+            helios_log desktop "NVIDIA=$setting but no NVIDIA device is in the container (/dev/nvidiactl and /dev/nvidia0...): run it with --gpus all (NVIDIA Container Toolkit); plain session"
             return 0
-            ;;
-    esac
+        fi
+    elif [[ -z "$setting" ]] || helios_is_false "$setting"; then
+        return 0
+    else
+        helios_log desktop "NVIDIA='$setting' is none of true, auto, false: plain session"
+        return 0
+    fi
     case "${gl,,}" in
         virtualgl)
             vglrun="${HELIOS_VGLRUN:-$(command -v vglrun || echo /opt/VirtualGL/bin/vglrun)}"

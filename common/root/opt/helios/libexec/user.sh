@@ -133,7 +133,7 @@ if [[ "${sudo_setting,,}" == password ]]; then
     fi
 elif helios_is_true "$sudo_setting"; then
     sudo_rule="$user ALL=(ALL:ALL) NOPASSWD: ALL" sudo_mode="without a password"
-elif [[ ! "${sudo_setting,,}" =~ ^(0|false|no|off)$ ]]; then
+elif ! helios_is_false "$sudo_setting"; then
     helios_die user "SUDO='$sudo_setting' is not a sudo setting: use true (no password), password (the user's PASSWORD) or false"
 fi
 if [[ -z "$sudo_rule" ]]; then
