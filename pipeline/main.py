@@ -22,6 +22,7 @@ from pipeline.errors import HeliosError
 from pipeline.failure import engine_error
 from pipeline.graph import Sources
 from pipeline.hookcheck import check_hooks_directory
+from pipeline.imagerewrite import ImageRewrites
 from pipeline.layers import Layers
 from pipeline.layout import source_ignore
 from pipeline.mirror import plan_inputs
@@ -131,6 +132,11 @@ class Helios:
     offline: Annotated[
         bool, Doc("never fetch a pinned input from upstream: one the --inputs mirror lacks is an error")
     ] = False
+    image_rewrite: Annotated[
+        list[str] | None,
+        Doc("pull images from where your site keeps them: FROM=TO rules, e.g. docker.io=registry.corp/hub "
+            "(a registry or repository prefix, or one image by tag or digest; see docs/engine.md)"),
+    ] = None  # fmt: skip
     revision: Annotated[str, Doc("source revision for the image label, e.g. the git commit")] = ""
     source_url: Annotated[str, Doc("source repository URL for the image label")] = ""
     source_date_epoch: Annotated[
@@ -245,7 +251,7 @@ class Helios:
         if cosign_key is not None:
             await supply.check_key_secret(cosign_key)
         login = Login(reference[0].partition("@")[0] if reference else "", username, password)
-        return [a.line() for a in await supply.sign_pushed(reference, login, how)]
+        return [a.line() for a in await supply.sign_pushed(reference, login, how, self._rewrites())]
 
     @function
     @user_errors
@@ -321,7 +327,10 @@ class Helios:
         listed = (
             await list_mirror(self.mirror, offline=offline) if mirror and self.mirror is not None else None
         )
-        return Planner(Layers(repo, user, user_label="hooks"), mirror=listed)
+        return Planner(Layers(repo, user, user_label="hooks"), mirror=listed, rewrites=self._rewrites())
+
+    def _rewrites(self) -> ImageRewrites:
+        return ImageRewrites(self.image_rewrite or ())
 
     async def _platform(self, platform: str | None) -> str:
         return check_platform(platform if platform is not None else str(await dag.default_platform()))
@@ -369,6 +378,6 @@ class Helios:
             username=username,
             password=password,
         )
-        extras = supply.Supply(Login(address, username, password), how, sbom)
+        extras = supply.Supply(Login(address, username, password), how, sbom, self._rewrites())
         attached = await supply.attach_and_sign(images, shipped, extras, version=helios_version())
         return supply.report_lines(shipped, attached)

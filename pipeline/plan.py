@@ -20,6 +20,7 @@ from pipeline.errors import HeliosError
 from pipeline.hookenv import path_env
 from pipeline.imageconfig import load_image_env
 from pipeline.imageref import check_reference
+from pipeline.imagerewrite import NO_REWRITES, ImageRewrites
 from pipeline.layers import REPO, USER, Layers, Ref
 from pipeline.layout import (
     COMMON_BUILD,
@@ -119,20 +120,26 @@ class Planner:
     """Resolves plans against one tree, or the repository's tree with a user's hooks over it."""
 
     def __init__(
-        self, source: Tree | Layers, versions: Mapping[str, Any] | None = None, mirror: Mirror | None = None
+        self,
+        source: Tree | Layers,
+        versions: Mapping[str, Any] | None = None,
+        mirror: Mirror | None = None,
+        rewrites: ImageRewrites = NO_REWRITES,
     ) -> None:
         self.layers = source if isinstance(source, Layers) else Layers(source)
         self.catalogue = Catalogue(self.layers)
         self.versions = load_versions() if versions is None else versions
         self.mirror = mirror
         """A local input mirror the build takes pinned inputs from (None: the network only)."""
+        self.rewrites = rewrites
+        """Where the site keeps the images the plan pulls (pipeline/imagerewrite.py)."""
 
     def plan(self, distro_name: str, platform: str, *, base: str | None = None) -> Plan:
         """The plan for ``distro_name`` (name or alias) on ``platform``; ``base`` overrides its image."""
         distro = self.catalogue.get(distro_name)
         platform = check_platform(platform)
-        base = _check_base(distro, base)
-        web_image = image_ref(self.versions, "node")
+        base = self.rewrites.apply(_check_base(distro, base))
+        web_image = self.rewrites.apply(image_ref(self.versions, "node"))
         packages = self._packages(distro)
         chains = {
             Stage.WEB: _digest("web", web_image),

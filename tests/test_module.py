@@ -83,7 +83,7 @@ def test_the_source_is_taken_once_with_an_allow_list():
     assert source.ignore == SOURCE_FILTER and source.doc
 
 
-MODULE_WIDE = ("hooks", "inputs", "offline", "revision", "source_url", "source_date_epoch")
+MODULE_WIDE = ("hooks", "inputs", "offline", "image_rewrite", "revision", "source_url", "source_date_epoch")
 
 
 def test_build_arguments_are_optional_except_the_distro():

@@ -10,6 +10,7 @@ from typer.core import TyperGroup
 
 from pipeline.errors import HeliosError
 from pipeline.hookcheck import first_hazard
+from pipeline.imagerewrite import ImageRewrites
 from pipeline.layers import Layers
 from pipeline.layout import DISTROS_DIR, TOPS
 from pipeline.plan import Plan, Planner
@@ -51,6 +52,16 @@ OfflineOption = Annotated[
     typer.Option(
         "--offline",
         help="Never fetch a pinned input from upstream: one the --inputs mirror lacks is an error.",
+    ),
+]
+ImageRewriteOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--image-rewrite",
+        envvar="HELIOS_IMAGE_REWRITES",
+        help="Pull images from where your site keeps them: FROM=TO, e.g. docker.io=registry.corp/hub "
+        "(repeatable; see docs/engine.md). The variable takes rules separated by blanks.",
+        show_default=False,
     ),
 ]
 BaseOption = Annotated[
@@ -118,15 +129,20 @@ def open_layers(root: Path | None, hooks: Path | None, *, check_hooks: bool = Tr
 
 
 def open_planner(
-    root: Path | None, hooks: Path | None, inputs: Path | None = None, offline: bool = False
+    root: Path | None,
+    hooks: Path | None,
+    inputs: Path | None = None,
+    offline: bool = False,
+    rewrites: list[str] | None = None,
 ) -> Planner:
-    """A planner for our tree (and the user's hooks), taking pinned inputs from the mirror ``inputs``."""
+    """A planner for our tree (and the user's hooks), taking pinned inputs from the mirror ``inputs``
+    and pulling images as the ``rewrites`` rules say."""
     if offline and inputs is None:
         raise HeliosError("--offline needs --inputs DIR", hint="make a mirror with `helios inputs DIR` first")
     from pipeline.mirror_store import open_mirror
 
     mirror = open_mirror(inputs, offline=offline) if inputs is not None else None
-    return Planner(open_layers(root, hooks), mirror=mirror)
+    return Planner(open_layers(root, hooks), mirror=mirror, rewrites=ImageRewrites(rewrites or ()))
 
 
 def make_plan(
@@ -136,6 +152,7 @@ def make_plan(
     platform: str | None,
     base: str | None,
     inputs: Path | None = None,
+    rewrites: list[str] | None = None,
 ) -> Plan:
-    planner = open_planner(root, hooks, inputs)
+    planner = open_planner(root, hooks, inputs, rewrites=rewrites)
     return planner.plan(distro, check_platform(platform) if platform else host_default(), base=base)

@@ -24,6 +24,8 @@ class Job:
     metadata: Metadata
     inputs: Path | None = None
     """A local input mirror whose entries the steps get (the plans say which)."""
+    rewrites: tuple[str, ...] = ()
+    """--image-rewrite rules; the plans pull by them already, the publishing tools take them too."""
 
     @property
     def targets(self) -> tuple[Target, ...]:

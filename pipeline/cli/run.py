@@ -19,6 +19,7 @@ from pipeline.cli.jobs import Destination, Job
 from pipeline.errors import BuildError, HeliosError
 from pipeline.failure import engine_error
 from pipeline.graph import Sources
+from pipeline.imagerewrite import ImageRewrites
 from pipeline.layout import host_include
 from pipeline.shipping import Shipped
 from pipeline.signing import Login, Signing
@@ -98,6 +99,7 @@ async def _publish(job: Job, destination: Destination) -> list[Shipped]:
                 Login(destination.address, destination.username, secret),
                 _signing(destination),
                 destination.sbom,
+                ImageRewrites(job.rewrites),
             )
             attached = await supply.attach_and_sign(
                 images, shipped, extras, version=job.metadata.version, progress=_say

@@ -11,6 +11,7 @@ import typer
 from pipeline.cli.common import (
     BaseOption,
     HooksOption,
+    ImageRewriteOption,
     InputsOption,
     OfflineOption,
     RootOption,
@@ -76,16 +77,17 @@ def prepare(
     base: str | None,
     inputs: Path | None = None,
     offline: bool = False,
+    rewrites: list[str] | None = None,
 ) -> Job:
     """Everything a build needs, checked: the tree, each target's plan (made once), and metadata.
 
     Every bad input fails here, before the engine starts.
     """
-    planner = open_planner(root, hooks, inputs, offline)
+    planner = open_planner(root, hooks, inputs, offline, rewrites)
     targets = choose_targets(planner, distros, every, platforms, default_platforms)
     plans = tuple(planner.plan(target.distro, target.platform, base=base) for target in targets)
     checkout = find_root(Path.cwd()) if root is None else root
-    return Job(checkout, hooks, plans, metadata_for(checkout), inputs)
+    return Job(checkout, hooks, plans, metadata_for(checkout), inputs, tuple(rewrites or ()))
 
 
 def check_signing(key: Path | None, password_env: str | None, token_env: str | None) -> None:
@@ -135,10 +137,13 @@ def build(
     hooks: HooksOption = None,
     inputs: InputsOption = None,
     offline: OfflineOption = False,
+    image_rewrite: ImageRewriteOption = None,
     root: RootOption = None,
 ) -> None:
     """Build images on a Dagger engine, several at once (needs the engine; see README)."""
-    job = prepare(root, hooks, distro, every, platform, [host_default()], base, inputs, offline)
+    job = prepare(
+        root, hooks, distro, every, platform, [host_default()], base, inputs, offline, image_rewrite
+    )
     if export is not None:
         several = len(job.plans) > 1
         if several and not export.is_dir():
@@ -185,6 +190,7 @@ def publish(
     hooks: HooksOption = None,
     inputs: InputsOption = None,
     offline: OfflineOption = False,
+    image_rewrite: ImageRewriteOption = None,
     root: RootOption = None,
     sbom: Annotated[
         bool, typer.Option(help="Attach each image's SPDX SBOM to it as an OCI referrer.")
@@ -218,7 +224,9 @@ def publish(
         check_password_env(password_env, os.environ)
     check_credentials(username, password_env is not None)
     check_signing(cosign_key, cosign_password_env, oidc_token_env)
-    job = prepare(root, hooks, distro, every, platform, list(DEFAULT_PLATFORMS), base, inputs, offline)
+    job = prepare(
+        root, hooks, distro, every, platform, list(DEFAULT_PLATFORMS), base, inputs, offline, image_rewrite
+    )
     distros = [plan.distro.name for plan in job.plans]
     defaults = [plan.distro.name for plan in job.plans if plan.distro.is_default]
     tags_by_distro(distros, job.metadata.version, defaults, tag, channel)

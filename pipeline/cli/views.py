@@ -11,6 +11,7 @@ from pipeline.cli.common import (
     BaseOption,
     DistroOption,
     HooksOption,
+    ImageRewriteOption,
     InputsOption,
     PlatformOption,
     RootOption,
@@ -62,13 +63,14 @@ def plan(
     ] = False,
     hooks: HooksOption = None,
     inputs: InputsOption = None,
+    image_rewrite: ImageRewriteOption = None,
     root: RootOption = None,
 ) -> None:
     """Show the numbered build steps for a distro: stage, the exact file each step runs, and its origin.
 
     With --inputs, also the pinned upstream inputs each step consumes and whether the mirror has them.
     """
-    planned = make_plan(root, hooks, distro, platform, base, inputs)
+    planned = make_plan(root, hooks, distro, platform, base, inputs, image_rewrite)
     typer.echo(plan_table(planned, digests=digests))
     if inputs is not None:
         typer.echo("\n" + inputs_table(planned, str(inputs), lambda path: (inputs / path).is_file()))
