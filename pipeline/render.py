@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 
 from pipeline.catalogue import Catalogue
 from pipeline.layout import COMMON_BUILD, COMMON_ROOT, HOOK_LIBRARY, LIBRARY_PARTS, distro_build, distro_root
@@ -101,6 +101,27 @@ def distros_markdown(catalogue: Catalogue) -> str:
              "yes" if d.webrtc else "no", d.extends or "", ", ".join(d.aliases)]
         )  # fmt: skip
     return _markdown(rows)
+
+
+def images_table(plans: Iterable[Plan], tools: Mapping[str, str]) -> str:
+    """Every image the plans pull (and the publishing ``tools``), once each, with what pulls it.
+
+    A registry mirror of an air-gapped site must hold each of them: digest-pinned ones as copies of
+    the very same manifest (``skopeo copy --all`` keeps it).
+    """
+    used: dict[str, list[str]] = {}
+    chosen = list(plans)
+    for plan in chosen:
+        used.setdefault(plan.base, []).append(f"base of {plan.distro.name} ({plan.platform})")
+    for plan in chosen:
+        used.setdefault(plan.web_image, []).append(
+            "the web stage (step 1), s6-overlay's unpacking, smoke's probe"
+        )
+    for name, image in tools.items():
+        used.setdefault(image, []).append(f"publish: {name}")
+    rows = [["IMAGE", "PULLED FOR"]]
+    rows += [[image, "; ".join(dict.fromkeys(uses))] for image, uses in used.items()]
+    return _table(rows)
 
 
 def inputs_table(plan: Plan, location: str, held: Callable[[str], bool]) -> str:

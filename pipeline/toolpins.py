@@ -15,6 +15,7 @@ from pipeline.imagerewrite import NO_REWRITES, ImageRewrites
 from pipeline.versions import SOURCE, image_ref, load_versions
 
 TOOLS = ("syft", "oras", "cosign")
+"""The publishing tools, in the order publish runs them."""
 PINNED = re.compile(r"(?P<name>[^@\s]+):(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})@sha256:[0-9a-f]{64}")
 
 
@@ -31,3 +32,8 @@ def tool_image(
             hint="write it as name:tag@sha256:<64 lower-case hex digits>, the index digest of that tag",
         )
     return rewrites.apply(ref)
+
+
+def tool_images(rewrites: ImageRewrites = NO_REWRITES) -> dict[str, str]:
+    """Every publishing tool's image, as the site keeps it."""
+    return {name: tool_image(name, rewrites=rewrites) for name in TOOLS}

@@ -176,3 +176,27 @@ async def test_publishing_pulls_the_tools_as_rewritten(make_tree, monkeypatch) -
     assert pulled["oras"].startswith("registry.corp/ghcr/oras-project/oras:v1.3.3@sha256:")
     assert pulled["cosign"].startswith("registry.corp/ghcr/sigstore/cosign/cosign:v3.1.2@sha256:")
     assert pulled["syft"].startswith("registry.corp/hub/anchore/syft:v1.51.0@sha256:")
+
+
+@pytest.mark.real_versions
+def test_helios_images_lists_what_a_mirror_must_hold(make_tree) -> None:
+    plain = CliRunner().invoke(app, ["images", "--root", str(make_tree())])
+    assert plain.exit_code == 0, plain.output
+    lines = plain.stdout.splitlines()
+    assert lines[0].split() == ["IMAGE", "PULLED", "FOR"]
+    assert (
+        lines[1].startswith("debian:13.2 ")
+        and "base of base (linux/amd64); base of base (linux/arm64)" in lines[1]
+    )
+    assert any(line.startswith("debian:12 ") and "base of child" in line for line in lines)
+    node = [line for line in lines if line.startswith("docker.io/library/node:")]
+    assert len(node) == 1 and "@sha256:" in node[0], "one Node image, pinned by digest"
+    assert [line.split()[-1] for line in lines[-3:]] == ["syft", "oras", "cosign"]
+    rewritten = CliRunner().invoke(
+        app, ["images", "-d", "base", "--platform", "linux/amd64", "--root", str(make_tree(name="again")),
+              "--image-rewrite", "docker.io=registry.corp/hub", "--image-rewrite", "ghcr.io=registry.corp/ghcr"],
+    )  # fmt: skip
+    assert rewritten.exit_code == 0, rewritten.output
+    images = [line.split()[0] for line in rewritten.stdout.splitlines()[1:]]
+    assert all(image.startswith(("registry.corp/hub/", "registry.corp/ghcr/")) for image in images), images
+    assert len(images) == 5

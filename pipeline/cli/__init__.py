@@ -22,6 +22,7 @@ app = typer.Typer(
 )
 app.command()(views.distros)
 app.command()(views.plan)
+app.command()(views.images)
 app.command()(views.validate)
 app.command()(ship.build)
 app.command()(ship.publish)

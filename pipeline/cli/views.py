@@ -17,11 +17,12 @@ from pipeline.cli.common import (
     RootOption,
     make_plan,
     open_layers,
+    open_planner,
 )
 from pipeline.errors import HeliosError
 from pipeline.layers import Layers
 from pipeline.plan import Planner
-from pipeline.render import distros_table, inputs_table, plan_table
+from pipeline.render import distros_table, images_table, inputs_table, plan_table
 from pipeline.tree import tree_hazards
 from pipeline.validate import unique_problems, validate_tree
 
@@ -74,6 +75,32 @@ def plan(
     typer.echo(plan_table(planned, digests=digests))
     if inputs is not None:
         typer.echo("\n" + inputs_table(planned, str(inputs), lambda path: (inputs / path).is_file()))
+
+
+def images(
+    distro: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--distro", "-d", help="Only these distros; repeatable. Default: all.", show_default=False
+        ),
+    ] = None,
+    platform: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only these platforms; repeatable. Default: linux/amd64 and linux/arm64.", show_default=False
+        ),
+    ] = None,
+    image_rewrite: ImageRewriteOption = None,
+    hooks: HooksOption = None,
+    root: RootOption = None,
+) -> None:
+    """List every image a build and a publish pull (after --image-rewrite), for a registry mirror."""
+    from pipeline.release import matrix
+    from pipeline.toolpins import tool_images
+
+    planner = open_planner(root, hooks, rewrites=image_rewrite)
+    plans = [planner.plan(t.distro, t.platform) for t in matrix(planner.catalogue, distro, platform)]
+    typer.echo(images_table(plans, tool_images(planner.rewrites)))
 
 
 def validate(hooks: HooksOption = None, inputs: InputsOption = None, root: RootOption = None) -> None:
