@@ -61,10 +61,13 @@ def test_workflows_run_the_commands_users_run():
     from pipeline.catalogue import Catalogue
     from pipeline.tree import LocalTree
 
-    matrix = re.search(r"distro: \[(.+?)\]", ci)
-    assert matrix and set(matrix.group(1).replace(" ", "").split(",")) == set(
-        Catalogue(LocalTree(REPO)).names()
+    from tests.engine.conftest import ALL_DISTROS
+
+    engine, build = (
+        set(found.replace(" ", "").split(",")) for found in re.findall(r"distro: \[(.+?)\]", ci)
     )
+    assert engine == set(ALL_DISTROS), "one engine-test leg per distro the engine tests cover"
+    assert build == set(Catalogue(LocalTree(REPO)).names()), "every distro is built"
 
 
 def test_the_module_runtime_pins_every_third_party_dependency():
