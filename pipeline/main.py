@@ -8,7 +8,8 @@ here only picks targets and hands them to the engine-free core and :mod:`pipelin
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import dagger
@@ -85,15 +86,33 @@ def never_cached(func: Callable[P, R]) -> Callable[P, R]:
     return registered
 
 
+def refuse_blank(function: str, arguments: Mapping[str, object]) -> None:
+    """No argument means anything when blank: ``--channel=""`` (an unset variable) is a mistake.
+
+    Taken as "not given" it would, for one, publish release tags from a script meant for a channel.
+    """
+    for name, value in arguments.items():
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(item, str) and not item.strip() for item in values):
+            flag = "--" + name.replace("_", "-")
+            raise HeliosError(
+                f"{function.replace('_', '-')}: {flag} was given an empty value",
+                hint="pass a value, or leave it out (is a shell variable unset?)",
+            )
+
+
 def user_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     """Report a HeliosError, or an engine error, as the function's one-line error with a hint.
 
     No traceback: the error says what failed and what to do; the engine's own log shows the call.
+    A blank argument is refused before the function runs.
     """
+    signature = inspect.signature(fn)
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
+            refuse_blank(fn.__name__, signature.bind(*args, **kwargs).arguments)
             return await fn(*args, **kwargs)
         except HeliosError as error:
             raise FunctionError(str(error)) from None

@@ -68,7 +68,7 @@ def default_tags(version: str, distro: str, *, is_default: bool, channel: str | 
     On a ``channel`` (e.g. "unstable" for builds of main) they are ``<channel>-<distro>`` and,
     for the default distro, ``<channel>``, so such builds never overwrite a release's tags.
     """
-    if channel:
+    if channel is not None:
         return [f"{channel}-{distro}", *([channel] if is_default else [])]
     tags = [f"{version}-{distro}", distro]
     return [*tags, LATEST] if is_default else tags
@@ -83,14 +83,15 @@ def tags_for(
     channel: str | None = None,
 ) -> list[str]:
     """The tags to push: the ``override`` list when given, else :func:`default_tags`; all validated."""
-    if override and channel:
+    if override and channel is not None:
         raise HeliosError(
             "both custom tags and a channel were given", hint="use --tag or --channel, not both"
         )
     if override:
         chosen = list(override)
     else:
-        chosen = default_tags(version, distro, is_default=is_default, channel=channel and check_tag(channel))
+        checked = None if channel is None else check_tag(channel)  # "" is refused, not taken as none
+        chosen = default_tags(version, distro, is_default=is_default, channel=checked)
     return [check_tag(tag) for tag in dict.fromkeys(chosen)]
 
 

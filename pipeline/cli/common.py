@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
 
 from pipeline.errors import HeliosError
 from pipeline.hookcheck import first_hazard
@@ -56,27 +55,6 @@ OfflineOption = Annotated[
 BaseOption = Annotated[
     str | None, typer.Option(help="Replace the distro's base image, e.g. almalinux:9.6.", show_default=False)
 ]
-
-
-def report(error: HeliosError) -> None:
-    """Print ``error`` on stderr as its ``error:`` and ``hint:`` lines (see HeliosError.report)."""
-    for line in error.report():
-        typer.echo(line, err=True)
-
-
-class Commands(TyperGroup):
-    """The `helios` command group: the one place a command's HeliosError is reported.
-
-    It is reported as `error:`/`hint:` lines, without a traceback, and the command exits with the
-    error's exit code (2 for a mistake in the input, 1 for a build that failed).
-    """
-
-    def invoke(self, ctx: Any) -> Any:  # ctx: the Context of the click that typer vendors
-        try:
-            return super().invoke(ctx)
-        except HeliosError as error:
-            report(error)
-            raise typer.Exit(error.exit_code) from None
 
 
 def find_root(start: Path) -> Path:

@@ -21,7 +21,10 @@ RETRY_HINT = "check the network (or the pin, if the download is corrupt) and run
 
 
 def inputs(
-    folder: Annotated[Path, typer.Argument(help="The mirror folder; created if missing, completed if not.")],
+    folder: Annotated[
+        Path,
+        typer.Argument(metavar="FOLDER", help="The mirror folder; created if missing, completed if not."),
+    ],
     distro: Annotated[
         list[str] | None,
         typer.Option(
