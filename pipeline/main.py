@@ -22,7 +22,7 @@ from pipeline import shipping, smoke, supply
 from pipeline.errors import HeliosError
 from pipeline.failure import engine_error
 from pipeline.graph import Sources
-from pipeline.hookcheck import check_hooks_directory
+from pipeline.hookcheck import directory_problems, first_hazard
 from pipeline.layers import Layers
 from pipeline.layout import source_ignore
 from pipeline.mirror import plan_inputs
@@ -334,8 +334,10 @@ class Helios:
         if offline and self.mirror is None:
             raise HeliosError("--offline needs --inputs", hint="make a mirror first: see docs/inputs.md")
         repo = await snapshot(self.source, digests=digests)
-        if self.hooks is not None:
-            await check_hooks_directory(self.hooks)
+        # The checks of `helios validate`, before anything is planned or built.
+        problems = await directory_problems(repo, self.hooks)
+        if problems:
+            raise first_hazard(problems, "`helios validate --hooks DIR`")
         user = await snapshot(self.hooks, digests=digests) if self.hooks is not None else None
         listed = (
             await list_mirror(self.mirror, offline=offline) if mirror and self.mirror is not None else None

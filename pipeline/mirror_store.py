@@ -8,7 +8,6 @@ sha256, a bundle by cloning it and comparing HEAD with the pinned commit.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -20,17 +19,9 @@ from pathlib import Path
 
 from pipeline.errors import HeliosError
 from pipeline.mirror import FILES_DIR, GIT_DIR, Input, Kind, Mirror, entry_kind, unique
+from pipeline.tree import CHUNK, file_sha256
 
 FETCH_TIMEOUT = 60  # seconds without progress before a download is given up
-CHUNK = 1 << 20
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def entry_paths(root: Path) -> list[str]:

@@ -36,7 +36,7 @@ from pipeline.layout import (
 from pipeline.mirror import INPUTS_ENV, INPUTS_MOUNT, OFFLINE_ENV, Input, Mirror, s6_inputs, step_inputs
 from pipeline.order import BUILD_ORDER, Action, Feed, Scope, Stage, Step, library_closure
 from pipeline.platforms import arch_of, check_platform
-from pipeline.tree import Tree
+from pipeline.tree import MAX_SCRIPT_BYTES, Tree, too_large
 from pipeline.versions import image_ref, load_versions, section_env
 
 
@@ -145,7 +145,8 @@ class Planner:
             if step.is_hook:
                 inputs: list[object] = [chains[step.stage], planned.env]
                 for run in planned.runs:
-                    inputs += [run.mounted, self._digest(run.script), [self._digest(f) for f in run.files]]
+                    script = self._script_digest(run.script)
+                    inputs += [run.mounted, script, [self._digest(f) for f in run.files]]
                 fed: dict[Feed, object] = {Feed.PACKAGE_LIST: packages, Feed.WEB_CLIENT: chains[Stage.WEB]}
                 inputs += [fed[feed] for feed in step.consumes]
                 if planned.mirrored:
@@ -174,6 +175,13 @@ class Planner:
     def _digest(self, ref: Ref) -> str:
         # By content only, as the engine keys files: moving a file between layers re-runs nothing.
         return self.layers.digest(ref)
+
+    def _script_digest(self, script: Ref) -> str:
+        """A script's digest; one too large to be a script is refused before it is read."""
+        size = self.layers.size(script)
+        if size > MAX_SCRIPT_BYTES:
+            raise too_large(script, size, MAX_SCRIPT_BYTES, "script")
+        return self._digest(script)
 
     def _entry_digests(self, paths: tuple[str, ...]) -> list[tuple[str, str]]:
         entries = self.mirror.entries if self.mirror is not None else {}

@@ -21,8 +21,13 @@ class FakeFile:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    async def contents(self) -> str:
-        return self.path.read_text()
+    async def contents(self, *, offset_lines: int | None = None, limit_lines: int | None = None) -> str:
+        """As the engine's: the lines after ``offset_lines``, at most ``limit_lines`` of them."""
+        lines = self.path.read_text().splitlines(keepends=True)[offset_lines or 0 :]
+        return "".join(lines if limit_lines is None else lines[:limit_lines])
+
+    async def size(self) -> int:
+        return self.path.stat().st_size
 
     async def digest(self) -> str:
         return "sha256:" + hashlib.sha256(self.path.read_bytes()).hexdigest()

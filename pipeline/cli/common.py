@@ -8,12 +8,12 @@ from typing import Annotated
 import typer
 
 from pipeline.errors import HeliosError
-from pipeline.hookcheck import first_hazard
 from pipeline.layers import Layers
 from pipeline.layout import DISTROS_DIR, TOPS
 from pipeline.plan import Plan, Planner
 from pipeline.platforms import check_platform, host_default
 from pipeline.tree import LocalTree, tree_hazards
+from pipeline.validate import refusal, tree_problems
 
 RootOption = Annotated[
     Path | None,
@@ -76,12 +76,8 @@ def open_tree(root: Path | None) -> LocalTree:
     return LocalTree(root)
 
 
-def open_layers(root: Path | None, hooks: Path | None, *, check_hooks: bool = True) -> Layers:
-    """Our tree, with the user's hooks tree over it when ``--hooks`` is given.
-
-    With ``check_hooks``, a hooks tree the engine would upload differently from what the plan reads
-    (see :func:`tree_hazards`) is refused; `validate` lists those problems itself instead.
-    """
+def open_layers(root: Path | None, hooks: Path | None) -> Layers:
+    """Our tree, with the user's hooks tree over it when ``--hooks`` is given (not checked yet)."""
     repo = open_tree(root)
     if hooks is None:
         return Layers(repo)
@@ -89,10 +85,31 @@ def open_layers(root: Path | None, hooks: Path | None, *, check_hooks: bool = Tr
         raise HeliosError(
             f"--hooks {hooks}: no such folder", hint="pass a folder laid out like common/ and distros/"
         )
-    hazards = tree_hazards(hooks, str(hooks)) if check_hooks else []
-    if hazards:
-        raise first_hazard(hazards, f"`helios validate --hooks {hooks}`")
     return Layers(repo, LocalTree(hooks), user_label=str(hooks))
+
+
+def describe(layers: Layers) -> str:
+    """The trees of ``layers`` as the user named them: "/src/helios + ./site"."""
+    return " + ".join(str(getattr(layer.tree, "root", layer.label)) for layer in layers.layers)
+
+
+def layer_problems(layers: Layers, hooks: Path | None) -> list[HeliosError]:
+    """What `helios validate` finds in ``layers``, the hooks tree at ``hooks`` read on disk first."""
+    return tree_problems(layers, tree_hazards(hooks, str(hooks)) if hooks is not None else ())
+
+
+def checked_layers(root: Path | None, hooks: Path | None) -> Layers:
+    """:func:`open_layers`, refused with every problem `helios validate` would report.
+
+    `plan`, `build`, `publish` and `inputs` start here, so a hooks tree that validate refuses (a
+    misspelt hook, a script without a shebang, a folder at a hook's path) never builds or plans
+    with our file in its place.
+    """
+    layers = open_layers(root, hooks)
+    problems = layer_problems(layers, hooks)
+    if problems:
+        raise refusal(problems, describe(layers))
+    return layers
 
 
 def open_planner(
@@ -104,7 +121,7 @@ def open_planner(
     from pipeline.mirror_store import open_mirror
 
     mirror = open_mirror(inputs, offline=offline) if inputs is not None else None
-    return Planner(open_layers(root, hooks), mirror=mirror)
+    return Planner(checked_layers(root, hooks), mirror=mirror)
 
 
 def make_plan(
@@ -116,4 +133,5 @@ def make_plan(
     inputs: Path | None = None,
 ) -> Plan:
     planner = open_planner(root, hooks, inputs)
-    return planner.plan(distro, check_platform(platform) if platform else host_default(), base=base)
+    chosen = check_platform(platform) if platform is not None else host_default()
+    return planner.plan(distro, chosen, base=base)

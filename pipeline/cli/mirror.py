@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli.common import HooksOption, RootOption, open_layers
+from pipeline.cli.common import HooksOption, RootOption, checked_layers
 from pipeline.errors import BuildError, HeliosError
 from pipeline.mirror import plan_inputs
 from pipeline.plan import Planner
@@ -52,7 +52,7 @@ def inputs(
 
     if folder.exists() and not folder.is_dir():
         raise HeliosError(f"{folder} is not a folder", hint="pass a folder for the mirror")
-    planner = Planner(open_layers(root, hooks))
+    planner = Planner(checked_layers(root, hooks))
     targets = matrix(planner.catalogue, distro, platform or list(PLATFORMS))
     wanted = plan_inputs(planner.plan(t.distro, t.platform) for t in targets)
     folder.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,8 @@ from pipeline.cli.common import (
     InputsOption,
     PlatformOption,
     RootOption,
+    describe,
+    layer_problems,
     make_plan,
     open_layers,
 )
@@ -21,8 +23,7 @@ from pipeline.errors import HeliosError
 from pipeline.layers import Layers
 from pipeline.plan import Planner
 from pipeline.render import distros_table, inputs_table, plan_table
-from pipeline.tree import tree_hazards
-from pipeline.validate import unique_problems, validate_tree
+from pipeline.validate import unique_problems
 
 
 def validate_inputs(layers: Layers, inputs: Path) -> list[HeliosError]:
@@ -80,13 +81,9 @@ def validate(hooks: HooksOption = None, inputs: InputsOption = None, root: RootO
     With --inputs, also every entry of that mirror against the pins (one line per bad entry), and
     warn about entries no pin uses.
     """
-    layers = open_layers(root, hooks, check_hooks=False)
-    checked = " + ".join(str(getattr(layer.tree, "root", layer.label)) for layer in layers.layers)
-    problems = tree_hazards(hooks, str(hooks)) if hooks is not None else []
-    try:
-        problems += validate_tree(layers)
-    except HeliosError as error:  # a file or folder that cannot be read stops the walk
-        problems.append(error)
+    layers = open_layers(root, hooks)
+    checked = describe(layers)
+    problems = layer_problems(layers, hooks)
     if inputs is not None:
         checked += f" with the input mirror {inputs}"
         problems += validate_inputs(layers, inputs)
