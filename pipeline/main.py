@@ -314,7 +314,7 @@ class Helios:
         table = plan_table(planned, digests=digests)
         if planner.mirror is None:
             return table
-        return table + "\n\n" + inputs_table(planned, "--inputs", planner.mirror.entries.__contains__)
+        return table + "\n\n" + inputs_table(planned, planner.mirror)
 
     @function
     @user_errors

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from pipeline.catalogue import Catalogue
 from pipeline.layout import COMMON_BUILD, COMMON_ROOT, HOOK_LIBRARY, LIBRARY_PARTS, distro_build, distro_root
+from pipeline.mirror import Mirror, State
 from pipeline.order import BUILD_ORDER, Action, Scope
 from pipeline.plan import Plan
 
@@ -103,14 +102,19 @@ def distros_markdown(catalogue: Catalogue) -> str:
     return _markdown(rows)
 
 
-def inputs_table(plan: Plan, location: str, held: Callable[[str], bool]) -> str:
-    """Per step, the pinned upstream inputs it consumes and whether the mirror at ``location`` holds each."""
+def inputs_table(plan: Plan, mirror: Mirror) -> str:
+    """Per step, the pinned inputs it consumes and what the step will find of each in ``mirror``.
+
+    An entry is shown sound only once it has been verified against its pin; a corrupt one says
+    what is wrong with it.
+    """
     rows = [["#", "INPUT", "PIN", "MIRROR PATH", "IN MIRROR"]]
-    wanted: set[str] = set()
+    states: dict[str, State] = {}
     for planned in plan.steps:
         for item in planned.inputs:
-            wanted.add(item.path)
-            rows.append([str(planned.step.number), item.name, item.pin_label, item.path,
-                         "yes" if held(item.path) else "MISSING"])  # fmt: skip
-    have = sum(1 for path in wanted if held(path))
-    return f"inputs from {location}: {have} of {len(wanted)} in the mirror\n" + _table(rows)
+            state, why = mirror.state(item)
+            states[item.path] = state
+            shown = state.value if state in (State.SOUND, State.MISSING) else f"{state.value}: {why}"
+            rows.append([str(planned.step.number), item.name, item.pin_label, item.path, shown])
+    counts = ", ".join(f"{sum(1 for s in states.values() if s is state)} {state.value}" for state in State)
+    return f"inputs from {mirror.location}: {len(states)} pinned, {counts}\n" + _table(rows)

@@ -154,7 +154,7 @@ def unreadable(path: Path, error: OSError) -> HeliosError:
     return HeliosError(f"cannot read {path}: {reason}", hint="make it readable by the user running helios")
 
 
-def _readable(path: Path, is_dir: bool) -> bool:
+def readable(path: Path, is_dir: bool) -> bool:
     mode = os.R_OK | os.X_OK if is_dir else os.R_OK
     return os.access(path, mode, effective_ids=os.access in os.supports_effective_ids)
 
@@ -204,7 +204,7 @@ def tree_hazards(root: Path, label: str) -> list[HeliosError]:
         if path.is_symlink():
             problems.extend(_bad_link(path, top, shown))
             return False
-        if not _readable(path, is_dir=is_dir):
+        if not readable(path, is_dir=is_dir):
             problems.append(unreadable(Path(shown), PermissionError(errno.EACCES, "Permission denied")))
             return False
         return is_dir
@@ -227,29 +227,34 @@ def _is_real_dir(path: Path) -> bool:
     return path.is_dir() or path.is_symlink()
 
 
-def _bad_link(path: Path, top: Path, shown: str) -> list[HeliosError]:
-    """A link that leaves the tree, or leads nowhere."""
+def link_problem(path: Path, top: Path) -> str | None:
+    """What is wrong with the symlink ``path`` in the tree at ``top`` (resolved): None when it is fine.
+
+    The engine uploads a link as a link: one that is absolute or climbs out of ``top`` would point
+    elsewhere in the build, and one to nothing would be skipped by whatever reads the tree.
+    """
     try:
         target = path.readlink()
     except OSError as error:
-        return [unreadable(Path(shown), error)]
+        return f"cannot read the link: {error.strerror}"
     real = Path(os.path.realpath(path))  # unlike resolve(), never raises on a link loop
     if target.is_absolute() or not real.is_relative_to(top):
-        return [
-            HeliosError(
-                f"{shown} is a symlink to {str(target)!r}, outside the tree: the build would copy "
-                "the link, not the file the plan reads",
-                hint="copy the file into the tree, or make the link relative and inside the tree",
-            )
-        ]
+        shown = repr(str(target))
+        return f"is a symlink to {shown}, outside the tree: the build would copy the link, not its file"
     if not real.exists():
-        return [
-            HeliosError(
-                f"{shown} is a symlink to {str(target)!r}, which does not exist",
-                hint="point it at a file of the tree, or remove it",
-            )
-        ]
-    return []
+        return f"is a symlink to {str(target)!r}, which does not exist"
+    return None
+
+
+def _bad_link(path: Path, top: Path, shown: str) -> list[HeliosError]:
+    problem = link_problem(path, top)
+    if problem is None:
+        return []
+    if "outside the tree" in problem:
+        hint = "copy the file into the tree, or make the link relative and inside the tree"
+    else:
+        hint = "point it at a file of the tree, or remove it"
+    return [HeliosError(f"{shown} {problem}", hint=hint)]
 
 
 def file_sha256(file: Path) -> str:

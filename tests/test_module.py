@@ -40,7 +40,10 @@ class FakeDirectory:
         self.root = root
 
     async def glob(self, pattern: str) -> list[str]:
-        return sorted(p.relative_to(self.root).as_posix() for p in self.root.glob(pattern) if p.is_file())
+        """As the engine's (core/directory.go, Glob): matching paths, folders with a trailing slash."""
+        return sorted(
+            p.relative_to(self.root).as_posix() + ("/" if p.is_dir() else "") for p in self.root.glob(pattern)
+        )
 
     def file(self, path: str) -> FakeFile:
         return FakeFile(self.root / path)

@@ -6,7 +6,6 @@ module, so a hooks tree that validate refuses never plans or builds with our fil
 
 from __future__ import annotations
 
-import contextlib
 import time
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from dagger.mod._exceptions import FunctionError
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.cli import run as cli_run
 from pipeline.main import Helios
 from pipeline.tree import MAX_SCRIPT_BYTES
 from tests.conftest import HOOK, write_files
@@ -70,18 +68,6 @@ PROBLEMS = {
     huge_script: f"{{site}}/common/build/turbo.sh is {MAX_SCRIPT_BYTES + 1} bytes, more than a script",
     no_hooks_tree: "{site} is not a hooks tree: it holds neither common/ nor distros/",
 }
-
-
-@pytest.fixture
-def no_engine(monkeypatch):
-    """Fails the test if a command reaches for an engine."""
-
-    @contextlib.asynccontextmanager
-    async def connection(config=None):
-        raise AssertionError("the engine was reached")
-        yield
-
-    monkeypatch.setattr(cli_run.dagger, "connection", connection)
 
 
 def problem_lines(stderr: str) -> list[str]:

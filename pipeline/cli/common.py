@@ -10,8 +10,7 @@ import typer
 from pipeline.errors import HeliosError
 from pipeline.layers import Layers
 from pipeline.layout import DISTROS_DIR, TOPS
-from pipeline.plan import Plan, Planner
-from pipeline.platforms import check_platform, host_default
+from pipeline.plan import Planner
 from pipeline.tree import LocalTree, tree_hazards
 from pipeline.validate import refusal, tree_problems
 
@@ -122,16 +121,3 @@ def open_planner(
 
     mirror = open_mirror(inputs, offline=offline) if inputs is not None else None
     return Planner(checked_layers(root, hooks), mirror=mirror)
-
-
-def make_plan(
-    root: Path | None,
-    hooks: Path | None,
-    distro: str,
-    platform: str | None,
-    base: str | None,
-    inputs: Path | None = None,
-) -> Plan:
-    planner = open_planner(root, hooks, inputs)
-    chosen = check_platform(platform) if platform is not None else host_default()
-    return planner.plan(distro, chosen, base=base)

@@ -5,6 +5,7 @@ Engine-free: it needs the network (to upstream) and git, nothing else.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -55,7 +56,7 @@ def inputs(
     planner = Planner(checked_layers(root, hooks))
     targets = matrix(planner.catalogue, distro, platform or list(PLATFORMS))
     wanted = plan_inputs(planner.plan(t.distro, t.platform) for t in targets)
-    folder.mkdir(parents=True, exist_ok=True)
+    writable_folder(folder)
     outcomes = make_mirror(folder, wanted)
     failed = []
     for outcome in outcomes:
@@ -73,3 +74,19 @@ def inputs(
     if failed:
         raise BuildError(f"{summary}, {len(failed)} failed", problems=failed)
     typer.echo(summary)
+
+
+def writable_folder(folder: Path) -> None:
+    """Make ``folder`` (and its parents) if missing; an error when it cannot be made or written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise HeliosError(
+            f"cannot make the mirror folder {folder}: {error.strerror}",
+            hint="pass a folder you may create, or create it first",
+        ) from None
+    if not os.access(folder, os.W_OK | os.X_OK, effective_ids=os.access in os.supports_effective_ids):
+        raise HeliosError(
+            f"cannot write into the mirror folder {folder}: permission denied",
+            hint="pass a folder you may write to",
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,7 +20,8 @@ from pipeline.cli.common import (
 )
 from pipeline.cli.jobs import Destination, Job
 from pipeline.errors import HeliosError
-from pipeline.plan import Planner
+from pipeline.mirror import Mirror, State, plan_inputs
+from pipeline.plan import Plan, Planner
 from pipeline.platforms import host_default
 from pipeline.release import (
     DEFAULT_PLATFORMS,
@@ -83,9 +85,20 @@ def prepare(
     """
     planner = open_planner(root, hooks, inputs, offline)
     targets = choose_targets(planner, distros, every, platforms, default_platforms)
-    plans = tuple(planner.plan(target.distro, target.platform, base=base) for target in targets)
+    plans = tuple(planner.plan_all(((t.distro, t.platform) for t in targets), base=base))
+    if planner.mirror is not None:
+        warn_unchecked(planner.mirror, plans)
     checkout = find_root(Path.cwd()) if root is None else root
     return Job(checkout, hooks, plans, metadata_for(checkout), inputs)
+
+
+def warn_unchecked(mirror: Mirror, plans: Sequence[Plan]) -> None:
+    """Name the entries the build takes unchecked (git bundles without git): their steps check them."""
+    for item in plan_inputs(plans):
+        state, why = mirror.state(item)
+        if state is State.UNCHECKED:
+            where = f"{mirror.location}/{item.path} ({item.name})"
+            typer.echo(f"warning: {where} was not checked here: {why}", err=True)
 
 
 def check_signing(key: Path | None, password_env: str | None, token_env: str | None) -> None:
