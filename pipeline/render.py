@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pipeline.catalogue import Catalogue
+from pipeline.errors import printable
 from pipeline.layout import COMMON_BUILD, COMMON_ROOT, HOOK_LIBRARY, LIBRARY_PARTS, distro_build, distro_root
 from pipeline.mirror import Mirror, State
 from pipeline.order import BUILD_ORDER, Action, Scope
@@ -12,6 +13,8 @@ DIGEST_WIDTH = 12
 
 
 def _table(rows: list[list[str]]) -> str:
+    """Aligned columns; a cell's control characters (a user's path, say) are shown escaped."""
+    rows = [[printable(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
@@ -63,7 +66,7 @@ def plan_table(plan: Plan, *, digests: bool = False) -> str:
     library = next((f for p in plan.steps for r in p.runs for f in r.files if f.path == HOOK_LIBRARY), None)
     if library is not None:
         title += f"; every script gets {library} as /helios/hooks/lib.sh, with the parts its step uses"
-    return title + "\n" + _table(rows)
+    return printable(title) + "\n" + _table(rows)
 
 
 def _is_library(path: str) -> bool:

@@ -133,6 +133,21 @@ def test_control_characters_in_what_the_user_typed_are_shown_escaped(make_tree):
     assert "\x1b" not in option.stderr
 
 
+def test_tables_show_a_users_control_characters_escaped(make_tree, tmp_path):
+    from tests.conftest import HOOK, write_files
+
+    site = write_files(
+        tmp_path / "site\x1b[2J", {"common/build/turbo.sh": HOOK, "common/build/lib.sh": "x=1\n"}
+    )
+    result = invoke(
+        "plan", "-d", "base", "--platform", "linux/amd64", "--root", str(make_tree()), "--hooks", str(site)
+    )
+    assert result.exit_code == 0, result.output
+    assert "site\\x1b[2J/common/build/turbo.sh" in result.stdout
+    assert "site\\x1b[2J/common/build/lib.sh as /helios/hooks/lib.sh" in result.stdout
+    assert "\x1b" not in result.stdout
+
+
 def _string_parameters():
     """(function, parameter) of every module function argument a user types as text."""
     from pipeline.main import Helios
