@@ -40,7 +40,11 @@ from pipeline.release import (
 from pipeline.render import distros_table, inputs_table, plan_table
 from pipeline.signing import Login, Signing
 from pipeline.snapshot import snapshot
+from pipeline.spelling import Front, spell
 from pipeline.stepmounts import PACKAGES_TXT
+
+MODULE = Front.MODULE
+"""This front end: hints name options as `dagger call` spells them."""
 
 # Only the hook tree is uploaded: edits elsewhere (pipeline code, tests, docs) never touch a build key.
 SOURCE_FILTER = source_ignore()
@@ -258,9 +262,10 @@ class Helios:
         how = Signing(cosign_key, cosign_password, oidc_token)
         if not how.enabled:
             raise HeliosError(
-                "nothing to sign with", hint="pass --cosign-key=file://cosign.key or --oidc-token=env:VAR"
+                "nothing to sign with",
+                hint=f"pass {spell('a cosign key', MODULE)} or {spell('a keyless signing token', MODULE)}",
             )
-        check_credentials(username, password is not None)
+        check_credentials(username, password is not None, MODULE)
         if cosign_key is not None:
             await supply.check_key_secret(cosign_key)
         login = Login(reference[0].partition("@")[0] if reference else "", username, password)
@@ -376,7 +381,7 @@ class Helios:
         signing: Signing | None = None,
     ) -> list[str]:
         address = check_address(address)
-        check_credentials(username, password is not None)
+        check_credentials(username, password is not None, MODULE)
         how = signing or Signing()
         if how.key is not None:
             await supply.check_key_secret(how.key)

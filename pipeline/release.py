@@ -14,6 +14,7 @@ from pipeline.catalogue import Catalogue
 from pipeline.errors import HeliosError
 from pipeline.imageref import NAME, TAG
 from pipeline.platforms import PLATFORMS, check_platform
+from pipeline.spelling import Front, spell
 
 DEFAULT_PLATFORMS = tuple(PLATFORMS)
 LATEST = "latest"
@@ -208,12 +209,16 @@ def check_password_env(
         )
 
 
-def check_credentials(username: str | None, has_password: bool) -> None:
-    """A registry login needs both a username and a password secret, or neither."""
-    if username and not has_password:
+def check_credentials(username: str | None, has_password: bool, front: Front) -> None:
+    """A registry login needs both a username and a password secret, or neither.
+
+    The hint names the password option as ``front`` (the module or the CLI) spells it.
+    """
+    password = spell("the registry password", front)
+    if username is not None and not has_password:
         raise HeliosError(
             f"--username {username} was given without a password",
-            hint="pass the password as a secret, e.g. --password=env://REGISTRY_TOKEN",
+            hint=f"pass the password as a secret, e.g. {password}",
         )
-    if has_password and not username:
+    if has_password and username is None:
         raise HeliosError("a password was given without --username", hint="pass both, or neither")

@@ -8,6 +8,7 @@ from pipeline.layout import COMMON_BUILD, COMMON_ROOT, HOOK_LIBRARY, LIBRARY_PAR
 from pipeline.mirror import Mirror, State
 from pipeline.order import BUILD_ORDER, Action, Scope
 from pipeline.plan import Plan
+from pipeline.spelling import ROWS, Front, Spelled
 
 DIGEST_WIDTH = 12
 
@@ -121,3 +122,18 @@ def inputs_table(plan: Plan, mirror: Mirror) -> str:
             rows.append([str(planned.step.number), item.name, item.pin_label, item.path, shown])
     counts = ", ".join(f"{sum(1 for s in states.values() if s is state)} {state.value}" for state in State)
     return f"inputs from {mirror.location}: {len(states)} pinned, {counts}\n" + _table(rows)
+
+
+def spelling_markdown(front: Front) -> str:
+    """The table README shows for ``front``: its spelling of each thing, then the other front end's."""
+    other = Front.CLI if front is Front.MODULE else Front.MODULE
+
+    def cell(spelled: Spelled) -> str:
+        code = ", ".join(f"`{part}`" for part in spelled.text.split(", ") if part)
+        if not code:
+            return spelled.note
+        return f"{code} ({spelled.note})" if spelled.note else code
+
+    rows = [["to set", f"`{front.value}`", f"`{other.value}`"]]
+    rows += [[row.what, cell(row.spelled(front)), cell(row.spelled(other))] for row in ROWS]
+    return _markdown(rows)

@@ -69,7 +69,7 @@ ROWS: tuple[Row, ...] = (
     Row(
         "the image labels' source and date",
         Spelled("--revision, --source-url, --source-date-epoch", "--revision", (CONSTRUCTOR,)),
-        Spelled("", None, (), "read from the checkout; SOURCE_DATE_EPOCH wins"),
+        Spelled("", None, (), "reads them from the checkout; SOURCE_DATE_EPOCH wins"),
     ),
     Row(
         "several distros",

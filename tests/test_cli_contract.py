@@ -111,11 +111,16 @@ def test_a_blank_value_is_refused_before_anything_runs_or_is_written(make_tree, 
     assert files_under(root) == before
 
 
-def test_help_shows_no_value_after_a_flag_and_lists_version():
+def test_help_names_what_to_type_and_nothing_after_a_flag():
+    """No `<bool>` after a flag, no type names (`<str>`) for a value, no clipped option names."""
     for args in (["--help"], *([name, "--help"] for name in COMMANDS)):
         result = invoke(*args)
         assert result.exit_code == 0, result.output
-        assert "<bool>" not in result.stdout, args
+        assert not re.search(r"<(bool|str|int|list\[str\])>", result.stdout), (args, result.stdout)
+        assert "…" not in result.stdout and not set("╭╰│") & set(result.stdout)
+    for name, option in options("value"):
+        shown = re.search(rf"(?<![\w-]){re.escape(option)}[ ,]", invoke(name, "--help").stdout)
+        assert shown, (name, option)
     assert "--version" in invoke("--help").stdout
 
 

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from pipeline.cli import mirror, ship, views
-from pipeline.cli.group import Command, Commands
+from pipeline.cli.group import Commands
 
 app = typer.Typer(
     name="helios",
@@ -22,9 +22,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals can hold secrets
     add_completion=False,
+    rich_markup_mode=None,  # plain help, as wide as the terminal: no panels, no clipped option names
 )
 for command in (views.distros, views.plan, views.validate, ship.build, ship.publish, mirror.inputs):
-    app.command(cls=Command)(command)
+    app.command()(command)
 
 
 def show_version(wanted: bool) -> None:

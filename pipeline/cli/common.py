@@ -18,6 +18,7 @@ RootOption = Annotated[
     Path | None,
     typer.Option(
         "--root",
+        metavar="DIR",
         envvar="HELIOS_ROOT",
         help="The Helios tree (with common/ and distros/). Default: the nearest one above this folder.",
         show_default=False,
@@ -27,19 +28,25 @@ HooksOption = Annotated[
     Path | None,
     typer.Option(
         "--hooks",
+        metavar="DIR",
         help="Your hooks tree, laid out like ours (common/build, common/root, distros/<d>/...), over ours.",
         show_default=False,
     ),
 ]
-DistroOption = Annotated[str, typer.Option("--distro", "-d", help="Distro name or alias, e.g. rhel.")]
+DistroOption = Annotated[
+    str, typer.Option("--distro", "-d", metavar="NAME", help="Distro name or alias, e.g. rhel.")
+]
 PlatformOption = Annotated[
     str | None,
-    typer.Option(help="linux/amd64 or linux/arm64. Default: this machine's.", show_default=False),
+    typer.Option(
+        metavar="PLATFORM", help="linux/amd64 or linux/arm64. Default: this machine's.", show_default=False
+    ),
 ]
 InputsOption = Annotated[
     Path | None,
     typer.Option(
         "--inputs",
+        metavar="DIR",
         help="A local input mirror (sha256/, git/; see docs/inputs.md) to take pinned upstream inputs from.",
         show_default=False,
     ),
@@ -52,7 +59,10 @@ OfflineOption = Annotated[
     ),
 ]
 BaseOption = Annotated[
-    str | None, typer.Option(help="Replace the distro's base image, e.g. almalinux:9.6.", show_default=False)
+    str | None,
+    typer.Option(
+        metavar="IMAGE", help="Replace the distro's base image, e.g. almalinux:9.6.", show_default=False
+    ),
 ]
 
 

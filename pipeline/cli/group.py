@@ -9,36 +9,22 @@ anything is written.
 from __future__ import annotations
 
 import errno
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperGroup
 
 from pipeline.errors import USAGE_ERROR, HeliosError, printable, suggest
-from pipeline.spelling import Front, other_front
+from pipeline.spelling import ROWS, Front, other_front
 
 
 def report(error: HeliosError) -> None:
     """Print ``error`` on stderr as its ``error:`` and ``hint:`` lines (see HeliosError.report)."""
     for line in error.report():
         typer.echo(line, err=True)
-
-
-def _without_flag_values(params: list[Any]) -> list[Any]:
-    """``params`` with no value shown after a flag in help (typer shows ``<bool>`` for them)."""
-    for param in params:
-        if getattr(param, "is_flag", False):
-            param.metavar = ""
-    return params
-
-
-class Command(TyperCommand):
-    """A `helios` command: its help shows no value after a flag, which takes none."""
-
-    def get_params(self, ctx: Any) -> list[Any]:  # ctx: the Context of the click that typer vendors
-        return _without_flag_values(super().get_params(ctx))
 
 
 def blank_value(args: Sequence[str], command: str) -> HeliosError | None:
@@ -63,6 +49,28 @@ def blank_value(args: Sequence[str], command: str) -> HeliosError | None:
     return None
 
 
+SECRET_URI = re.compile(r"[a-z][a-z0-9+.-]*://")
+
+
+def secret_uri(args: Sequence[str], command: str) -> HeliosError | None:
+    """An error for a secret given as `dagger call` names it (``--cosign-key file://k``), if any.
+
+    The module takes a secret's source as a URI; the CLI takes a path or a variable's name. The
+    value itself is not shown: it may be the secret.
+    """
+    for index, arg in enumerate(args):
+        option, equals, value = arg.partition("=")
+        if not (arg.startswith("--") and equals):
+            option, value = (args[index - 1] if index else ""), arg
+        row = next((r for r in ROWS if r.cli.option == option and "://" in r.module.text), None)
+        if row is not None and SECRET_URI.match(value):
+            return HeliosError(
+                f"{command}: {option} was given a URI, which is how `dagger call` names {row.what}",
+                hint=f"`{command}` takes {row.cli.text}",
+            )
+    return None
+
+
 def usage_error(error: typer.TyperException, command: str) -> HeliosError:
     """Click's usage error as a HeliosError: what is wrong, in which command, and what to type.
 
@@ -79,8 +87,8 @@ def usage_error(error: typer.TyperException, command: str) -> HeliosError:
         other = other_front(option, Front.CLI)
         possibilities = sorted(getattr(error, "possibilities", None) or ())
         if other is not None:
-            theirs = other.module.text
-            hint = f"{theirs} is how `dagger call` spells it; `{command}` takes {other.cli.text}"
+            ours = f"takes {other.cli.text}" if other.cli.text else other.cli.note
+            hint = f"{other.module.text} is how `dagger call` spells it; `{command}` {ours}"
         elif possibilities:
             hint = f"did you mean {possibilities[0]}? ({see})"
         if hasattr(error, "possibilities"):
@@ -95,9 +103,6 @@ class Commands(TyperGroup):
     mistake in the input, 1 for a build that failed); so are click's usage errors, a blank value,
     and an OSError from a path the user gave.
     """
-
-    def get_params(self, ctx: Any) -> list[Any]:
-        return _without_flag_values(super().get_params(ctx))
 
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
         name = args[0] if args else ""
@@ -134,9 +139,9 @@ class Commands(TyperGroup):
         given = list(sys.argv[1:] if args is None else args)
         named = next((arg for arg in given if arg in self.commands), None)
         command = f"helios {named}" if named else "helios"
-        blank = blank_value(given, command)
-        if blank is not None:
-            report(blank)
+        refused = blank_value(given, command) or secret_uri(given, command)
+        if refused is not None:
+            report(refused)
             code = USAGE_ERROR
         else:
             try:

@@ -31,6 +31,7 @@ def inputs(
         typer.Option(
             "--distro",
             "-d",
+            metavar="NAME",
             help="Only what these distros need; repeatable. Default: all.",
             show_default=False,
         ),
@@ -38,6 +39,7 @@ def inputs(
     platform: Annotated[
         list[str] | None,
         typer.Option(
+            metavar="PLATFORM",
             help="Only for these platforms; repeatable. Default: linux/amd64 and linux/arm64.",
             show_default=False,
         ),

@@ -34,18 +34,26 @@ from pipeline.release import (
     matrix,
     tags_by_distro,
 )
+from pipeline.spelling import Front
 
 if TYPE_CHECKING:  # shipping imports dagger-io, which the engine-free commands never load
     from pipeline.shipping import Shipped
 
 DistrosOption = Annotated[
     list[str] | None,
-    typer.Option("--distro", "-d", help="Distro name or alias; repeat for several.", show_default=False),
+    typer.Option(
+        "--distro", "-d", metavar="NAME", help="Distro name or alias; repeat for several.", show_default=False
+    ),
 ]
 AllOption = Annotated[bool, typer.Option("--all", help="Every distro of the catalogue.")]
 PlatformsOption = Annotated[
     list[str] | None,
-    typer.Option("--platform", help="linux/amd64 or linux/arm64; repeat for several.", show_default=False),
+    typer.Option(
+        "--platform",
+        metavar="PLATFORM",
+        help="linux/amd64 or linux/arm64; repeat for several.",
+        show_default=False,
+    ),
 ]
 
 
@@ -141,6 +149,7 @@ def build(
     export: Annotated[
         Path | None,
         typer.Option(
+            metavar="PATH",
             help="Write OCI tarballs: a file for one image, a folder (helios-<distro>-<arch>.tar) "
             "for several. Written only when the build succeeds.",
         ),
@@ -169,26 +178,38 @@ def build(
 
 
 def publish(
-    address: Annotated[str, typer.Option(help="Registry repository without a tag, e.g. ghcr.io/org/helios.")],
+    address: Annotated[
+        str,
+        typer.Option(
+            metavar="REPOSITORY", help="Registry repository without a tag, e.g. ghcr.io/org/helios."
+        ),
+    ],
     distro: DistrosOption = None,
     every: AllOption = False,
     tag: Annotated[
         list[str] | None,
         typer.Option(
-            help="Tag to push instead of <version>-<distro> and <distro>; repeatable.", show_default=False
+            metavar="TAG",
+            help="Tag to push instead of <version>-<distro> and <distro>; repeatable.",
+            show_default=False,
         ),
     ] = None,
     channel: Annotated[
         str | None,
         typer.Option(
-            help="Publish as <channel>-<distro> (e.g. unstable) instead of release tags.", show_default=False
+            metavar="CHANNEL",
+            help="Publish as <channel>-<distro> (e.g. unstable) instead of release tags.",
+            show_default=False,
         ),
     ] = None,
     platform: PlatformsOption = None,
-    username: Annotated[str | None, typer.Option(help="Registry username.", show_default=False)] = None,
+    username: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Registry username.", show_default=False)
+    ] = None,
     password_env: Annotated[
         str | None,
         typer.Option(
+            metavar="VAR",
             help="Name of the environment variable holding the registry password or token "
             "(never pass the password itself on the command line).",
             show_default=False,
@@ -204,17 +225,24 @@ def publish(
     ] = True,
     cosign_key: Annotated[
         Path | None,
-        typer.Option(help="Sign the pushed digests with this cosign private key file.", show_default=False),
+        typer.Option(
+            metavar="FILE",
+            help="Sign the pushed digests with this cosign private key file.",
+            show_default=False,
+        ),
     ] = None,
     cosign_password_env: Annotated[
         str | None,
         typer.Option(
-            help="Name of the environment variable holding the cosign key's password.", show_default=False
+            metavar="VAR",
+            help="Name of the environment variable holding the cosign key's password.",
+            show_default=False,
         ),
     ] = None,
     oidc_token_env: Annotated[
         str | None,
         typer.Option(
+            metavar="VAR",
             help="Sign keyless (Sigstore): name of the environment variable holding an OIDC token "
             "of audience sigstore.",
             show_default=False,
@@ -229,7 +257,7 @@ def publish(
     address = check_address(address)
     if password_env is not None:
         check_password_env(password_env, os.environ)
-    check_credentials(username, password_env is not None)
+    check_credentials(username, password_env is not None, Front.CLI)
     check_signing(cosign_key, cosign_password_env, oidc_token_env)
     job = prepare(root, hooks, distro, every, platform, list(DEFAULT_PLATFORMS), base, inputs, offline)
     distros = [plan.distro.name for plan in job.plans]

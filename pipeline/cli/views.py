@@ -89,6 +89,7 @@ SelectDistros = Annotated[
     typer.Option(
         "--distro",
         "-d",
+        metavar="NAME",
         help="With --inputs: the distros whose builds the mirror must serve; repeatable. Default: all.",
         show_default=False,
     ),
@@ -97,6 +98,7 @@ SelectPlatforms = Annotated[
     list[str] | None,
     typer.Option(
         "--platform",
+        metavar="PLATFORM",
         help="With --inputs: the platforms the mirror must serve; repeatable. Default: both.",
         show_default=False,
     ),
