@@ -179,6 +179,8 @@ def tree_hazards(root: Path, label: str) -> list[HeliosError]:
     all. ``label`` names ``root`` in the messages.
     """
     shown_root = label.rstrip("/") or label
+    if not readable(root, is_dir=True):
+        return [unreadable(Path(shown_root), PermissionError(errno.EACCES, "Permission denied"))]
     if not any(_is_real_dir(root / top) for top in TOPS):
         return [
             HeliosError(

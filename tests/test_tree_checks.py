@@ -1,4 +1,4 @@
-"""`plan`, `build`, `publish` and `inputs` refuse what `helios validate` finds, before anything else.
+"""`distros`, `plan`, `build`, `publish` and `inputs` refuse what `helios validate` finds, first.
 
 One function (pipeline.validate.tree_problems) does the checking for every command and for the
 module, so a hooks tree that validate refuses never plans or builds with our file in its place.
@@ -20,6 +20,7 @@ from tests.conftest import HOOK, write_files
 from tests.test_module import FakeDirectory
 
 COMMANDS = {
+    "distros": ["distros"],
     "plan": ["plan", "-d", "base", "--platform", "linux/amd64"],
     "build": ["build", "-d", "base", "--platform", "linux/amd64"],
     "publish": ["publish", "-d", "base", "--address", "registry.example/helios", "--no-sbom"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,7 @@ from pipeline.errors import HeliosError
 from pipeline.layers import Layers
 from pipeline.layout import DISTROS_DIR, TOPS
 from pipeline.plan import Planner
-from pipeline.tree import LocalTree, tree_hazards
+from pipeline.tree import LocalTree, readable, tree_hazards, unreadable
 from pipeline.validate import refusal, tree_problems
 
 RootOption = Annotated[
@@ -80,6 +81,8 @@ def find_root(start: Path) -> Path:
 def open_tree(root: Path | None) -> LocalTree:
     if root is None:
         return LocalTree(find_root(Path.cwd()))
+    if root.is_dir() and not readable(root, is_dir=True):
+        raise unreadable(root, PermissionError(errno.EACCES, "Permission denied"))
     if not (root / DISTROS_DIR).is_dir():
         raise HeliosError(f"{root} has no distros/ folder", hint="pass the root of a Helios tree to --root")
     return LocalTree(root)
@@ -110,7 +113,7 @@ def layer_problems(layers: Layers, hooks: Path | None) -> list[HeliosError]:
 def checked_layers(root: Path | None, hooks: Path | None) -> Layers:
     """:func:`open_layers`, refused with every problem `helios validate` would report.
 
-    `plan`, `build`, `publish` and `inputs` start here, so a hooks tree that validate refuses (a
+    `distros`, `plan`, `build`, `publish` and `inputs` start here, so a hooks tree that validate refuses (a
     misspelt hook, a script without a shebang, a folder at a hook's path) never builds or plans
     with our file in its place.
     """

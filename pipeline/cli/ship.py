@@ -18,7 +18,7 @@ from pipeline.cli.common import (
     find_root,
     open_planner,
 )
-from pipeline.cli.jobs import Destination, Job
+from pipeline.cli.jobs import Destination, Job, export_to
 from pipeline.errors import HeliosError
 from pipeline.mirror import Mirror, State, plan_inputs
 from pipeline.plan import Plan, Planner
@@ -147,11 +147,11 @@ def build(
     platform: PlatformsOption = None,
     base: BaseOption = None,
     export: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             metavar="PATH",
             help="Write OCI tarballs: a file for one image, a folder (helios-<distro>-<arch>.tar) "
-            "for several. Written only when the build succeeds.",
+            "for several or for a PATH ending in /, made if missing. Written only when the build succeeds.",
         ),
     ] = None,
     hooks: HooksOption = None,
@@ -161,20 +161,10 @@ def build(
 ) -> None:
     """Build images on a Dagger engine, several at once (needs the engine; see README)."""
     job = prepare(root, hooks, distro, every, platform, [host_default()], base, inputs, offline)
-    if export is not None:
-        several = len(job.plans) > 1
-        if several and not export.is_dir():
-            raise HeliosError(
-                f"--export {export} must be an existing folder for {len(job.plans)} images",
-                hint="create the folder; each image is written there as helios-<distro>-<arch>.tar",
-            )
-        if not several and not export.parent.is_dir():
-            raise HeliosError(
-                f"cannot write {export}: {export.parent} is not a folder", hint="create it first"
-            )
+    written = export_to(export, len(job.plans)) if export is not None else None
     from pipeline.cli.run import run_build  # imports dagger-io, so only here
 
-    print_summary(run_build(job, export))
+    print_summary(run_build(job, written))
 
 
 def publish(

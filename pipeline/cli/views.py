@@ -14,6 +14,7 @@ from pipeline.cli.common import (
     InputsOption,
     PlatformOption,
     RootOption,
+    checked_layers,
     describe,
     layer_problems,
     open_layers,
@@ -57,7 +58,7 @@ def validate_inputs(
 
 def distros(hooks: HooksOption = None, root: RootOption = None) -> None:
     """List the distros with a one-line description each."""
-    typer.echo(distros_table(Planner(open_layers(root, hooks)).catalogue))
+    typer.echo(distros_table(Planner(checked_layers(root, hooks)).catalogue))
 
 
 def plan(
