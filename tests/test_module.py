@@ -220,20 +220,20 @@ def test_the_runtime_registers_the_module_wide_inputs_on_the_constructor(tmp_pat
     ]
 
 
-def test_readme_tells_which_edits_invalidate_function_caches():
+def test_the_guide_tells_which_edits_invalidate_function_caches():
     """`source` is a content-hashed input of every function, so hook edits change every cache key."""
     import json
     import re
 
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("## Developing the module", 1)[1].split("\n## ", 1)[0]
+    guide = (REPO / "docs/development.md").read_text()
+    section = guide.split("## Developing the module", 1)[1].split("\n## ", 1)[0]
     text = " ".join(section.split())
     assert "never invalidates function caches" not in text
     # The folders the `source` argument keeps reach every function's key through it.
     sentences = re.split(r"(?<=\.) ", text)
     kept = sorted({pattern[1:].split("/")[0] for pattern in SOURCE_FILTER if pattern.startswith("!")})
     claim = next((s for s in sentences if "`source`" in s and "content-hashed" in s), "")
-    assert claim, "README must say that `source` is a content-hashed input of every function"
+    assert claim, "docs/development.md must say that `source` is a content-hashed input of every function"
     assert all(f"`{folder}/`" in claim for folder in kept), claim
     # Folders out of both the module's source and `source` reach no function cache.
     excluded = {p[1:] for p in json.loads((REPO / "dagger.json").read_text())["include"] if p[0] == "!"}
