@@ -141,7 +141,7 @@ def _on_engine(work: Callable[[], Awaitable[list[Shipped]]]) -> list[Shipped]:
     except dagger.DaggerError as error:
         raise BuildError(
             f"could not start or reach a Dagger engine: {error}",
-            hint="install the Dagger CLI 0.21.8 and a container runtime (README: Building), "
+            hint="install the Dagger CLI 0.21.8 and a container runtime (README: Quick start), "
             "or run under `dagger run`, or point _EXPERIMENTAL_DAGGER_RUNNER_HOST at an engine",
         ) from None
 
