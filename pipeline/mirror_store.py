@@ -353,16 +353,22 @@ def validate_mirror(
     for distro, platform, needed_item in needed:
         _, distros, platforms = users.setdefault(needed_item.path, (needed_item, {}, {}))
         distros[distro], platforms[platform] = None, None
+    missing = []
     for path, (item, distros, platforms) in users.items():
         if path not in found.found:
             who = f"{', '.join(distros)} on {', '.join(platforms)}"
-            errors.append(
-                HeliosError(
-                    f"{root}/{path}: missing: {item.name} ({item.pin_label}), which {who} need(s)",
-                    hint="add it with `helios inputs DIR`, or check only what this mirror serves "
-                    "with `--distro NAME` and `--platform P`",
-                )
+            missing.append(
+                HeliosError(f"{root}/{path}: missing: {item.name} ({item.pin_label}), which {who} need(s)")
             )
+    if missing:  # one hint for them all, on the line that counts them
+        errors += missing
+        errors.append(
+            HeliosError(
+                f"{root} lacks {len(missing)} pinned input(s) that the chosen builds need",
+                hint="add them with `helios inputs DIR`, or check only what this mirror serves "
+                "with `--distro NAME` and `--platform P`",
+            )
+        )
     warnings = [
         f"{root}/{path}: no pin uses it (kept: a mirror may serve several versions)" for path in found.unused
     ]

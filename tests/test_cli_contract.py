@@ -106,7 +106,7 @@ def test_a_blank_value_is_refused_before_anything_runs_or_is_written(make_tree, 
     root = make_tree()
     before = files_under(root)
     result = invoke(*args, cwd=root)
-    named = args[1].split("=")[0] if args[1].strip() else "an argument"
+    named = args[1].split("=")[0] if args[1].strip() else "FOLDER"  # the argument's name
     assert_contract(result, f"{named} was given an empty value", "hint: pass a value, or leave it out")
     assert files_under(root) == before
 

@@ -198,6 +198,9 @@ def test_validate_reports_missing_inputs_for_the_builds_the_mirror_must_serve(ma
     assert f"error: {root}/{kasmvnc.path}: missing: kasmvnc (commit " in result.stderr
     assert "which base on linux/amd64 need(s)" in result.stderr
     assert "libjpeg_turbo" not in result.stderr  # sound
+    missing = len(inputs_of(tree)) - 2  # all but the two sound ones
+    assert f"error: {root} lacks {missing} pinned input(s) that the chosen builds need" in result.stderr
+    assert result.stderr.count("hint: add them with `helios inputs DIR`") == 1  # once, not per input
 
 
 def test_validate_refuses_an_empty_mirror_and_a_selection_without_one(make_tree, tmp_path):

@@ -27,11 +27,12 @@ def report(error: HeliosError) -> None:
         typer.echo(line, err=True)
 
 
-def blank_value(args: Sequence[str], command: str) -> HeliosError | None:
+def blank_value(args: Sequence[str], command: str, argument: str = "an argument") -> HeliosError | None:
     """An error for the first blank value in ``args`` (``--channel ""``, ``--inputs=``), if any.
 
     No option or argument of `helios` means anything when blank: an empty value is a mistake, most
     often an unset shell variable, and taking it as "not given" or as "." would change what runs.
+    ``argument`` names the command's argument, for a blank one.
     """
     for index, arg in enumerate(args):
         option, equals, value = arg.partition("=")
@@ -39,7 +40,7 @@ def blank_value(args: Sequence[str], command: str) -> HeliosError | None:
             name = option
         elif not arg.strip():
             before = args[index - 1] if index else ""
-            name = before if before.startswith("-") and "=" not in before else "an argument"
+            name = before if before.startswith("-") and "=" not in before else argument
         else:
             continue
         return HeliosError(
@@ -139,7 +140,10 @@ class Commands(TyperGroup):
         given = list(sys.argv[1:] if args is None else args)
         named = next((arg for arg in given if arg in self.commands), None)
         command = f"helios {named}" if named else "helios"
-        refused = blank_value(given, command) or secret_uri(given, command)
+        arguments = [p.metavar or p.name for p in getattr(self.commands.get(named or ""), "params", [])
+                     if p.param_type_name == "argument"]  # fmt: skip
+        argument = arguments[0] if len(arguments) == 1 else "an argument"
+        refused = blank_value(given, command, argument) or secret_uri(given, command)
         if refused is not None:
             report(refused)
             code = USAGE_ERROR
