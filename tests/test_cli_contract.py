@@ -151,6 +151,9 @@ def test_tables_show_a_users_control_characters_escaped(make_tree, tmp_path):
     assert "site\\x1b[2J/common/build/turbo.sh" in result.stdout
     assert "site\\x1b[2J/common/build/lib.sh as /helios/hooks/lib.sh" in result.stdout
     assert "\x1b" not in result.stdout
+    validated = invoke("validate", "--root", str(make_tree()), "--hooks", str(site))
+    assert validated.exit_code == 0 and "site\\x1b[2J is a valid Helios tree" in validated.stdout
+    assert "\x1b" not in validated.stdout
 
 
 def _string_parameters():

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from pipeline.cli.common import HooksOption, RootOption, checked_layers
-from pipeline.errors import BuildError, HeliosError
+from pipeline.errors import BuildError, HeliosError, printable
 from pipeline.mirror import plan_inputs
 from pipeline.plan import Planner
 from pipeline.platforms import PLATFORMS
@@ -70,12 +70,12 @@ def inputs(
             message = f"{item.path} ({item.name} from {item.url}): {outcome.detail}"
             failed.append(BuildError(message, hint=RETRY_HINT))
         else:
-            typer.echo(line)
+            typer.echo(printable(line))
     counts = {a: sum(1 for o in outcomes if o.action == a) for a in ("added", "replaced", "kept")}
     summary = f"{folder}: " + ", ".join(f"{n} {a}" for a, n in counts.items())
     if failed:
         raise BuildError(f"{summary}, {len(failed)} failed", problems=failed)
-    typer.echo(summary)
+    typer.echo(printable(summary))
 
 
 def writable_folder(folder: Path) -> None:

@@ -19,7 +19,7 @@ from pipeline.cli.common import (
     open_planner,
 )
 from pipeline.cli.jobs import Destination, Job, export_to
-from pipeline.errors import HeliosError
+from pipeline.errors import HeliosError, printable
 from pipeline.mirror import Mirror, State, plan_inputs
 from pipeline.plan import Plan, Planner
 from pipeline.platforms import host_default
@@ -106,7 +106,7 @@ def warn_unchecked(mirror: Mirror, plans: Sequence[Plan]) -> None:
         state, why = mirror.state(item)
         if state is State.UNCHECKED:
             where = f"{mirror.location}/{item.path} ({item.name})"
-            typer.echo(f"warning: {where} was not checked here: {why}", err=True)
+            typer.echo(printable(f"warning: {where} was not checked here: {why}"), err=True)
 
 
 def check_signing(key: Path | None, password_env: str | None, token_env: str | None) -> None:

@@ -20,7 +20,7 @@ from pipeline.cli.common import (
     open_layers,
     open_planner,
 )
-from pipeline.errors import HeliosError
+from pipeline.errors import HeliosError, printable
 from pipeline.layers import Layers
 from pipeline.plan import Planner
 from pipeline.platforms import check_platform, host_default
@@ -52,7 +52,7 @@ def validate_inputs(
         return [error]  # a selection that names no distro, or the tree's own problems (reported too)
     errors, warnings = validate_mirror(inputs, every, needed)
     for warning in warnings:
-        typer.echo(f"warning: {warning}", err=True)
+        typer.echo(printable(f"warning: {warning}"), err=True)
     return errors
 
 
@@ -131,4 +131,4 @@ def validate(
     problems = unique_problems(problems)  # an unreadable file is found by both walks
     if problems:
         raise HeliosError(f"{len(problems)} problem(s) found in {checked}", problems=problems)
-    typer.echo(f"ok: {checked} is a valid Helios tree")
+    typer.echo(printable(f"ok: {checked} is a valid Helios tree"))
