@@ -60,12 +60,9 @@ def test_workflows_run_the_commands_users_run():
     assert "publish-all" in release and "--password=env://REGISTRY_TOKEN" in release
     from pipeline.catalogue import Catalogue
     from pipeline.tree import LocalTree
-
     from tests.engine.conftest import ALL_DISTROS
 
-    engine, build = (
-        set(found.replace(" ", "").split(",")) for found in re.findall(r"distro: \[(.+?)\]", ci)
-    )
+    engine, build = (set(found.replace(" ", "").split(",")) for found in re.findall(r"distro: \[(.+?)\]", ci))
     assert engine == set(ALL_DISTROS), "one engine-test leg per distro the engine tests cover"
     assert build == set(Catalogue(LocalTree(REPO)).names()), "every distro is built"
 
