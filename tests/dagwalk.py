@@ -16,10 +16,15 @@ from typing import Any
 import dagger
 from dagger import dag
 
+from pipeline.hookenv import HOOKS_MOUNT as HOOKS
+from pipeline.linkcheck import LINK_CHECK
+from pipeline.stepmounts import PACKAGES_TXT
 from pipeline.tree import LocalTree
 
 SOURCE_PATH = "/helios-source"
 USER_PATH = "/helios-user-hooks"
+OWN_EXECS = {"s6": "tar -C /s6", "link check": LINK_CHECK, "packages record": PACKAGES_TXT}
+"""The execs of the pipeline itself (no hook), by what their command holds."""
 
 
 def source_directory(path: str = SOURCE_PATH) -> dagger.Directory:
@@ -70,23 +75,91 @@ class Keyer:
 
     def exec_keys(self, root: Any) -> dict[str, str]:
         """Every exec reachable from ``root``: its label ("step 5", "s6") -> key of the chain up to it."""
-        found: dict[str, str] = {}
+        return {label: found.key for label, found in self.execs(root).items()}
+
+    def execs(self, root: Any) -> dict[str, Exec]:
+        """Every exec reachable from ``root`` by its label; two different execs never share a label."""
+        found: dict[str, Exec] = {}
         for obj in reachable(root):
             fields = selections(obj)
             for index, field in enumerate(fields):
-                if field.name == "withExec":
-                    found[exec_label(field.args["args"])] = self.key(fields[: index + 1])
+                if field.name != "withExec":
+                    continue
+                chain = fields[: index + 1]
+                label = exec_label(field.args["args"])
+                seen = Exec(label, self.key(chain), self.own(chain), container_state(chain)["env"],
+                            self.hook_files(chain))  # fmt: skip
+                if label in found and found[label].key != seen.key:
+                    raise AssertionError(f"two different execs are both labelled {label!r}")
+                found[label] = seen
         return found
+
+    def own(self, fields: list[Any]) -> str:
+        """What an exec is given itself: its chain, with the output of other execs left out."""
+        return " / ".join(
+            f"{f.name}({', '.join(f'{k}={self._own_value(v)}' for k, v in sorted(f.args.items()))})"
+            for f in fields
+        )
+
+    def _own_value(self, value: Any) -> str:
+        if hasattr(value, "_ctx"):
+            if any(f.name == "withExec" for obj in reachable(value) for f in selections(obj)):
+                return "{output of another exec}"
+            return "{" + self.key(selections(value)) + "}"
+        if isinstance(value, list):
+            return "[" + ", ".join(self._own_value(v) for v in value) + "]"
+        return repr(value)
+
+    def hook_files(self, fields: list[Any]) -> dict[str, str]:
+        """The files in /helios/hooks when the last exec of ``fields`` runs: name -> source path."""
+        mount = next(
+            (f for f in reversed(fields) if f.name == "withMountedDirectory" and f.args["path"] == HOOKS),
+            None,
+        )
+        if mount is None:
+            return {}
+        files = {}
+        for step in selections(mount.args["source"]):
+            if step.name == "withFile":
+                source = selections(step.args["source"])
+                files[step.args["path"]] = "/".join(f.args["path"].strip("/") for f in source[2:])
+        return files
+
+
+@dataclass(frozen=True)
+class Exec:
+    """One exec of a graph, as the walk sees it."""
+
+    label: str
+    key: str
+    """Its cache key: the whole chain up to it, files by content."""
+    own: str
+    """What it is given itself (:meth:`Keyer.own`): where a pinned value it reads shows."""
+    env: dict[str, str]
+    """Its environment as it runs."""
+    hook_files: dict[str, str]
+    """For a hook: the files beside it in /helios/hooks, by name, with their source paths."""
+
+    def depends_on(self, other: Exec) -> bool:
+        """Whether this exec's key holds ``other``'s: it runs after it, or on its output."""
+        return other.key in self.key
 
 
 def exec_label(args: list[str]) -> str:
-    """ "step 9" for a hook, "step 9 system.d-50-x.sh" for a drop-in script, "s6" otherwise."""
-    name = args[0].rsplit("/", 1)[-1]
-    number, _, rest = name.partition("-")
-    if not number.isdigit():
-        return "s6"
-    drop_in = rest.split(".d-", 1)
-    return f"step {int(number)}" + (f" {rest}" if len(drop_in) == 2 else "")
+    """The label of an exec by its command: "step 9" for a hook, "step 9 system.d-50-x.sh" for a
+    drop-in script, "s6", "link check" or "packages record" for the pipeline's own execs.
+    """
+    hook = next((arg for arg in args if arg.startswith(f"{HOOKS}/")), None)
+    if hook is not None:
+        name = hook.rsplit("/", 1)[-1]
+        number, _, rest = name.partition("-")
+        drop_in = rest.split(".d-", 1)
+        return f"step {int(number)}" + (f" {rest}" if len(drop_in) == 2 else "")
+    command = " ".join(args)
+    for label, mark in OWN_EXECS.items():
+        if mark in command:
+            return label
+    raise AssertionError(f"an exec the walk does not know: {command[:200]!r}")
 
 
 def reachable(root: Any) -> list[Any]:

@@ -40,7 +40,11 @@ def test_every_distro_builds_a_graph_with_one_exec_per_hook(distro, platform):
     drop_ins = [
         f"step {p.step.number} {run.mounted.split('-', 1)[1]}" for p in plan.steps for run in p.runs[1:]
     ]
-    assert sorted(keys) == sorted([*HOOK_STEPS, *drop_ins, "s6"])
+    assert sorted(keys) == sorted([*HOOK_STEPS, *drop_ins, "s6", "link check", "packages record"])
+    commands = {
+        str(f.args["args"]) for obj in reachable(image) for f in selections(obj) if f.name == "withExec"
+    }
+    assert len(set(keys.values())) == len(keys) == len(commands), "the walk sees every exec, once"
     base_pulls = [f.args["address"] for obj in reachable(image) for f in selections(obj) if f.name == "from"]
     assert plan.base in base_pulls and plan.web_image in base_pulls
     platforms = {
@@ -141,6 +145,12 @@ def KASM_FROM(first: int) -> list[str]:  # noqa: N802 - reads as a constant in t
     return [f"step {n}" for n in range(first, 9)]
 
 
+def JOINED(system: bool = False) -> list[str]:  # noqa: N802 - reads as a constant in the table below
+    """What runs after a re-run stage: the link check of the joined image, and after the system
+    stage the record of its packages."""
+    return ["link check", *(["packages record"] if system else [])]
+
+
 def changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
     return sorted((label for label in before if before[label] != after[label]), key=_order)
 
@@ -159,19 +169,19 @@ def edit(root: Path, path: str) -> None:
 @pytest.mark.parametrize(
     ("path", "reruns", "image_changes"),
     [
-        ("common/build/system.sh", ["step 10"], True),
-        ("distros/rhel/build/xorg.sh", ["step 5", "step 6", "step 7", "step 8"], True),
-        ("common/build/kclient.sh", ["step 7", "step 8"], True),
+        ("common/build/system.sh", ["step 10", *JOINED(True)], True),
+        ("distros/rhel/build/xorg.sh", [*KASM_FROM(5), *JOINED()], True),
+        ("common/build/kclient.sh", [*KASM_FROM(7), *JOINED()], True),
         # The hook library: a part re-runs the steps that mount it, and what follows them.
-        ("common/build/lib/xorg.sh", ["step 5", "step 6", "step 7", "step 8"], True),
-        ("common/build/lib/git.sh", ["step 1", *KASM_FROM(4), "step 10"], True),
+        ("common/build/lib/xorg.sh", [*KASM_FROM(5), *JOINED()], True),
+        ("common/build/lib/git.sh", ["step 1", *KASM_FROM(4), "step 10", *JOINED(True)], True),
         (
             "common/build/lib/download.sh",
-            ["step 2", "step 2 kasm.d-50-kasmvnc-libraries.sh", *KASM_FROM(3), "step 10"],
+            ["step 2", "step 2 kasm.d-50-kasmvnc-libraries.sh", *KASM_FROM(3), "step 10", *JOINED(True)],
             True,
         ),
-        ("common/build/lib/packages.sh", ["step 9", "step 10"], True),
-        ("common/build/lib/arch.sh", ["step 8"], True),
+        ("common/build/lib/packages.sh", ["step 9", "step 10", *JOINED(True)], True),
+        ("common/build/lib/arch.sh", ["step 8", *JOINED()], True),
     ],
 )
 def test_cache_isolation_on_a_copy_of_the_repository(repo_copy, path, reruns, image_changes):

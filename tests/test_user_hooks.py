@@ -153,7 +153,9 @@ def test_adding_a_system_drop_in_reruns_no_kasm_step(make_tree, site):
     after = keyer_after.exec_keys(image_after)
     assert set(after) - set(before) == {"step 9 system.d-50-x.sh"}
     changed = sorted(label for label in before if before[label] != after[label])
-    assert changed == ["step 10"], "only what follows the new script in the system stage re-runs"
+    assert changed == ["link check", "packages record", "step 10"], (
+        "only what follows the new script in the system stage re-runs"
+    )
 
 
 def test_user_files_come_from_the_user_directory_and_leave_nothing_behind(make_tree, site):
