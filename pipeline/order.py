@@ -34,6 +34,22 @@ class Feed(enum.StrEnum):
     """The distro's runtime package names, one a line (HELIOS_PACKAGES)."""
 
 
+@dataclass(frozen=True)
+class Switched:
+    """Extra files of a step that its hook reads only when a distro setting has a value.
+
+    They are mounted only where the hook reads them, so editing one re-runs no build that skips it.
+    tests/test_step_files.py holds each against the hook's own choice of files.
+    """
+
+    pattern: str
+    """A glob of file names among the step's extras."""
+    setting: str
+    """The distro.toml setting (one of the step's ``settings``) that decides."""
+    when: bool
+    """The value of the setting under which the hook reads them."""
+
+
 class Scope(enum.StrEnum):
     COMMON = "common"  # common/build/<file>, common/root/
     DISTRO = "distro"  # distros/<d>/build/<file>, distros/<d>/root/ (resolved through `extends`)
@@ -52,6 +68,8 @@ class Step:
     summary: str
     extras: tuple[str, ...] = ()
     """Glob patterns of extra files, next to the hook, that it needs (patches, images)."""
+    switched: tuple[Switched, ...] = ()
+    """Those of the extras the hook reads only under a setting."""
     versions: tuple[str, ...] = ()
     """Sections of pipeline/versions.toml given to the hook as environment."""
     consumes: tuple[Feed, ...] = ()
@@ -60,8 +78,6 @@ class Step:
     """distro.toml settings given to the hook as HELIOS_<SETTING> (true/false)."""
     per_distro: bool = True
     """Whether the hook learns the distro, family and arch; the web client must not vary by them."""
-    library: tuple[str, ...] = ()
-    """Parts of the hook library (common/build/lib/<part>.sh) the step's hooks call, beyond log."""
 
     @property
     def is_hook(self) -> bool:
@@ -73,64 +89,36 @@ class Step:
         return self.name.removesuffix(".sh") if self.name else "join"
 
 
-LIBRARY: dict[str, tuple[str, ...]] = {
-    "log": (),
-    "mirror": ("log",),
-    "download": ("log", "mirror"),
-    "git": ("log", "mirror"),
-    "arch": ("log",),
-    "packages": ("log",),
-    "release": ("log", "download"),
-    "el9": ("log",),
-    "static": ("log", "download"),
-    "xorg": ("log", "download"),
-}
-"""The hook library's parts (common/build/lib/<part>.sh) and the parts each one calls."""
-
-
-def library_closure(parts: tuple[str, ...]) -> tuple[str, ...]:
-    """``parts``, log and every part they need, in LIBRARY order."""
-    wanted: set[str] = set()
-    todo = ["log", *parts]
-    while todo:
-        part = todo.pop()
-        if part not in wanted:
-            wanted.add(part)
-            todo += LIBRARY.get(part, ())
-    return tuple(part for part in LIBRARY if part in wanted)
-
-
 BUILD_ORDER: tuple[Step, ...] = (
     Step(1, Stage.WEB, Action.HOOK, Scope.COMMON, "novnc.sh",
          "KasmWeb/noVNC client, interactive and view-only",
-         extras=("novnc-*.patch", "splash.jpg"), versions=("kasmweb",), per_distro=False,
-         library=("git",)),
+         extras=("novnc-*.patch", "splash.jpg"),
+         switched=(Switched("novnc-*webrtc-off*.patch", "webrtc", when=False),),
+         versions=("kasmweb",), per_distro=False),
     Step(2, Stage.KASM, Action.HOOK, Scope.DISTRO, "kasm.sh",
-         "distro packages needed to build KasmVNC and the X server",
-         library=("el9", "release", "static")),
+         "distro packages needed to build KasmVNC and the X server"),
     Step(3, Stage.KASM, Action.HOOK, Scope.COMMON, "turbo.sh",
-         "libjpeg-turbo for KasmVNC", versions=("libjpeg_turbo",), library=("download",)),
+         "libjpeg-turbo for KasmVNC", versions=("libjpeg_turbo",)),
     Step(4, Stage.KASM, Action.HOOK, Scope.COMMON, "kasm.sh",
-         "KasmVNC server", versions=("kasmvnc",), library=("git",)),
+         "KasmVNC server", versions=("kasmvnc",)),
     Step(5, Stage.KASM, Action.HOOK, Scope.DISTRO, "xorg.sh",
-         "X server at the distro's xorg_version", versions=("xorg",), library=("xorg",)),
+         "X server at the distro's xorg_version", versions=("xorg",)),
     Step(6, Stage.KASM, Action.HOOK, Scope.DISTRO, "kclient.sh",
-         "Node.js and native build dependencies for kclient", versions=("nodejs",),
-         library=("release",)),
+         "Node.js and native build dependencies for kclient", versions=("nodejs",)),
     Step(7, Stage.KASM, Action.HOOK, Scope.COMMON, "kclient.sh",
-         "kclient with the helios patch (no file server, audio on)",
-         extras=("kclient-*.patch",), versions=("kclient",), settings=("webrtc", "file_transfer"),
-         library=("git",)),
+         "kclient with the helios patch (audio on; the file server only with file_transfer)",
+         extras=("kclient-*.patch",),
+         switched=(Switched("kclient-*-file-transfer.patch", "file_transfer", when=True),),
+         versions=("kclient",), settings=("webrtc", "file_transfer")),
     Step(8, Stage.KASM, Action.HOOK, Scope.COMMON, "package.sh",
          "packs KasmVNC, the X server, kclient and the web client into a rootfs",
-         versions=("kasmvnc", "nodejs"), consumes=(Feed.WEB_CLIENT,), library=("arch",)),
+         versions=("kasmvnc", "nodejs"), consumes=(Feed.WEB_CLIENT,)),
     Step(9, Stage.SYSTEM, Action.HOOK, Scope.DISTRO, "system.sh",
          "distro runtime packages from common/packages.toml",
-         consumes=(Feed.PACKAGE_LIST,), settings=("webrtc", "virtualgl"),
-         library=("packages", "el9")),
+         consumes=(Feed.PACKAGE_LIST,), settings=("webrtc", "virtualgl")),
     Step(10, Stage.SYSTEM, Action.HOOK, Scope.COMMON, "system.sh",
          "packages and setup common to all distros",
-         versions=("orchis_theme", "cascadia_code"), library=("git", "download")),
+         versions=("orchis_theme", "cascadia_code")),
     Step(11, Stage.IMAGE, Action.JOIN, None, "",
          "the build toolchain never reaches the image"),
     Step(12, Stage.IMAGE, Action.OVERLAY, Scope.COMMON, "root",
@@ -138,8 +126,3 @@ BUILD_ORDER: tuple[Step, ...] = (
     Step(13, Stage.IMAGE, Action.OVERLAY, Scope.DISTRO, "root",
          "distro runtime overlay (wins over common)"),
 )  # fmt: skip
-
-
-def first_consumer(feed: Feed) -> Step:
-    """The first step that reads ``feed``: where a runner must have it at hand."""
-    return next(step for step in BUILD_ORDER if feed in step.consumes)

@@ -32,8 +32,8 @@ from pipeline.layout import (
     distro_build,
     distro_root,
     drop_in_folder,
-    library_part,
 )
+from pipeline.library import Library
 from pipeline.mirror import (
     INPUTS_ENV,
     INPUTS_MOUNT,
@@ -45,7 +45,7 @@ from pipeline.mirror import (
     s6_inputs,
     step_inputs,
 )
-from pipeline.order import BUILD_ORDER, Action, Feed, Scope, Stage, Step, library_closure
+from pipeline.order import BUILD_ORDER, Action, Feed, Scope, Stage, Step
 from pipeline.platforms import arch_of, check_platform
 from pipeline.tree import MAX_SCRIPT_BYTES, Tree, too_large
 from pipeline.versions import image_ref, load_versions, section_env
@@ -53,12 +53,20 @@ from pipeline.versions import image_ref, load_versions, section_env
 
 @dataclass(frozen=True)
 class Run:
-    """One script execution: the script, the files mounted beside it, and its name in the container."""
+    """One script execution: the script, its name in the container, and the files mounted beside it."""
 
     script: Ref
-    files: tuple[Ref, ...]
     mounted: str
     """The script's file name under /helios/hooks, "<NN>-<hook>" or "<NN>-<hook>.d-<script>"."""
+    extras: tuple[Ref, ...] = ()
+    """The files it reads beside it: the step's extras (a hook), its folder's data (a drop-in)."""
+    library: tuple[Ref, ...] = ()
+    """The hook library's loader, then the parts the script uses (pipeline/library.py)."""
+
+    @property
+    def files(self) -> tuple[Ref, ...]:
+        """Everything mounted beside the script."""
+        return (*self.extras, *self.library)
 
 
 @dataclass(frozen=True)
@@ -84,8 +92,8 @@ class PlannedStep:
 
     @property
     def extras(self) -> tuple[Ref, ...]:
-        """The extra files the hook's step declares (patches, images)."""
-        return self.runs[0].files
+        """The extra files of the hook (patches, images): those its step declares, where it reads them."""
+        return self.runs[0].extras
 
 
 @dataclass(frozen=True)
@@ -143,6 +151,9 @@ class Planner:
         """A local input mirror the build takes pinned inputs from (None: the network only)."""
         self.rewrites = rewrites
         """Where the site keeps the images the plan pulls (pipeline/imagerewrite.py)."""
+        self._hook_library: tuple[Library, dict[str, Ref]] | None = None
+        self._parts: dict[Ref, tuple[Ref, ...]] = {}
+        """The library each script gets, read once for all the plans of this planner."""
 
     def plan(self, distro_name: str, platform: str, *, base: str | None = None) -> Plan:
         """The plan for ``distro_name`` (name or alias) on ``platform``; ``base`` overrides its image."""
@@ -213,10 +224,13 @@ class Planner:
 
     def _script_digest(self, script: Ref) -> str:
         """A script's digest; one too large to be a script is refused before it is read."""
+        self._check_script_size(script)
+        return self._digest(script)
+
+    def _check_script_size(self, script: Ref) -> None:
         size = self.layers.size(script)
         if size > MAX_SCRIPT_BYTES:
             raise too_large(script, size, MAX_SCRIPT_BYTES, "script")
-        return self._digest(script)
 
     def _entry_digests(self, paths: tuple[str, ...]) -> list[tuple[str, str]]:
         entries = self.mirror.entries if self.mirror is not None else {}
@@ -245,15 +259,9 @@ class Planner:
         if step.action is Action.OVERLAY:
             return PlannedStep(step, overlays=self._overlays(step, distro))
         hook = self.hook_ref(step, distro)
-        folder = hook.path.rsplit("/", 1)[0]
-        extras = tuple(
-            ref
-            for name, ref in self.layers.entries(folder).items()
-            if any(fnmatch.fnmatch(name, pattern) for pattern in step.extras) and self.layers.is_file(ref)
-        )
         mounted = f"{step.number:02d}-{step.name}"
         runs = (
-            Run(hook, (*extras, *self._library(step, hook)), mounted),
+            Run(hook, mounted, self._extras(step, distro, hook), self._library_for(hook)),
             *self._drop_ins(step, distro, mounted),
         )
         planned = PlannedStep(step, runs=runs, env=self._env(step, distro, platform))
@@ -265,21 +273,47 @@ class Planner:
         )
         return self._with_inputs(planned, inputs)
 
-    def _library(self, step: Step, script: Ref) -> tuple[Ref, ...]:
-        """The hook library a script gets: the loader lib.sh, then the parts it may call.
+    def _extras(self, step: Step, distro: Distro, hook: Ref) -> tuple[Ref, ...]:
+        """The files beside ``hook`` that its step declares, but switched ones only where it reads them."""
+        folder = hook.path.rsplit("/", 1)[0]
+        off = [s.pattern for s in step.switched if distro.setting(s.setting) is not s.when]
+        return tuple(
+            ref
+            for name, ref in self.layers.entries(folder).items()
+            if any(fnmatch.fnmatch(name, pattern) for pattern in step.extras)
+            and not any(fnmatch.fnmatch(name, pattern) for pattern in off)
+            and self.layers.is_file(ref)
+        )
 
-        A script of the repository gets the parts its step's row declares (with the parts those
-        need), so editing one part re-runs only the steps that use it. A user's script may call
-        anything the library offers, so it gets every part.
+    def _library_for(self, script: Ref) -> tuple[Ref, ...]:
+        """The hook library a script gets: the loader lib.sh, then the parts it uses.
+
+        Read from the script itself (pipeline/library.py), so an edit of a part re-runs only the
+        scripts that use it; a user's script is read the same way, and a part a user adds is found.
         """
-        found: list[Ref | None]
-        if script.layer == USER:
-            entries = sorted(self.layers.entries(LIBRARY_PARTS).items())
-            found = [ref for name, ref in entries if name.endswith(".sh")]
-        else:
-            found = [self.layers.find_file(library_part(part)) for part in library_closure(step.library)]
-        library = [self.layers.find_file(HOOK_LIBRARY), *found]
-        return tuple(ref for ref in library if ref is not None and self.layers.is_file(ref))
+        if script not in self._parts:
+            self._check_script_size(script)
+            text = self.layers.read_bytes(script).decode(errors="replace")
+            library, files = self._library_files()
+            loader = self.layers.find_file(HOOK_LIBRARY)
+            found = (loader, *(files[part] for part in library.parts_for(text)))
+            self._parts[script] = tuple(ref for ref in found if ref is not None)
+        return self._parts[script]
+
+    def _library_files(self) -> tuple[Library, dict[str, Ref]]:
+        """The hook library as read from its parts, and each part's file (the top-most layer's)."""
+        if self._hook_library is None:
+            files = {
+                name.removesuffix(".sh"): ref
+                for name, ref in self.layers.entries(LIBRARY_PARTS).items()
+                if name.endswith(".sh") and self.layers.is_file(ref)
+            }
+            texts = {}
+            for part, ref in files.items():
+                self._check_script_size(ref)
+                texts[part] = self.layers.read_bytes(ref).decode(errors="replace")
+            self._hook_library = (Library.read(texts), files)
+        return self._hook_library
 
     def _folders(self, step: Step, distro: Distro, leaf: str) -> list[str]:
         """Where ``leaf`` of ``step`` may live, nearest first (distro hooks follow ``extends``)."""
@@ -318,7 +352,7 @@ class Planner:
         files = {name: ref for name, ref in merged.items() if self.layers.is_file(ref)}
         data = tuple(ref for name, ref in files.items() if not name.endswith(".sh"))
         return [
-            Run(ref, (*data, *self._library(step, ref)), f"{mounted.removesuffix('.sh')}.d-{name}")
+            Run(ref, f"{mounted.removesuffix('.sh')}.d-{name}", data, self._library_for(ref))
             for name, ref in sorted(files.items())
             if name.endswith(".sh")
         ]

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 
 from pipeline.catalogue import Catalogue
 from pipeline.errors import printable
-from pipeline.layout import COMMON_BUILD, COMMON_ROOT, HOOK_LIBRARY, LIBRARY_PARTS, distro_build, distro_root
+from pipeline.layout import COMMON_BUILD, COMMON_ROOT, HOOK_LIBRARY, distro_build, distro_root
 from pipeline.mirror import Mirror, State
 from pipeline.order import BUILD_ORDER, Action, Scope
 from pipeline.plan import Plan
@@ -58,7 +58,7 @@ def plan_table(plan: Plan, *, digests: bool = False) -> str:
             add(number, stage, origins, " + ".join(f"{ref}/" for ref in overlays) or "(no overlay)", digest)
         else:
             hook, *drop_ins = planned.runs
-            extras = [ref.name for ref in hook.files if not _is_library(ref.path)]
+            extras = [ref.name for ref in hook.extras]
             add(number, stage, hook.script.layer,
                 f"{hook.script}" + (f"  [+ {', '.join(extras)}]" if extras else ""), digest)  # fmt: skip
             for index, run in enumerate(drop_ins, start=1):
@@ -66,14 +66,10 @@ def plan_table(plan: Plan, *, digests: bool = False) -> str:
     title = f"{plan.distro.name} ({plan.distro.description}) on {plan.platform}, base {plan.base}" + (
         f", extends {plan.distro.extends}" if plan.distro.extends else ""
     )
-    library = next((f for p in plan.steps for r in p.runs for f in r.files if f.path == HOOK_LIBRARY), None)
+    library = next((f for p in plan.steps for r in p.runs for f in r.library if f.path == HOOK_LIBRARY), None)
     if library is not None:
-        title += f"; every script gets {library} as /helios/hooks/lib.sh, with the parts its step uses"
+        title += f"; every script gets {library} as /helios/hooks/lib.sh, with the library parts it uses"
     return printable(title) + "\n" + _table(rows)
-
-
-def _is_library(path: str) -> bool:
-    return path == HOOK_LIBRARY or path.startswith(f"{LIBRARY_PARTS}/")
 
 
 def _markdown(rows: list[list[str]]) -> str:

@@ -47,13 +47,15 @@ def package_listing(plan: Plan) -> str:
 def run_layout(run: Run) -> dict[str, tuple[Ref, int | None]]:
     """The files of /helios/hooks while ``run`` executes: name -> (source, permissions).
 
-    The script under its mounted name, executable; every file beside it under its own name, the
-    hook library's parts in lib/ beside the loader lib.sh.
+    The script under its mounted name, executable; its extras under their own names; the hook
+    library's parts in lib/ beside the loader lib.sh.
     """
     layout: dict[str, tuple[Ref, int | None]] = {run.mounted: (run.script, 0o755)}
-    for extra in run.files:
-        in_library = extra.path.startswith(f"{LIBRARY_PARTS}/")
-        layout[f"lib/{extra.name}" if in_library else extra.name] = (extra, None)
+    for extra in run.extras:
+        layout[extra.name] = (extra, None)
+    for part in run.library:
+        in_library = part.path.startswith(f"{LIBRARY_PARTS}/")
+        layout[f"lib/{part.name}" if in_library else part.name] = (part, None)
     return layout
 
 

@@ -279,8 +279,6 @@ class SnapshotTree:
     files: Mapping[str, bytes | None]
     digests: Mapping[str, str] = field(default_factory=dict)
     """Content digests of files or whole directories, when known."""
-    heads: Mapping[str, bytes] = field(default_factory=dict)
-    """The first line of files whose content is not loaded (scripts: their shebang)."""
     sizes: Mapping[str, int] = field(default_factory=dict)
     """The size of files whose content is not loaded, when known."""
 
@@ -305,10 +303,7 @@ class SnapshotTree:
         return content
 
     def head(self, path: str, count: int) -> bytes:
-        content = self.files.get(path)
-        if content is None and path not in self.heads:
-            raise FileNotFoundError(path)
-        return (content if content is not None else self.heads[path])[:count]
+        return self.read_bytes(path)[:count]
 
     def size(self, path: str) -> int:
         content = self.files.get(path)

@@ -2,10 +2,11 @@
 # Helios hook library: the shell functions the build hooks share.
 #
 # This file is a loader: it sources every part of the library present in lib/ beside it. The parts
-# live in common/build/lib/<part>.sh, and the pipeline mounts only the parts a step uses (its row's
-# `library` in pipeline/order.py, with the parts those need) at /helios/hooks/lib/, beside this file
-# at /helios/hooks/lib.sh, so an edit of one part re-runs only the steps that mount it. A script
-# sources it right after `set -euo pipefail`:
+# live in common/build/lib/<part>.sh, and the pipeline mounts only the parts a script uses (read
+# from the script by pipeline/library.py: the functions it runs and the constants it expands, with
+# the parts those use) at /helios/hooks/lib/, beside this file at /helios/hooks/lib.sh, so an edit
+# of one part re-runs only the scripts that use it. A script sources it right after
+# `set -euo pipefail`:
 #
 #   # shellcheck source=common/build/lib.sh
 #   source "${HELIOS_LIB:-/helios/hooks/lib.sh}"

@@ -20,7 +20,7 @@ from typing import Any
 
 from pipeline.linkcheck import LINK_CHECK
 from pipeline.mirror import Mirror
-from pipeline.order import Feed, Stage, first_consumer
+from pipeline.order import BUILD_ORDER, Feed, Stage
 from pipeline.plan import Plan, Planner
 from pipeline.platforms import check_platform
 from pipeline.tree import LocalTree
@@ -111,7 +111,8 @@ def rehearse_build(repo: Path, shared_inputs: Path, results: Results) -> Built:
         root = WORK / "kasm"
         results.timing("rootfs kasm (trixie)", make_rootfs(trixie, root, logs / "rootfs-kasm.log"))
         kasm = runner(Stage.KASM, root, {"PATH": IMAGE_PATH})
-        packing = first_consumer(Feed.WEB_CLIENT).number  # the kasm steps before it need no web client
+        # The kasm steps before the first that reads the web client need none: they run meanwhile.
+        packing = next(step.number for step in BUILD_ORDER if Feed.WEB_CLIENT in step.consumes)
         kasm.run_stage(before=packing)
         kasm.run_from(packing, {Feed.WEB_CLIENT: web_out.result()})
         system_done.result()

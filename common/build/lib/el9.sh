@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # Helios hook library, part el9: EPEL 9 and CRB on EL9: enable_epel_crb.
 #
-# Mounted at /helios/hooks/lib/el9.sh for the steps whose row in pipeline/order.py names it (or
-# a part that needs it); /helios/hooks/lib.sh sources every part present. Functions whose name
+# Mounted at /helios/hooks/lib/el9.sh for the scripts that use it, directly or through another
+# part (pipeline/library.py); /helios/hooks/lib.sh sources every part present. Functions whose name
 # starts with _ are internal to the library: hooks call the others (docs/hooks.md).
 
 # --- EL9 repositories (RHEL family, steps 2 and 9) -----------------------------------------------

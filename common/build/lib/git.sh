@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # Helios hook library, part git: git sources at a full commit id, and patches that must apply: git_checkout, git_apply_patches.
 #
-# Mounted at /helios/hooks/lib/git.sh for the steps whose row in pipeline/order.py names it (or
-# a part that needs it); /helios/hooks/lib.sh sources every part present. Functions whose name
+# Mounted at /helios/hooks/lib/git.sh for the scripts that use it, directly or through another
+# part (pipeline/library.py); /helios/hooks/lib.sh sources every part present. Functions whose name
 # starts with _ are internal to the library: hooks call the others (docs/hooks.md).
 
 # --- git sources ---------------------------------------------------------------------------------

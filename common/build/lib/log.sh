@@ -1,9 +1,9 @@
 # shellcheck shell=bash
 # Helios hook library, part log: the step's log lines and early checks: banner, log, die, require_env, require_tools.
-# Every other part uses it, so every step mounts it.
+# Every other part uses it, so every script that uses the library gets it.
 #
-# Mounted at /helios/hooks/lib/log.sh for the steps whose row in pipeline/order.py names it (or
-# a part that needs it); /helios/hooks/lib.sh sources every part present. Functions whose name
+# Mounted at /helios/hooks/lib/log.sh for the scripts that use it, directly or through another
+# part (pipeline/library.py); /helios/hooks/lib.sh sources every part present. Functions whose name
 # starts with _ are internal to the library: hooks call the others (docs/hooks.md).
 
 # --- log -----------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # Helios hook library, part release: verified release tarballs: install_release, install_nodejs.
 #
-# Mounted at /helios/hooks/lib/release.sh for the steps whose row in pipeline/order.py names it (or
-# a part that needs it); /helios/hooks/lib.sh sources every part present. Functions whose name
+# Mounted at /helios/hooks/lib/release.sh for the scripts that use it, directly or through another
+# part (pipeline/library.py); /helios/hooks/lib.sh sources every part present. Functions whose name
 # starts with _ are internal to the library: hooks call the others (docs/hooks.md).
 
 # --- release trees -------------------------------------------------------------------------------

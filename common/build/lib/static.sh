@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # Helios hook library, part static: a pinned CMake library a distro lacks, built static: build_static_library.
 #
-# Mounted at /helios/hooks/lib/static.sh for the steps whose row in pipeline/order.py names it (or
-# a part that needs it); /helios/hooks/lib.sh sources every part present. Functions whose name
+# Mounted at /helios/hooks/lib/static.sh for the scripts that use it, directly or through another
+# part (pipeline/library.py); /helios/hooks/lib.sh sources every part present. Functions whose name
 # starts with _ are internal to the library: hooks call the others (docs/hooks.md).
 
 # --- libraries KasmVNC needs that a distro lacks (step 2) ----------------------------------------

@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # Helios hook library, part xorg: the X server that becomes Xvnc: build_xorg_server.
 #
-# Mounted at /helios/hooks/lib/xorg.sh for the steps whose row in pipeline/order.py names it (or
-# a part that needs it); /helios/hooks/lib.sh sources every part present. Functions whose name
+# Mounted at /helios/hooks/lib/xorg.sh for the scripts that use it, directly or through another
+# part (pipeline/library.py); /helios/hooks/lib.sh sources every part present. Functions whose name
 # starts with _ are internal to the library: hooks call the others (docs/hooks.md).
 
 # --- the X server (step 5) -----------------------------------------------------------------------
