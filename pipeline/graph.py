@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import dagger
 from dagger import dag
 
+from pipeline.converter import share_converter
 from pipeline.imageconfig import (
     ENTRYPOINT,
     HEALTH_INTERVAL_S,
@@ -37,6 +38,9 @@ from pipeline.stepmounts import (
     packages_record_script,
     run_layout,
 )
+
+# dagger-io would make a cattrs converter for every selection of the graph (pipeline/converter.py).
+share_converter()
 
 
 class Sources:

@@ -197,16 +197,21 @@ def test_the_committed_lock_is_what_the_runtime_resolves(runtime):
     )
 
 
-def test_the_module_installs_and_registers_in_the_engines_python_runtime(runtime):
+@pytest.fixture(scope="module")
+def installed(runtime):
+    """Steps 3 and 4: the module and the vendored SDK installed as the runtime installs them."""
     uv, _, venv, run = runtime
     installed = run(uv, "pip", "install", "-e", "./sdk", "-e", ".", "--no-deps", "-r", "requirements.lock",
                     UV_COMPILE_BYTECODE="1")  # fmt: skip
     assert installed.returncode == 0, installed.stderr
     assert "dagger-io==0.0.0" in installed.stderr, "the vendored SDK (0.0.0) must be the one installed"
-
     checked = run(uv, "pip", "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    return venv, run
 
+
+def test_the_module_installs_and_registers_in_the_engines_python_runtime(installed):
+    venv, run = installed
     registered = run(str(venv / "bin/python"), str(REPO / "tests/module_typedefs.py"))
     assert registered.returncode == 0, registered.stderr
     main = json.loads(registered.stdout)["objects"]["Helios"]
@@ -214,3 +219,24 @@ def test_the_module_installs_and_registers_in_the_engines_python_runtime(runtime
         "source", "hooks", "inputs", "offline", "image_rewrite", "revision", "source_url", "source_date_epoch"
     ]  # fmt: skip
     assert {"build", "publish", "publish_all", "smoke"} <= set(main["functions"])
+
+
+SHARED_CONVERTER_CHECK = """
+from dagger.client import _core
+import dagger.client
+from pipeline import converter, graph
+assert dagger.client._core.__file__.startswith(SDK), dagger.client._core.__file__
+assert _core.make_converter is converter.SharedConverter, "the shared converter is not in place"
+assert converter._sample(converter.SharedConverter) == converter._sample(converter.ORIGINAL)
+print("shared")
+"""
+
+
+def test_the_shared_converter_takes_its_place_in_the_engines_vendored_sdk(installed, runtime):
+    """pipeline/converter.py puts itself in place in the SDK the runtime installs, queries unchanged."""
+    venv, run = installed
+    _, context, _, _ = runtime
+    code = f"SDK = {str(context / 'sdk')!r}\n" + SHARED_CONVERTER_CHECK
+    done = run(str(venv / "bin/python"), "-c", code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "shared"

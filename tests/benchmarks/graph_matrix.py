@@ -77,7 +77,8 @@ class Matrix:
 
 
 class ConverterCounter:
-    """Counts the cattrs converters dagger-io makes (one per Context, unless shared)."""
+    """Counts the cattrs converters dagger-io makes (one per Context, unless shared): its _core
+    makes each with cattrs' JSON preset, which it imports as make_json_converter."""
 
     def __init__(self) -> None:
         from dagger.client import _core
@@ -86,18 +87,18 @@ class ConverterCounter:
         self.count = 0
 
     def __enter__(self) -> ConverterCounter:
-        made = self.module.make_converter
+        made = self.module.make_json_converter
 
         def counting(*args: Any, **kwargs: Any) -> Any:
             self.count += 1
             return made(*args, **kwargs)
 
         self._made = made
-        self.module.make_converter = counting
+        self.module.make_json_converter = counting
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.module.make_converter = self._made
+        self.module.make_json_converter = self._made
 
 
 def walk(root: Path, versions: dict[str, Any]) -> Matrix:
