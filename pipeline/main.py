@@ -7,10 +7,11 @@ here only picks targets and hands them to the engine-free core and :mod:`pipelin
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, Self, TypeVar
 
 import dagger
 from dagger import DefaultPath, Doc, Ignore, Name, dag, function, object_type
@@ -18,7 +19,8 @@ from dagger import DefaultPath, Doc, Ignore, Name, dag, function, object_type
 # The SDK's way to fail without a traceback (FunctionError), and the base of all its own reports.
 from dagger.mod._exceptions import FunctionError, ModuleError
 
-from pipeline import shipping, smoke, supply
+from pipeline import publishing, shipping, smoke
+from pipeline.choice import Choice, plans_for
 from pipeline.errors import HeliosError
 from pipeline.failure import engine_error
 from pipeline.graph import Sources
@@ -26,18 +28,10 @@ from pipeline.hookcheck import directory_problems, first_hazard
 from pipeline.imagerewrite import ImageRewrites
 from pipeline.layers import Layers
 from pipeline.layout import source_ignore
-from pipeline.mirror import plan_inputs
 from pipeline.mirror_dagger import list_mirror, make_mirror
-from pipeline.plan import Planner
+from pipeline.plan import Plan, Planner, plan_inputs
 from pipeline.platforms import check_platform
-from pipeline.release import (
-    DEFAULT_PLATFORMS,
-    Metadata,
-    check_address,
-    check_credentials,
-    helios_version,
-    matrix,
-)
+from pipeline.release import DEFAULT_PLATFORMS, Metadata, helios_version, publication
 from pipeline.render import distros_table, inputs_table, plan_table
 from pipeline.signing import Login, Signing
 from pipeline.snapshot import snapshot
@@ -61,21 +55,8 @@ ChannelArg = Annotated[
     str | None, Doc("publish as <channel>-<distro> (e.g. unstable for main) instead of release tags")
 ]
 AddressArg = Annotated[str, Doc("registry repository without a tag, e.g. ghcr.io/org/helios")]
-UsernameArg = Annotated[str | None, Doc("registry username (default: the caller's docker credentials)")]
-PasswordArg = Annotated[dagger.Secret | None, Doc("registry password or token, e.g. env://REGISTRY_TOKEN")]
 SbomArg = Annotated[
     bool, Doc("attach an SPDX SBOM to each pushed image as an OCI referrer (--sbom=false to skip)")
-]
-CosignKeyArg = Annotated[
-    dagger.Secret | None,
-    Doc("sign the pushed digests with this cosign private key, e.g. file://./cosign.key"),
-]
-CosignPasswordArg = Annotated[
-    dagger.Secret | None, Doc("the cosign key's password, e.g. env://COSIGN_PASSWORD")
-]
-OidcTokenArg = Annotated[
-    dagger.Secret | None,
-    Doc("sign keyless (Sigstore) with this CI OIDC token of audience sigstore, e.g. env://SIGSTORE_ID_TOKEN"),
 ]
 
 P = ParamSpec("P")
@@ -166,6 +147,49 @@ class Helios:
         int,
         Doc("SOURCE_DATE_EPOCH: Unix time of the created label and of copied files (pass the commit time)"),
     ] = 0
+    # Set by with_registry and with_signing, not by the constructor; kept between chained calls.
+    registry_username: str | None = dataclasses.field(default=None, init=False)
+    registry_password: dagger.Secret | None = dataclasses.field(default=None, init=False)
+    cosign_key: dagger.Secret | None = dataclasses.field(default=None, init=False)
+    cosign_password: dagger.Secret | None = dataclasses.field(default=None, init=False)
+    oidc_token: dagger.Secret | None = dataclasses.field(default=None, init=False)
+
+    @function
+    @user_errors
+    async def with_registry(
+        self,
+        username: Annotated[str, Doc("registry username")],
+        password: Annotated[dagger.Secret, Doc("registry password or token, e.g. env://REGISTRY_TOKEN")],
+    ) -> Self:
+        """Push, attach and sign with this registry login instead of the caller's docker credentials."""
+        self.registry_username, self.registry_password = username, password
+        return self
+
+    @function
+    @user_errors
+    async def with_signing(
+        self,
+        cosign_key: Annotated[
+            dagger.Secret | None,
+            Doc("sign with this cosign private key, e.g. file://./cosign.key"),
+        ] = None,
+        cosign_password: Annotated[
+            dagger.Secret | None, Doc("the cosign key's password, e.g. env://COSIGN_PASSWORD")
+        ] = None,
+        oidc_token: Annotated[
+            dagger.Secret | None,
+            Doc("sign keyless (Sigstore) with this CI OIDC token of audience sigstore, e.g. env://TOKEN"),
+        ] = None,
+    ) -> Self:
+        """Sign what publish pushes (images and SBOMs), and what sign is given: with a key, or keyless."""
+        how = Signing(cosign_key, cosign_password, oidc_token)
+        if not how.enabled:
+            raise HeliosError(
+                "with-signing: nothing to sign with",
+                hint=f"pass {spell('a cosign key', MODULE)} or {spell('a keyless signing token', MODULE)}",
+            )
+        self.cosign_key, self.cosign_password, self.oidc_token = cosign_key, cosign_password, oidc_token
+        return self
 
     @function
     @user_errors
@@ -183,7 +207,8 @@ class Helios:
         platforms: Annotated[list[str] | None, Doc("target platforms (default: the engine's own)")] = None,
     ) -> dagger.Directory:
         """Build every distro (or a subset) concurrently; returns helios-<distro>-<arch>.tar files."""
-        images = await self._images(distros, platforms or [await self._platform(None)])
+        default = () if platforms else (await self._platform(None),)
+        images = await self._images(Choice.of(distros, platforms, default=default))
         await shipping.sync_all(images)
         return shipping.tarballs(images)
 
@@ -197,30 +222,15 @@ class Helios:
         tag: Annotated[list[str] | None, Doc("tags to push instead of <version>-<distro>, <distro>")] = None,
         channel: ChannelArg = None,
         platforms: PlatformsArg = None,
-        username: UsernameArg = None,
-        password: PasswordArg = None,
         base: BaseArg = None,
         sbom: SbomArg = True,
-        cosign_key: CosignKeyArg = None,
-        cosign_password: CosignPasswordArg = None,
-        oidc_token: OidcTokenArg = None,
     ) -> list[str]:
-        """Push a distro's image, multi-arch, under its tags, with its SBOM and (if asked) signatures.
+        """Push a distro's image, multi-arch, under its tags, with its SBOM and (with-signing) signatures.
 
         Returns the references with digests, then one line per SBOM and signature pushed.
         """
-        return await self._publish(
-            [distro],
-            address,
-            platforms,
-            tags=tag,
-            channel=channel,
-            username=username,
-            password=password,
-            base=base,
-            sbom=sbom,
-            signing=Signing(cosign_key, cosign_password, oidc_token),
-        )
+        choice = Choice.of([distro], platforms, default=DEFAULT_PLATFORMS, base=base)
+        return await self._ship(choice, address, tags=tag, channel=channel, sbom=sbom)
 
     # Pushes on every call, as publish does.
     @never_cached
@@ -231,24 +241,11 @@ class Helios:
         distros: DistrosArg = None,
         channel: ChannelArg = None,
         platforms: PlatformsArg = None,
-        username: UsernameArg = None,
-        password: PasswordArg = None,
         sbom: SbomArg = True,
-        cosign_key: CosignKeyArg = None,
-        cosign_password: CosignPasswordArg = None,
-        oidc_token: OidcTokenArg = None,
     ) -> list[str]:
         """Push every distro (or a subset), multi-arch, with SBOMs; returns references, SBOMs, signatures."""
-        return await self._publish(
-            distros,
-            address,
-            platforms,
-            channel=channel,
-            username=username,
-            password=password,
-            sbom=sbom,
-            signing=Signing(cosign_key, cosign_password, oidc_token),
-        )
+        choice = Choice.of(distros, platforms, default=DEFAULT_PLATFORMS)
+        return await self._ship(choice, address, channel=channel, sbom=sbom)
 
     # Signs on every call.
     @never_cached
@@ -258,24 +255,18 @@ class Helios:
         reference: Annotated[
             list[str], Doc("digest references to sign, as publish printed them (images and SBOMs)")
         ],
-        username: UsernameArg = None,
-        password: PasswordArg = None,
-        cosign_key: CosignKeyArg = None,
-        cosign_password: CosignPasswordArg = None,
-        oidc_token: OidcTokenArg = None,
     ) -> list[str]:
-        """Sign images and SBOMs pushed earlier, e.g. with a CI OIDC token fetched just before."""
-        how = Signing(cosign_key, cosign_password, oidc_token)
+        """Sign images and SBOMs pushed earlier (chain with-signing first), e.g. with a fresh CI token."""
+        how = await self._signing()
         if not how.enabled:
             raise HeliosError(
-                "nothing to sign with",
-                hint=f"pass {spell('a cosign key', MODULE)} or {spell('a keyless signing token', MODULE)}",
+                "sign: nothing to sign with",
+                hint="chain with-signing before it, with "
+                f"{spell('a cosign key', MODULE)} or {spell('a keyless signing token', MODULE)}",
             )
-        check_credentials(username, password is not None, MODULE)
-        if cosign_key is not None:
-            await supply.check_key_secret(cosign_key)
-        login = Login(reference[0].partition("@")[0] if reference else "", username, password)
-        return [a.line() for a in await supply.sign_pushed(reference, login, how, self._rewrites())]
+        address = reference[0].partition("@")[0] if reference else ""
+        login = Login(address, self.registry_username, self.registry_password)
+        return [a.line() for a in await publishing.sign_pushed(reference, login, how, self._rewrites())]
 
     @function
     @user_errors
@@ -331,12 +322,10 @@ class Helios:
     @user_errors
     async def inputs(self, distros: DistrosArg = None, platforms: PlatformsArg = None) -> dagger.Directory:
         """Every pinned upstream input the selection needs, verified, as an input mirror to export."""
-        planner = await self._planner()
-        targets = matrix(planner.catalogue, distros, platforms or DEFAULT_PLATFORMS)
-        plans = [planner.plan(t.distro, t.platform) for t in targets]
+        plans = plans_for(await self._planner(), Choice.of(distros, platforms, default=DEFAULT_PLATFORMS))
         return make_mirror(plan_inputs(plans), plans[0].web_image)
 
-    # What the functions share: the planner, the targets' lazy images, and the push.
+    # What the functions share: the planner, the chosen plans' lazy images, and the publish.
 
     async def _planner(
         self, *, digests: bool = False, mirror: bool = False, offline: bool = False
@@ -361,49 +350,51 @@ class Helios:
     async def _platform(self, platform: str | None) -> str:
         return check_platform(platform if platform is not None else str(await dag.default_platform()))
 
-    async def _images(
-        self, distros: list[str] | None, platforms: list[str], *, base: str | None = None
-    ) -> list[shipping.Built]:
-        """Lazy images of every distro x platform; every bad input fails here, before any work runs."""
-        planner = await self._planner(mirror=True, offline=self.offline)
-        targets = matrix(planner.catalogue, distros, platforms)
-        metadata = Metadata(helios_version(), self.revision, self.source_url, self.source_date_epoch)
+    def _metadata(self) -> Metadata:
+        return Metadata(helios_version(), self.revision, self.source_url, self.source_date_epoch)
+
+    async def _plans(self, choice: Choice) -> tuple[Plan, ...]:
+        """The chosen plans, with the --inputs mirror; every bad input fails here, before any work runs."""
+        return plans_for(await self._planner(mirror=True, offline=self.offline), choice)
+
+    async def _images(self, choice: Choice) -> list[shipping.Built]:
         sources = Sources(self.source, self.hooks, self.mirror)
-        return shipping.plan_images(planner, sources, targets, metadata, base=base)
+        return shipping.images_of(await self._plans(choice), sources, self._metadata())
 
     async def _image(self, distro: str, platform: str | None, base: str | None) -> shipping.Built:
-        (built,) = await self._images([distro], [await self._platform(platform)], base=base)
+        choice = Choice(distros=(distro,), platforms=(await self._platform(platform),), base=base)
+        (built,) = await self._images(choice)
         return built
 
-    async def _publish(
+    async def _signing(self) -> Signing:
+        """How with-signing said to sign; a key that is no cosign private key fails here."""
+        how = Signing(self.cosign_key, self.cosign_password, self.oidc_token)
+        if how.key is not None:
+            await publishing.check_key_secret(how.key)
+        return how
+
+    async def _ship(
         self,
-        distros: list[str] | None,
+        choice: Choice,
         address: str,
-        platforms: list[str] | None,
         *,
         tags: list[str] | None = None,
         channel: str | None = None,
-        username: str | None = None,
-        password: dagger.Secret | None = None,
-        base: str | None = None,
         sbom: bool = True,
-        signing: Signing | None = None,
     ) -> list[str]:
-        address = check_address(address)
-        check_credentials(username, password is not None, MODULE)
-        how = signing or Signing()
-        if how.key is not None:
-            await supply.check_key_secret(how.key)
-        images = await self._images(distros, platforms or list(DEFAULT_PLATFORMS), base=base)
-        shipped = await shipping.publish(
-            images,
-            address,
-            version=helios_version(),
-            tags=tags,
-            channel=channel,
-            username=username,
-            password=password,
+        """Publish the chosen images to ``address``: checked before anything is built, then shipped."""
+        how = await self._signing()
+        metadata = self._metadata()
+        plans = await self._plans(choice)
+        where = publication(address, plans, version=metadata.version, tags=tags, channel=channel)
+        destination = publishing.Destination(
+            publication=where,
+            username=self.registry_username,
+            password=self.registry_password,
+            signing=how,
+            sbom=sbom,
+            rewrites=self._rewrites(),
         )
-        extras = supply.Supply(Login(address, username, password), how, sbom, self._rewrites())
-        attached = await supply.attach_and_sign(images, shipped, extras, version=helios_version())
-        return supply.report_lines(shipped, attached)
+        images = shipping.images_of(plans, Sources(self.source, self.hooks, self.mirror), metadata)
+        shipment = await publishing.ship(images, destination, version=metadata.version)
+        return shipment.lines()

@@ -16,13 +16,10 @@ import enum
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pipeline.errors import HeliosError
 from pipeline.versions import SOURCE, section_env
-
-if TYPE_CHECKING:
-    from pipeline.plan import Plan
 
 INPUTS_MOUNT = "/helios/inputs"
 """Where a step finds its own mirror entries, read-only."""
@@ -265,8 +262,3 @@ def unique(inputs: Iterable[Input]) -> list[Input]:
     for item in inputs:
         first.setdefault(item.path, item)
     return list(first.values())
-
-
-def plan_inputs(plans: Iterable[Plan]) -> list[Input]:
-    """Every input the ``plans`` consume (their steps', s6-overlay's), without repeats."""
-    return unique(item for plan in plans for planned in plan.steps for item in planned.inputs)

@@ -41,9 +41,9 @@ from pipeline.mirror import (
     REPAIR_HINT,
     Input,
     Mirror,
-    plan_inputs,
     s6_inputs,
     step_inputs,
+    unique,
 )
 from pipeline.order import BUILD_ORDER, Action, Feed, Scope, Stage, Step
 from pipeline.platforms import arch_of, check_platform
@@ -157,7 +157,10 @@ class Planner:
 
     def plan(self, distro_name: str, platform: str, *, base: str | None = None) -> Plan:
         """The plan for ``distro_name`` (name or alias) on ``platform``; ``base`` overrides its image."""
-        distro = self.catalogue.get(distro_name)
+        return self.plan_distro(self.catalogue.get(distro_name), platform, base=base)
+
+    def plan_distro(self, distro: Distro, platform: str, *, base: str | None = None) -> Plan:
+        """The plan for ``distro`` of this planner's catalogue on ``platform``."""
         platform = check_platform(platform)
         base = self.rewrites.apply(_check_base(distro, base))
         web_image = self.rewrites.apply(image_ref(self.versions, "node"))
@@ -200,13 +203,13 @@ class Planner:
             s6_overlay=self._s6(),
         )
 
-    def plan_all(self, targets: Iterable[tuple[str, str]], *, base: str | None = None) -> list[Plan]:
+    def plan_all(self, targets: Iterable[tuple[Distro, str]], *, base: str | None = None) -> list[Plan]:
         """The plans of ``targets`` (distro, platform), refused when the mirror cannot serve them.
 
         Every pinned input the plans consume is looked up in the mirror before anything runs: a
         corrupt entry would fail its step, and offline a missing one would (see Mirror.refusals).
         """
-        plans = [self.plan(distro, platform, base=base) for distro, platform in targets]
+        plans = [self.plan_distro(distro, platform, base=base) for distro, platform in targets]
         if self.mirror is not None:
             problems = self.mirror.refusals(plan_inputs(plans))
             if problems:
@@ -394,6 +397,11 @@ class Planner:
             raise HeliosError(f"{PACKAGES_FILE} is missing", hint="restore the unified package list")
         text = repo.read_bytes(PACKAGES_FILE).decode()
         return tuple(package_list(text, distro.packages, source=PACKAGES_FILE))
+
+
+def plan_inputs(plans: Iterable[Plan]) -> list[Input]:
+    """Every pinned input the ``plans`` consume (their steps', s6-overlay's), without repeats."""
+    return unique(item for plan in plans for planned in plan.steps for item in planned.inputs)
 
 
 def step_sections(step: Step, distro: Distro) -> tuple[str, ...]:

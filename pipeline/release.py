@@ -1,4 +1,4 @@
-"""Release rules without an engine: registry addresses, image tags, and the distro x platform matrix.
+"""Release rules without an engine: registry addresses, image tags, labels and registry logins.
 
 Everything here is checked before anything runs, so a typo in an address or a tag never costs a build.
 """
@@ -6,15 +6,18 @@ Everything here is checked before anything runs, so a typo in an address or a ta
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from pipeline.catalogue import Catalogue
 from pipeline.errors import HeliosError
 from pipeline.imageref import NAME, TAG
-from pipeline.platforms import PLATFORMS, check_platform
+from pipeline.platforms import PLATFORMS
 from pipeline.spelling import Front, spell
+
+if TYPE_CHECKING:  # `helios --version` reads the version here without loading the planner
+    from pipeline.plan import Plan
 
 DEFAULT_PLATFORMS = tuple(PLATFORMS)
 LATEST = "latest"
@@ -133,30 +136,6 @@ class Metadata:
             )
 
 
-@dataclass(frozen=True)
-class Target:
-    """One image to build: a distro for one platform."""
-
-    distro: str
-    platform: str
-
-
-def select_distros(catalogue: Catalogue, names: Iterable[str] | None) -> list[str]:
-    """Canonical names of the chosen distros (aliases resolved), or all of them; no duplicates."""
-    chosen = list(names or [])
-    if not chosen:
-        return catalogue.names()
-    return list(dict.fromkeys(catalogue.get(name).name for name in chosen))
-
-
-def matrix(
-    catalogue: Catalogue, distros: Iterable[str] | None, platforms: Iterable[str] | None
-) -> list[Target]:
-    """Every chosen distro for every chosen platform (defaults: all distros, amd64 and arm64)."""
-    chosen_platforms = list(dict.fromkeys(check_platform(p) for p in (platforms or DEFAULT_PLATFORMS)))
-    return [Target(d, p) for d in select_distros(catalogue, distros) for p in chosen_platforms]
-
-
 def tags_by_distro(
     distros: Sequence[str],
     version: str,
@@ -176,6 +155,34 @@ def tags_by_distro(
     return {
         d: tags_for(version, d, is_default=d in defaults, override=override, channel=channel) for d in unique
     }
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What a publish pushes: the repository, and the tags of each distro, both checked."""
+
+    address: str
+    tags: Mapping[str, tuple[str, ...]]
+    """Per distro, in the order its images were chosen."""
+
+
+def publication(
+    address: str,
+    plans: Sequence[Plan],
+    *,
+    version: str,
+    tags: Sequence[str] | None = None,
+    channel: str | None = None,
+) -> Publication:
+    """Where ``plans``' images go and under which tags: the address and every tag checked, once.
+
+    Custom ``tags`` replace the release tags (one distro only); a ``channel`` gives channel tags.
+    """
+    checked = check_address(address)
+    distros = [plan.distro.name for plan in plans]
+    defaults = [plan.distro.name for plan in plans if plan.distro.is_default]
+    by_distro = tags_by_distro(distros, version, defaults, tags, channel)
+    return Publication(checked, {distro: tuple(chosen) for distro, chosen in by_distro.items()})
 
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

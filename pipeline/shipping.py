@@ -1,6 +1,6 @@
-"""Building many images at once and publishing them, for the module and the CLI alike.
+"""Building many images at once and pushing them, for the module and the CLI alike.
 
-Images of every target are built concurrently; identical work (the web client of distros with the
+Images of every plan are built concurrently; identical work (the web client of distros with the
 same WebRTC setting, s6-overlay per architecture, equal package lists) has an identical graph, so
 the engine does it once. A failure names its distro, platform, step and hook.
 """
@@ -17,19 +17,27 @@ from dagger import dag
 from pipeline import graph
 from pipeline.errors import BuildError, HeliosError
 from pipeline.failure import describe_failure, engine_error, engine_failure
-from pipeline.plan import Plan, Planner
-from pipeline.release import Metadata, Target, tags_by_distro
+from pipeline.plan import Plan
+from pipeline.release import Metadata, Publication
+from pipeline.signing import Login
 
 Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
 class Built:
-    """One target's plan and its (lazy) image."""
+    """One plan and its (lazy) image."""
 
-    target: Target
     plan: Plan
     image: dagger.Container
+
+    @property
+    def distro(self) -> str:
+        return self.plan.distro.name
+
+    @property
+    def platform(self) -> str:
+        return self.plan.platform
 
 
 @dataclass(frozen=True)
@@ -40,19 +48,6 @@ class Shipped:
     platform: str
     reference: str
     digest: str
-
-
-def plan_images(
-    planner: Planner,
-    sources: graph.Sources,
-    targets: Sequence[Target],
-    metadata: Metadata,
-    *,
-    base: str | None = None,
-) -> list[Built]:
-    """Plans and lazy images for ``targets``; every bad input fails here, before any work runs."""
-    plans = planner.plan_all(((target.distro, target.platform) for target in targets), base=base)
-    return images_of(plans, sources, metadata)
 
 
 def images_of(plans: Sequence[Plan], sources: graph.Sources, metadata: Metadata) -> list[Built]:
@@ -67,7 +62,7 @@ def images_of(plans: Sequence[Plan], sources: graph.Sources, metadata: Metadata)
             epoch=metadata.epoch,
         )
         image = graph.image(sources, plan, labels=labels, epoch=metadata.epoch)
-        built.append(Built(Target(plan.distro.name, plan.platform), plan, image))
+        built.append(Built(plan, image))
     return built
 
 
@@ -121,77 +116,53 @@ async def sync_all(images: Sequence[Built], progress: Progress | None = None) ->
 
 
 def _label(built: Built) -> str:
-    return f"{built.target.distro} ({built.target.platform})"
+    return f"{built.distro} ({built.platform})"
 
 
-def tarball_name(target: Target) -> str:
-    return f"helios-{target.distro}-{target.platform.rsplit('/', 1)[-1]}.tar"
+def tarball_name(built: Built) -> str:
+    return f"helios-{built.distro}-{built.plan.arch}.tar"
 
 
 def tarballs(images: Sequence[Built]) -> dagger.Directory:
     """A directory with one OCI tarball per image, named helios-<distro>-<arch>.tar."""
     out = dag.directory()
     for built in images:
-        out = out.with_file(tarball_name(built.target), built.image.as_tarball())
+        out = out.with_file(tarball_name(built), built.image.as_tarball())
     return out
 
 
 def by_distro(images: Sequence[Built]) -> dict[str, list[Built]]:
+    """``images`` grouped by distro: each distro's platform variants, in order."""
     grouped: dict[str, list[Built]] = {}
     for built in images:
-        grouped.setdefault(built.target.distro, []).append(built)
+        grouped.setdefault(built.distro, []).append(built)
     return grouped
 
 
-def push_plan(
-    images: Sequence[Built],
-    *,
-    version: str,
-    tags: Sequence[str] | None,
-    channel: str | None = None,
-) -> dict[str, tuple[list[Built], list[str]]]:
-    """Per distro: its platform variants and the tags to push them under (tags checked, no engine)."""
-    grouped = by_distro(images)
-    defaults = [d for d, variants in grouped.items() if variants[0].plan.distro.is_default]
-    tags_of = tags_by_distro(list(grouped), version, defaults, tags, channel)
-    return {distro: (variants, tags_of[distro]) for distro, variants in grouped.items()}
-
-
-def publisher(address: str, username: str | None, password: dagger.Secret | None) -> dagger.Container:
+def publisher(address: str, login: Login) -> dagger.Container:
     """The empty container whose ``publish`` pushes platform variants as one multi-arch index.
 
     Registry credentials travel only as a Secret; without them the engine uses the caller's
     docker credentials.
     """
     ctr = dag.container()
-    if username and password is not None:
+    if login.username and login.password is not None:
         # Dagger parses the address like `docker push` does and binds the login to its registry.
-        ctr = ctr.with_registry_auth(address, username, password)
+        ctr = ctr.with_registry_auth(address, login.username, login.password)
     return ctr
 
 
-async def publish(
-    images: Sequence[Built],
-    address: str,
-    *,
-    version: str,
-    tags: Sequence[str] | None,
-    username: str | None,
-    password: dagger.Secret | None,
-    channel: str | None = None,
-    progress: Progress | None = None,
+async def push(
+    images: Sequence[Built], publication: Publication, login: Login, progress: Progress | None = None
 ) -> list[Shipped]:
-    """Push each distro's images (all its platforms as one multi-arch index) under its tags.
-
-    ``address`` is checked by the caller (release.check_address), before anything was built.
-    """
-    plans = push_plan(images, version=version, tags=tags, channel=channel)
+    """Build ``images``, then push each distro's under its tags, all its platforms as one index."""
     await sync_all(images, progress)
-    pusher = publisher(address, username, password)
+    address = publication.address
+    pusher = publisher(address, login)
     shipped: list[Shipped] = []
-    for distro, (variants, distro_tags) in plans.items():
-        platforms = ",".join(v.target.platform for v in variants)
-        for tag in distro_tags:
+    for distro, variants in by_distro(images).items():
+        platforms = ",".join(v.platform for v in variants)
+        for tag in publication.tags[distro]:
             if progress:
                 progress(f"pushing {address}:{tag} ({platforms})")
             reference = await pusher.publish(

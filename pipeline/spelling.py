@@ -51,7 +51,10 @@ class Row:
 
 
 SEVERAL = ("build-all", "publish-all", "inputs")
-SECRETS = ("publish", "publish-all", "sign")
+REGISTRY = ("with-registry",)
+SIGNING = ("with-signing",)
+CHAINED = "chained before publish, publish-all or sign"
+"""Where the module takes the registry login and the signing secrets: functions chained before."""
 CLI_BUILDS = ("build", "publish")
 CLI_SEVERAL = (*CLI_BUILDS, "inputs")
 
@@ -93,8 +96,13 @@ ROWS: tuple[Row, ...] = (
     ),
     Row(
         "the registry password",
-        Spelled("--password=env://REGISTRY_TOKEN", "--password", SECRETS),
-        Spelled("--password-env REGISTRY_TOKEN", "--password-env", ("publish",)),
+        Spelled(
+            "--password=env://REGISTRY_TOKEN",
+            "--password",
+            REGISTRY,
+            f"to with-registry, with --username, {CHAINED}",
+        ),
+        Spelled("--password-env REGISTRY_TOKEN", "--password-env", ("publish",), "with --username"),
     ),
     Row(
         "no SBOM",
@@ -103,17 +111,24 @@ ROWS: tuple[Row, ...] = (
     ),
     Row(
         "a cosign key",
-        Spelled("--cosign-key=file://cosign.key", "--cosign-key", SECRETS),
+        Spelled("--cosign-key=file://cosign.key", "--cosign-key", SIGNING, f"to with-signing, {CHAINED}"),
         Spelled("--cosign-key cosign.key", "--cosign-key", ("publish",)),
     ),
     Row(
         "the cosign key's password",
-        Spelled("--cosign-password=env://COSIGN_PASSWORD", "--cosign-password", SECRETS),
+        Spelled(
+            "--cosign-password=env://COSIGN_PASSWORD",
+            "--cosign-password",
+            SIGNING,
+            f"to with-signing, {CHAINED}",
+        ),
         Spelled("--cosign-password-env COSIGN_PASSWORD", "--cosign-password-env", ("publish",)),
     ),
     Row(
         "a keyless signing token",
-        Spelled("--oidc-token=env://SIGSTORE_ID_TOKEN", "--oidc-token", SECRETS),
+        Spelled(
+            "--oidc-token=env://SIGSTORE_ID_TOKEN", "--oidc-token", SIGNING, f"to with-signing, {CHAINED}"
+        ),
         Spelled("--oidc-token-env SIGSTORE_ID_TOKEN", "--oidc-token-env", ("publish",)),
     ),
 )

@@ -40,12 +40,25 @@ def _value(value: Any) -> Any:
     return value
 
 
+def _type(calls: list[Call]) -> str:
+    """A TypeDef as a word: the object's name, the kind, or "[...]" around a list's element."""
+    for name, args in calls:
+        if name == "withObject":
+            return str(args["name"])
+        if name == "withKind":
+            return str(args["kind"])
+        if name == "withListOf":
+            return f"[{_type(args['elementType'])}]"
+    return "?"
+
+
 def _function(calls: list[Call]) -> dict[str, Any]:
-    """A Function definition: name, cache policy (None when unset), argument names."""
+    """A Function definition: name, what it returns, cache policy (None when unset), argument names."""
     summary: dict[str, Any] = {"cache_policy": None, "time_to_live": None, "args": []}
     for name, args in calls:
         if name == "function":
             summary["name"] = args["name"]
+            summary["returns"] = _type(args["returnType"])
         elif name == "withCachePolicy":
             summary["cache_policy"] = args["policy"]
             summary["time_to_live"] = args.get("timeToLive")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
+from pipeline.cli.options import Trees, grouped
 from tests.conftest import BASE_DISTRO, REPO
 
 runner = CliRunner()
@@ -227,3 +229,33 @@ def test_an_unknown_hook_names_the_known_hooks_once(make_tree):
     assert result.exit_code == 2
     hint = next(line for line in result.stderr.splitlines() if line.startswith("hint: "))
     assert hint.startswith("hint: known hooks here: novnc.sh, turbo.sh") and hint.count("known") == 1
+
+
+def option_help(command: str, option: str) -> str:
+    """The help lines of ``option`` in `helios COMMAND --help`, as one line of words."""
+    lines = runner.invoke(app, [command, "--help"], terminal_width=200).stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if re.match(rf"\s*(-\w, )?{option}\b", line))
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].strip().startswith("-")), len(lines))
+    return " ".join(" ".join(lines[start:end]).split())
+
+
+@pytest.mark.parametrize("option", ["--hooks", "--root"])
+def test_a_shared_option_is_declared_once_and_reads_alike_on_every_command(option):
+    commands = ["distros", "plan", "images", "validate", "build", "publish", "inputs"]
+    helps = {command: option_help(command, option) for command in commands}
+    assert len(set(helps.values())) == 1, helps
+    sources = "".join(path.read_text() for path in sorted((REPO / "pipeline/cli").glob("*.py")))
+    assert sources.count(f'"{option}"') == 1, f"{option} is declared more than once"
+
+
+def test_build_and_publish_share_their_choice_and_fetching_options():
+    for option in ("--distro", "--all", "--platform", "--base", "--inputs", "--offline", "--image-rewrite"):
+        assert option_help("build", option) == option_help("publish", option), option
+
+
+def test_an_option_group_refuses_an_option_the_command_has_already():
+    def command(root: str = "", *, trees: Trees) -> None:
+        """Takes --root twice."""
+
+    with pytest.raises(TypeError, match="two options share a name"):
+        grouped(command)

@@ -180,7 +180,7 @@ async def test_the_module_refuses_a_blank_argument_of_every_function(
     from dagger.mod._exceptions import FunctionError
 
     from pipeline.main import Helios
-    from tests.test_module_errors import module_on
+    from tests.helpers import module_on
 
     helios = module_on(make_tree(), monkeypatch)
     method = getattr(helios, function)

@@ -16,7 +16,7 @@ from pipeline.errors import HeliosError
 from pipeline.hookcheck import directory_problems, first_hazard
 from pipeline.main import Helios
 from pipeline.tree import LocalTree
-from tests.test_module_errors import module_on
+from tests.helpers import module_on
 
 
 class ExportedTree:

@@ -12,7 +12,7 @@ from pipeline.main import Helios
 from pipeline.plan import Planner
 from pipeline.toolpins import tool_image
 from pipeline.tree import LocalTree
-from tests.test_module import FakeDirectory
+from tests.helpers import FakeDirectory
 
 NODE = "docker.io/library/node:22.22.2-bookworm@sha256:" + "a" * 64
 
@@ -160,19 +160,19 @@ async def test_the_module_takes_rules_on_the_constructor(make_tree) -> None:
 @pytest.mark.real_versions
 @pytest.mark.asyncio
 async def test_publishing_pulls_the_tools_as_rewritten(make_tree, monkeypatch) -> None:
-    from pipeline import sbom, signing, supply
-    from tests.test_signing_publish import ADDRESS, FakeTools, images, pushed
+    from pipeline import publishing, sbom, signing
+    from tests.helpers import FakeTools, destination, images_to_publish, pushed
 
     pulled: dict[str, str] = {}
     real_tools, real_sbom = signing.tools, sbom.sbom
-    monkeypatch.setattr(signing, "tools", lambda oras, cosign, login: pulled.update(oras=oras, cosign=cosign)
+    monkeypatch.setattr(publishing, "tools", lambda oras, cosign, login: pulled.update(oras=oras, cosign=cosign)
                         or real_tools(oras, cosign, login))  # fmt: skip
     monkeypatch.setattr(sbom, "sbom", lambda image, *, scanner, name, version: pulled.update(syft=scanner)
                         or real_sbom(image, scanner=scanner, name=name, version=version))  # fmt: skip
-    monkeypatch.setattr(signing, "attach_sbom", FakeTools().attach)
+    monkeypatch.setattr(publishing, "attach_sbom", FakeTools().attach)
     rules = ImageRewrites(["ghcr.io=registry.corp/ghcr", "docker.io=registry.corp/hub"])
-    extras = supply.Supply(signing.Login(ADDRESS), sbom=True, rewrites=rules)
-    await supply.attach_and_sign(images(make_tree()), pushed(), extras, version="1.2.0")
+    to = destination(sbom=True, rewrites=rules)
+    await publishing.attach_and_sign(images_to_publish(make_tree()), pushed(), to, version="1.2.0")
     assert pulled["oras"].startswith("registry.corp/ghcr/oras-project/oras:v1.3.3@sha256:")
     assert pulled["cosign"].startswith("registry.corp/ghcr/sigstore/cosign/cosign:v3.1.2@sha256:")
     assert pulled["syft"].startswith("registry.corp/hub/anchore/syft:v1.51.0@sha256:")

@@ -16,12 +16,13 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline import graph
+from pipeline.choice import Choice, plans_for
 from pipeline.cli import app
 from pipeline.errors import HeliosError
 from pipeline.graph import Sources
-from pipeline.mirror import INPUTS_MOUNT, Input, Kind, Mirror, entry_kind, git_path, plan_inputs
+from pipeline.mirror import INPUTS_MOUNT, Input, Kind, Mirror, entry_kind, git_path
 from pipeline.mirror_store import make_mirror, open_mirror, review
-from pipeline.plan import Planner
+from pipeline.plan import Planner, plan_inputs
 from pipeline.tree import LocalTree
 from tests.conftest import REPO
 from tests.dagwalk import USER_PATH, Keyer, reachable, selections, source_directory
@@ -116,26 +117,27 @@ def test_a_mirror_gives_env_and_entries_only_to_steps_with_inputs(make_tree) -> 
     assert 9 not in changed  # no input: the mirror does not touch it
 
 
+BASE_AMD64 = Choice(distros=("base",), platforms=("linux/amd64",))
+
+
 def test_offline_sets_the_flag_and_refuses_every_input_the_mirror_lacks(make_tree) -> None:
     plain = Planner(LocalTree(make_tree())).plan("base", "linux/amd64")
     every = [i.path for i in plan_inputs([plain])]
     s6 = [i.path for i in plain.step(11).inputs]
     planner = Planner(LocalTree(make_tree()), mirror=mirror_with(*every, offline=True))
-    (plan,) = planner.plan_all([("base", "linux/amd64")])
+    (plan,) = plans_for(planner, BASE_AMD64)
     assert plan.step(1).env["HELIOS_OFFLINE"] == "true"
     lacking = [s6[0], plain.step(4).inputs[0].path]  # s6-overlay's, and a hook's (KasmVNC)
     partial = [path for path in every if path not in lacking]
     with pytest.raises(HeliosError) as caught:
-        Planner(LocalTree(make_tree()), mirror=mirror_with(*partial, offline=True)).plan_all(
-            [("base", "linux/amd64")]
-        )
+        plans_for(Planner(LocalTree(make_tree()), mirror=mirror_with(*partial, offline=True)), BASE_AMD64)
     messages = [problem.message for problem in caught.value.problems]
     assert len(messages) == 2, messages
     assert any(m.startswith("offline build: s6-overlay-noarch.tar.xz (sha256 ") for m in messages)
     assert any(m.startswith("offline build: kasmvnc (commit ") and f"/m/{lacking[1]}" in m for m in messages)
     assert "helios inputs" in (caught.value.hint or "")  # one hint for them all
     assert "cannot serve this build: 2 input(s)" in caught.value.message
-    online = Planner(LocalTree(make_tree()), mirror=mirror_with(*partial)).plan_all([("base", "linux/amd64")])
+    online = plans_for(Planner(LocalTree(make_tree()), mirror=mirror_with(*partial)), BASE_AMD64)
     assert online[0].step(4).mirrored == ()  # not offline: a missing input comes from upstream
 
 

@@ -17,9 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.mirror import Input, Kind, State, plan_inputs
+from pipeline.mirror import Input, Kind, State
 from pipeline.mirror_store import make_mirror, open_mirror
-from pipeline.plan import Planner
+from pipeline.plan import Planner, plan_inputs
 from pipeline.tree import LocalTree
 from pipeline.versions import load_versions
 from tests.conftest import FIXTURE_VERSIONS, write_files
@@ -308,7 +308,7 @@ def test_open_mirror_digests_only_the_entries_a_plan_reads(tmp_path, monkeypatch
 async def test_the_module_names_a_folder_at_an_entry_place_and_refuses_an_empty_mirror(tmp_path):
     from pipeline.errors import HeliosError
     from pipeline.mirror_dagger import list_mirror
-    from tests.test_module import FakeDirectory
+    from tests.helpers import FakeDirectory
 
     root = write_files(tmp_path / "m", {f"sha256/{'1' * 64}": "x"})
     (root / f"sha256/{'2' * 64}").mkdir()

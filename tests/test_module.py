@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import shutil
-from pathlib import Path
-
 import pytest
 
 from pipeline.main import SOURCE_FILTER, Helios
@@ -13,56 +9,9 @@ from pipeline.plan import Planner
 from pipeline.render import plan_table
 from pipeline.tree import LocalTree
 from tests.conftest import REPO
+from tests.helpers import FakeDirectory, registered_typedefs
 
 OBJECT = Helios.__dagger_module__.get_object("Helios")
-
-
-class FakeFile:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    async def contents(self, *, offset_lines: int | None = None, limit_lines: int | None = None) -> str:
-        """As the engine's: the lines after ``offset_lines``, at most ``limit_lines`` of them."""
-        lines = self.path.read_text().splitlines(keepends=True)[offset_lines or 0 :]
-        return "".join(lines if limit_lines is None else lines[:limit_lines])
-
-    async def size(self) -> int:
-        return self.path.stat().st_size
-
-    async def digest(self) -> str:
-        return "sha256:" + hashlib.sha256(self.path.read_bytes()).hexdigest()
-
-
-class FakeDirectory:
-    """Just the async reads snapshot() makes of a dagger.Directory, served from disk."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    async def glob(self, pattern: str) -> list[str]:
-        """As the engine's (core/directory.go, Glob): matching paths, folders with a trailing slash."""
-        return sorted(
-            p.relative_to(self.root).as_posix() + ("/" if p.is_dir() else "") for p in self.root.glob(pattern)
-        )
-
-    def file(self, path: str) -> FakeFile:
-        return FakeFile(self.root / path)
-
-    def directory(self, path: str) -> FakeFolder:
-        return FakeFolder(self.root / path)
-
-    async def export(self, path: str, **_: object) -> str:
-        """As the engine's export: the tree written to ``path``, links kept as links."""
-        shutil.copytree(self.root, path, symlinks=True, dirs_exist_ok=True)
-        return path
-
-
-class FakeFolder:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    async def digest(self) -> str:
-        return "sha256:" + LocalTree(self.path).digest(".")
 
 
 def test_the_main_object_has_the_promised_functions_with_docs():
@@ -77,6 +26,8 @@ def test_the_main_object_has_the_promised_functions_with_docs():
         "publish_all",
         "sign",
         "smoke",
+        "with_registry",
+        "with_signing",
     }
     for name, function in OBJECT.functions.items():
         assert OBJECT.functions[name].doc, f"{name} needs a docstring"
@@ -177,23 +128,6 @@ def test_the_module_runtime_finds_the_main_object_through_the_entry_point():
     assert "build" in functions and "publish_all" in functions
 
 
-def registered_typedefs(tmp_path: Path) -> dict:
-    """The type definitions the module runtime registers for the main object (tests/module_typedefs.py)."""
-    import json
-    import subprocess
-    import sys
-
-    env = {
-        "DAGGER_MODULE": "helios",
-        "DAGGER_MAIN_OBJECT": "Helios",
-        "DAGGER_MODULE_FILE": str(tmp_path / "module.json"),
-        "PATH": "/usr/bin:/bin",
-    }
-    script = str(REPO / "tests/module_typedefs.py")
-    out = subprocess.run([sys.executable, script], capture_output=True, text=True, check=True, env=env)
-    return json.loads(out.stdout)["objects"]["Helios"]
-
-
 def test_functions_that_must_act_every_time_are_never_served_from_the_function_cache(tmp_path):
     """publish must push and smoke must probe on every call, even on a warm or shared engine."""
     functions = registered_typedefs(tmp_path)["functions"]
@@ -206,18 +140,48 @@ def test_the_runtime_registers_the_module_wide_inputs_on_the_constructor(tmp_pat
     main = registered_typedefs(tmp_path)
     assert main["constructor"]["args"] == ["source", *MODULE_WIDE]
     assert main["functions"]["build"]["args"] == ["distro", "platform", "base"]
-    assert main["functions"]["publish_all"]["args"] == [
-        "address",
-        "distros",
-        "channel",
-        "platforms",
-        "username",
-        "password",
-        "sbom",
-        "cosign_key",
-        "cosign_password",
-        "oidc_token",
-    ]
+    assert main["functions"]["publish_all"]["args"] == ["address", "distros", "channel", "platforms", "sbom"]
+    assert main["functions"]["sign"]["args"] == ["reference"]
+
+
+def test_the_registry_login_and_the_signing_secrets_are_each_one_chained_call(tmp_path):
+    """As Dagger's own modules group settings: with-* functions that return the object itself."""
+    functions = registered_typedefs(tmp_path)["functions"]
+    assert functions["with_registry"]["args"] == ["username", "password"]
+    assert functions["with_signing"]["args"] == ["cosign_key", "cosign_password", "oidc_token"]
+    assert functions["with_registry"]["returns"] == functions["with_signing"]["returns"] == "Helios"
+    secrets = {"username", "password", "cosign_key", "cosign_password", "oidc_token"}
+    for name, function in functions.items():
+        if not name.startswith("with_"):
+            assert not secrets & set(function["args"]), f"{name} takes its own credentials"
+
+
+@pytest.mark.asyncio
+async def test_chained_settings_reach_the_publish_and_stay_out_of_the_constructor(make_tree, monkeypatch):
+    import dagger
+
+    from pipeline import publishing
+    from tests.helpers import module_on
+
+    shipped = {}
+
+    async def ship(images, destination, *, version, progress=None):
+        shipped.update(destination=destination)
+        return publishing.Shipment([], [])
+
+    async def key_text(self):
+        return "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nx\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n"
+
+    monkeypatch.setattr(publishing, "ship", ship)
+    monkeypatch.setattr(dagger.Secret, "plaintext", key_text)
+    password, key = dagger.dag.secret("env://T"), dagger.dag.secret("env://K")
+    helios = module_on(make_tree(), monkeypatch)
+    chained = await (await helios.with_registry("me", password)).with_signing(cosign_key=key)
+    assert chained is helios  # one object, set up call by call
+    await chained.publish("base", "ghcr.io/org/helios", platforms=["linux/amd64"])
+    destination = shipped["destination"]
+    assert (destination.username, destination.password, destination.signing.key) == ("me", password, key)
+    assert destination.login.address == "ghcr.io/org/helios"
 
 
 def test_the_guide_tells_which_edits_invalidate_function_caches():

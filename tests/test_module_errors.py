@@ -9,26 +9,21 @@ QueryError (or, for an `EXEC_ERROR` extension, an ExecError) with `_query_error_
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
-from typing import Any
 
 import dagger
 import pytest
-from dagger._exceptions import _query_error_from_transport
 from dagger.mod._exceptions import FunctionError
-from gql import GraphQLRequest
-from gql.transport.exceptions import TransportQueryError
 from typer.testing import CliRunner
 
-from pipeline import main, shipping
+from pipeline import shipping
 from pipeline.cli import app, run
 from pipeline.errors import HeliosError
 from pipeline.failure import ENGINE_HINT
 from pipeline.graph import HOOKS_MOUNT, Sources
-from pipeline.main import Helios
 from pipeline.plan import Planner
-from pipeline.release import Metadata, Target
+from pipeline.release import Metadata
 from pipeline.tree import LocalTree
+from tests.helpers import engine_error, module_on
 
 MISSING_BASE = "registry.example/nosuch:1"
 # The engine's words when `from` cannot resolve an image (as its CLI prints them).
@@ -36,32 +31,6 @@ PULL_FAILED = (
     f'failed to resolve image "{MISSING_BASE}" (platform: "linux/amd64"): failed to resolve source '
     f"metadata for {MISSING_BASE}: {MISSING_BASE}: not found"
 )
-REQUEST = GraphQLRequest('query { container { from(address: "x") { sync } } }')
-
-
-def engine_error(
-    message: str, *, path: list[str], extensions: dict[str, Any] | None = None
-) -> dagger.QueryError:
-    """The exception dagger-io raises for an error reply of the engine."""
-    raw = {"message": message, "path": path, "locations": [{"line": 1, "column": 3}]}
-    if extensions is not None:
-        raw["extensions"] = extensions
-    error = _query_error_from_transport(TransportQueryError(message, errors=[raw]), REQUEST)
-    assert error is not None
-    return error
-
-
-def module_on(root: Path, monkeypatch: pytest.MonkeyPatch, **inputs: Any) -> Helios:
-    """The module on a fixture tree: the graph gets a real lazy Directory, the planner reads the disk.
-
-    ``inputs`` are the other constructor arguments, as `dagger call --hooks=... build` passes them.
-    """
-
-    async def from_disk(source, *, digests=False):
-        return LocalTree(root)
-
-    monkeypatch.setattr(main, "snapshot", from_disk)
-    return Helios(source=dagger.dag.host().directory(str(root)), **inputs)
 
 
 def failing_sync(error: dagger.QueryError):
@@ -132,10 +101,8 @@ async def test_an_engine_error_outside_a_build_is_one_line_with_a_hint(make_tree
 
 @pytest.mark.asyncio
 async def test_a_failed_hook_is_still_reported_by_its_step(make_tree, monkeypatch):
-    planner = Planner(LocalTree(make_tree()))
-    (built,) = shipping.plan_images(
-        planner, Sources(dagger.dag.directory()), [Target("base", "linux/amd64")], Metadata("1", "", "", 0)
-    )
+    plan = Planner(LocalTree(make_tree())).plan("base", "linux/amd64")
+    (built,) = shipping.images_of([plan], Sources(dagger.dag.directory()), Metadata("1", "", "", 0))
     command = f"{HOOKS_MOUNT}/{built.plan.step(5).runs[0].mounted}"
     failed = engine_error(
         "process did not complete successfully: exit code: 3", path=["sync"],

@@ -14,23 +14,15 @@ from pipeline import graph, shipping
 from pipeline.cli import app
 from pipeline.families import FAMILIES
 from pipeline.plan import Planner
-from pipeline.release import Metadata, Target
+from pipeline.release import Publication, publication
+from pipeline.signing import Login
 from pipeline.tree import LocalTree
-from tests.dagwalk import Keyer, reachable, selections, source_directory
+from tests.dagwalk import Keyer, reachable, selections
+from tests.helpers import BOTH
+from tests.helpers import built_images as images
 
 SECRET_VALUE = "s3cr3t-registry-token-value"
 runner = CliRunner()
-
-
-METADATA = Metadata("1.2.0", "abc", "https://example.org/helios", 981173106)
-
-
-def images(root, targets, metadata=METADATA):
-    planner = Planner(LocalTree(root))
-    return shipping.plan_images(planner, graph.Sources(source_directory()), targets, metadata)
-
-
-BOTH = [Target("base", "linux/amd64"), Target("base", "linux/arm64")]
 
 
 def platforms_of(container) -> set[str]:
@@ -42,13 +34,13 @@ def platforms_of(container) -> set[str]:
     }
 
 
-def test_the_push_plan_holds_one_variant_per_platform_and_derived_tags(make_tree):
-    built = images(make_tree(), [*BOTH, Target("child", "linux/amd64")])
-    plan = shipping.push_plan(built, version="1.2.0", tags=None)
-    variants, tags = plan["base"]
+def test_a_publication_gives_each_distro_its_tags_and_groups_its_platform_variants(make_tree):
+    built = images(make_tree(), [*BOTH, ("child", "linux/amd64")])
+    where = publication(" ghcr.io/org/helios", [b.plan for b in built], version="1.2.0")
+    assert where.address == "ghcr.io/org/helios", "checked, as it is pushed"
+    assert where.tags == {"base": ("1.2.0-base", "base"), "child": ("1.2.0-child", "child")}
+    variants = shipping.by_distro(built)["base"]
     assert [platforms_of(v.image) for v in variants] == [{"linux/amd64"}, {"linux/arm64"}]
-    assert tags == ["1.2.0-base", "base"]
-    assert plan["child"][1] == ["1.2.0-child", "child"]
 
 
 @pytest.mark.asyncio
@@ -66,9 +58,8 @@ async def test_publish_pushes_every_platform_as_one_index_under_each_tag(make_tr
     monkeypatch.setattr(shipping, "publisher", lambda *args: FakePusher())
     monkeypatch.setattr(shipping, "sync_all", no_sync)
     built = images(make_tree(), BOTH)
-    shipped = await shipping.publish(
-        built, "ghcr.io/org/helios", version="1.2.0", tags=None, username=None, password=None
-    )
+    where = Publication("ghcr.io/org/helios", {"base": ("1.2.0-base", "base")})
+    shipped = await shipping.push(built, where, Login("ghcr.io/org/helios"))
     assert [address for address, _ in pushed] == ["ghcr.io/org/helios:1.2.0-base", "ghcr.io/org/helios:base"]
     for _, variants in pushed:
         assert [platforms_of(v) for v in variants] == [{"linux/amd64"}, {"linux/arm64"}]
@@ -80,7 +71,7 @@ async def test_publish_pushes_every_platform_as_one_index_under_each_tag(make_tr
 def test_the_registry_password_never_appears_in_the_graph_or_labels(make_tree, monkeypatch):
     monkeypatch.setenv("HELIOS_TEST_TOKEN", SECRET_VALUE)
     secret = dag.secret("env://HELIOS_TEST_TOKEN")
-    pusher = shipping.publisher("ghcr.io/org/helios", "me", secret)
+    pusher = shipping.publisher("ghcr.io/org/helios", Login("ghcr.io/org/helios", "me", secret))
     auth = next(f for f in selections(pusher) if f.name == "withRegistryAuth")
     assert auth.args["address"] == "ghcr.io/org/helios" and auth.args["username"] == "me"
     root = make_tree()
@@ -114,7 +105,7 @@ def test_copied_files_get_the_source_date_epoch(make_tree):
 
 
 def test_build_all_returns_one_tarball_per_target(make_tree):
-    built = images(make_tree(), [*BOTH, Target("child", "linux/amd64")])
+    built = images(make_tree(), [*BOTH, ("child", "linux/amd64")])
     names = [f.args["path"] for f in selections(shipping.tarballs(built)) if f.name == "withFile"]
     assert names == ["helios-base-amd64.tar", "helios-base-arm64.tar", "helios-child-amd64.tar"]
 
@@ -167,8 +158,8 @@ def test_cli_publish_passes_the_secret_by_name_and_prints_a_summary(make_tree, m
     monkeypatch.setenv("REGISTRY_TOKEN", SECRET_VALUE)
     calls = {}
 
-    def fake_publish(job, destination):
-        calls.update(destination=destination, targets=job.targets)
+    def fake_publish(job, push):
+        calls.update(push=push, targets=[(plan.distro.name, plan.platform) for plan in job.plans])
         return [
             shipping.Shipped("base", "linux/amd64,linux/arm64", "ghcr.io/org/x:base", "sha256:" + "b" * 64)
         ]
@@ -180,11 +171,10 @@ def test_cli_publish_passes_the_secret_by_name_and_prints_a_summary(make_tree, m
          "--password-env", "REGISTRY_TOKEN", "--root", str(make_tree())],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert calls["destination"].password_env == "REGISTRY_TOKEN" and calls["destination"].username == "me"
-    assert [(t.distro, t.platform) for t in calls["targets"]] == [
-        ("base", "linux/amd64"),
-        ("base", "linux/arm64"),
-    ]
+    registry = calls["push"].registry
+    assert registry.password_env == "REGISTRY_TOKEN" and registry.username == "me"
+    assert calls["targets"] == [("base", "linux/amd64"), ("base", "linux/arm64")]
+    assert calls["push"].publication == Publication("ghcr.io/org/x", {"base": ("0.1.0-base", "base")})
     assert "ghcr.io/org/x:base" in result.stdout and "sha256:" + "b" * 64 in result.stdout
     assert SECRET_VALUE not in result.output
 
@@ -256,7 +246,7 @@ async def test_sync_all_reports_every_failure_with_its_target(make_tree, monkeyp
     from pipeline.errors import HeliosError
 
     async def failing(built):
-        platform = built.target.platform
+        platform = built.platform
         raise HeliosError(f"step 5 (kasm · xorg) failed for {platform}", hint=f"fix xorg.sh for {platform}")
 
     monkeypatch.setattr(shipping, "sync_one", failing)
@@ -291,21 +281,20 @@ def test_cli_publish_plans_each_target_once_and_checks_the_address_once(make_tre
 
     from pipeline import release
     from pipeline.cli import run as cli_run
-    from pipeline.plan import Planner
 
     counts = {"check_address": 0}
     plans: collections.Counter[tuple[int, str, str]] = collections.Counter()
-    plan, check_address = Planner.plan, release.check_address
+    plan, check_address = Planner.plan_distro, release.check_address
 
     def counted_plan(self, distro, platform, **kwargs):
-        plans[(id(self), distro, platform)] += 1
+        plans[(id(self), distro.name, platform)] += 1
         return plan(self, distro, platform, **kwargs)
 
     def counted_check(address):
         counts["check_address"] += 1
         return check_address(address)
 
-    monkeypatch.setattr(Planner, "plan", counted_plan)
+    monkeypatch.setattr(Planner, "plan_distro", counted_plan)
     for module in [m for name, m in sys.modules.items() if name.startswith("pipeline")]:
         if getattr(module, "check_address", None) is check_address:  # wherever it was imported to
             monkeypatch.setattr(module, "check_address", counted_check)

@@ -22,7 +22,7 @@ from pipeline.cli import app
 from pipeline.render import spelling_markdown
 from pipeline.spelling import CONSTRUCTOR, Front
 from tests.conftest import REPO
-from tests.test_module import registered_typedefs
+from tests.helpers import registered_typedefs
 
 README = (REPO / "README.md").read_text()
 ENGINE_FREE = {"distros", "plan", "validate", "--version", "--help"}

@@ -1,4 +1,4 @@
-"""Release rules without an engine: addresses, tags, the distro x platform matrix, credentials, epochs."""
+"""Release rules without an engine: addresses, tags, the distro x platform choice, credentials, epochs."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ import subprocess
 import pytest
 
 from pipeline.catalogue import Catalogue
+from pipeline.choice import Choice, plans_for
 from pipeline.cli.sourceinfo import source_info
 from pipeline.errors import HeliosError
+from pipeline.plan import Planner
 from pipeline.release import (
     check_address,
     check_credentials,
     check_tag,
     default_tags,
-    matrix,
     tags_by_distro,
     tags_for,
 )
@@ -75,21 +76,25 @@ def test_invalid_addresses_say_why(address, message):
 
 
 @pytest.mark.real_versions
-def test_the_matrix_is_every_distro_times_every_platform():
-    catalogue = Catalogue(LocalTree(REPO))
-    targets = matrix(catalogue, None, None)
-    assert len(targets) == len(catalogue.names()) * 2
-    assert {t.platform for t in targets} == {"linux/amd64", "linux/arm64"}
-    chosen = matrix(catalogue, ["rocky", "rhel", "ubuntu"], ["arm64"])
-    assert [(t.distro, t.platform) for t in chosen] == [("rhel", "linux/arm64"), ("ubuntu", "linux/arm64")]
+def test_a_choice_plans_every_chosen_distro_on_every_chosen_platform_once():
+    planner = Planner(LocalTree(REPO))
+    every = plans_for(planner, Choice(platforms=("linux/amd64", "linux/arm64")))
+    assert len(every) == len(planner.catalogue.names()) * 2
+    assert {plan.platform for plan in every} == {"linux/amd64", "linux/arm64"}
+    chosen = plans_for(planner, Choice.of(["rocky", "rhel", "ubuntu"], ["arm64"], default=()))
+    assert [(p.distro.name, p.platform) for p in chosen] == [
+        ("rhel", "linux/arm64"),
+        ("ubuntu", "linux/arm64"),
+    ]
+    assert Choice.of(None, None, default=("linux/amd64",)) == Choice(platforms=("linux/amd64",))
 
 
-def test_the_matrix_refuses_unknown_platforms_and_distros(make_tree):
-    catalogue = Catalogue(LocalTree(make_tree()))
+def test_a_choice_refuses_unknown_platforms_and_distros(make_tree):
+    planner = Planner(LocalTree(make_tree()))
     with pytest.raises(HeliosError, match="unsupported platform"):
-        matrix(catalogue, None, ["linux/riscv64"])
+        plans_for(planner, Choice(platforms=("linux/riscv64",)))
     with pytest.raises(HeliosError, match="unknown distro"):
-        matrix(catalogue, ["nope"], None)
+        plans_for(planner, Choice(distros=("nope",), platforms=("linux/amd64",)))
 
 
 def test_custom_tags_are_for_one_distro_only():

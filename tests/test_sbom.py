@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline import graph, sbom, shipping
-from pipeline.plan import Planner
-from pipeline.release import Metadata, Target
+from pipeline import sbom, shipping
 from pipeline.toolpins import tool_image
 from pipeline.tree import LocalTree
-from tests.dagwalk import Keyer, reachable, selections, source_directory
+from tests.dagwalk import Keyer, reachable, selections
+from tests.helpers import METADATA, built_images
 
 SCANNER = "docker.io/anchore/syft:v1.51.0@sha256:" + "ab" * 32
-METADATA = Metadata("1.2.0", "abc", "https://example.org/helios", 981173106)
 
 
 def built_image(root, platform="linux/arm64") -> shipping.Built:
-    planner = Planner(LocalTree(root))
-    (built,) = shipping.plan_images(
-        planner, graph.Sources(source_directory()), [Target("base", platform)], METADATA
-    )
+    (built,) = built_images(root, [("base", platform)], METADATA)
     return built
 
 

@@ -138,7 +138,7 @@ async def test_a_failed_check_names_the_probe_and_shows_the_tail_of_the_containe
     from pipeline.errors import HeliosError
     from pipeline.plan import Planner
     from pipeline.tree import LocalTree
-    from tests.test_module_errors import engine_error
+    from tests.helpers import engine_error
 
     plan = Planner(LocalTree(make_tree())).plan("base", "linux/amd64")
     log = [f"log line {n}" for n in range(smoke.LOG_TAIL_LINES + 5)]

@@ -14,10 +14,13 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.spelling import CONSTRUCTOR, ROWS, Front, Row
-from tests.test_module import registered_typedefs
+from tests.helpers import registered_typedefs
 
 # Which module functions each CLI command stands for.
-COUNTERPARTS = {"build": ("build", "build-all"), "publish": ("publish", "publish-all")}
+COUNTERPARTS = {
+    "build": ("build", "build-all"),
+    "publish": ("publish", "publish-all", "with-registry", "with-signing"),
+}
 # Options only one front end has, and why.
 CLI_ONLY = {"--root": "the CLI reads a checkout; the module's tree is its own source", "--help": "help"}
 MODULE_ONLY = {"--source": "the module's tree, its own source by default; the CLI's --root"}
@@ -138,6 +141,7 @@ def test_the_tables_render_each_front_ends_spelling_first():
     assert module.splitlines()[0] == "| to set | `dagger call` | `helios` |"
     assert cli.splitlines()[0] == "| to set | `helios` | `dagger call` |"
     assert (
-        "| the registry password | `--password-env REGISTRY_TOKEN` | `--password=env://REGISTRY_TOKEN` |"
-        in cli
+        "| the registry password | `--password-env REGISTRY_TOKEN` (with --username) | "
+        "`--password=env://REGISTRY_TOKEN` (to with-registry, with --username, chained before publish, "
+        "publish-all or sign) |" in cli
     )

@@ -17,7 +17,7 @@ from pipeline.cli import app
 from pipeline.main import Helios
 from pipeline.tree import MAX_SCRIPT_BYTES
 from tests.conftest import HOOK, write_files
-from tests.test_module import FakeDirectory
+from tests.helpers import FakeDirectory
 
 COMMANDS = {
     "distros": ["distros"],

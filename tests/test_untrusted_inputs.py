@@ -22,8 +22,8 @@ from pipeline.cli import app, run
 from pipeline.plan import Planner
 from pipeline.tree import LocalTree
 from tests.conftest import BASE_DISTRO, FIXTURE_FILES, write_files
+from tests.helpers import module_on
 from tests.test_cli import assert_user_error
-from tests.test_module_errors import module_on
 
 TOKEN = "glcbt-64_S3cr3tJobT0ken"
 CI_REMOTE = f"https://gitlab-ci-token:{TOKEN}@gitlab.example.com/group/helios.git"

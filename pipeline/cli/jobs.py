@@ -1,4 +1,4 @@
-"""What the `helios` CLI hands to the engine: the checked build job and where to push it.
+"""What the `helios` CLI hands to the engine: the checked build job, where to export, where to push.
 
 Engine-free: `build` and `publish` make these before dagger-io is imported, so every bad input
 fails first.
@@ -10,47 +10,35 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.cli.options import RegistryLogin, SigningKeys
 from pipeline.errors import HeliosError
 from pipeline.plan import Plan
-from pipeline.release import Metadata, Target
+from pipeline.release import Metadata, Publication
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Job:
-    """Images to build from a checkout: its tree (and the user's hooks), each target's plan, metadata."""
+    """Images to build from a checkout: its trees, each chosen plan (made once), metadata, fetching."""
 
     root: Path
-    hooks: Path | None
+    hooks: Path | None = None
     plans: tuple[Plan, ...]
-    """One plan per target, made once while the options were checked."""
     metadata: Metadata
     inputs: Path | None = None
     """A local input mirror whose entries the steps get (the plans say which)."""
     rewrites: tuple[str, ...] = ()
     """--image-rewrite rules; the plans pull by them already, the publishing tools take them too."""
 
-    @property
-    def targets(self) -> tuple[Target, ...]:
-        return tuple(Target(plan.distro.name, plan.platform) for plan in self.plans)
 
+@dataclass(frozen=True, kw_only=True)
+class Push:
+    """Where and how `publish` pushes, checked: the publication, and the login and signing by name."""
 
-@dataclass(frozen=True)
-class Destination:
-    """Where and how to push: the repository, tag choice, and the registry login (if any)."""
-
-    address: str
-    """Checked already (release.check_address): the push never checks it again."""
-    tags: tuple[str, ...] = ()
-    channel: str | None = None
-    username: str | None = None
-    password_env: str | None = None
-    """The name of the environment variable holding the password; never the password itself."""
+    publication: Publication
+    registry: RegistryLogin
+    signing: SigningKeys
     sbom: bool = True
-    """Attach each image's SPDX SBOM as an OCI referrer (pipeline/supply.py)."""
-    cosign_key: Path | None = None
-    cosign_password_env: str | None = None
-    oidc_token_env: str | None = None
-    """Sign with the cosign key file (its password in that variable), or keyless with this token."""
+    """Attach each image's SPDX SBOM as an OCI referrer."""
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,17 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli.common import HooksOption, RootOption, checked_layers
+from pipeline.choice import Choice, plans_for
+from pipeline.cli.common import checked_layers
+from pipeline.cli.options import Trees, grouped
 from pipeline.errors import BuildError, HeliosError, printable
-from pipeline.mirror import plan_inputs
-from pipeline.plan import Planner
+from pipeline.plan import Planner, plan_inputs
 from pipeline.platforms import PLATFORMS
-from pipeline.release import matrix
 
 RETRY_HINT = "check the network (or the pin, if the download is corrupt) and run it again: sound entries stay"
 
 
+@grouped
 def inputs(
     folder: Annotated[
         Path,
@@ -44,8 +45,8 @@ def inputs(
             show_default=False,
         ),
     ] = None,
-    hooks: HooksOption = None,
-    root: RootOption = None,
+    *,
+    trees: Trees,
 ) -> None:
     """Download every pinned input the selection needs, verify each, and write the mirror layout.
 
@@ -55,9 +56,8 @@ def inputs(
 
     if folder.exists() and not folder.is_dir():
         raise HeliosError(f"{folder} is not a folder", hint="pass a folder for the mirror")
-    planner = Planner(checked_layers(root, hooks))
-    targets = matrix(planner.catalogue, distro, platform or list(PLATFORMS))
-    wanted = plan_inputs(planner.plan(t.distro, t.platform) for t in targets)
+    plans = plans_for(Planner(checked_layers(trees)), Choice.of(distro, platform, default=PLATFORMS))
+    wanted = plan_inputs(plans)
     writable_folder(folder)
     outcomes = make_mirror(folder, wanted)
     failed = []

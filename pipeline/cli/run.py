@@ -14,15 +14,16 @@ import anyio
 import dagger
 from dagger import dag
 
-from pipeline import shipping, supply
-from pipeline.cli.jobs import Destination, Export, Job
+from pipeline import publishing, shipping
+from pipeline.cli.jobs import Export, Job, Push
+from pipeline.cli.options import SigningKeys
 from pipeline.errors import BuildError, HeliosError
 from pipeline.failure import engine_error
 from pipeline.graph import Sources
 from pipeline.imagerewrite import ImageRewrites
 from pipeline.layout import host_include
 from pipeline.shipping import Shipped
-from pipeline.signing import Login, Signing
+from pipeline.signing import Signing
 
 # The same files the module's source takes: the hook tree only.
 HOST_INCLUDE = host_include()
@@ -71,57 +72,46 @@ async def _build(job: Job, export: Export | None) -> list[Shipped]:
                 if export is not None:
                     if export.folder:
                         export.path.mkdir(exist_ok=True)  # checked writable before the build
-                    path = export.target(shipping.tarball_name(built.target))
+                    path = export.target(shipping.tarball_name(built))
                     _say(f"exporting {path}")
                     digest, reference = await _export(built.image, path), str(path)
-                shipped.append(Shipped(built.target.distro, built.target.platform, reference, digest))
+                shipped.append(Shipped(built.distro, built.platform, reference, digest))
             return shipped
         except dagger.DaggerError as error:
             raise engine_error(str(error)) from None
 
 
-async def _publish(job: Job, destination: Destination) -> list[Shipped]:
+async def _publish(job: Job, push: Push) -> list[Shipped]:
     async with dagger.connection(dagger.Config(log_output=sys.stderr)):
-        images = _images(job)
-        # The engine reads the variable itself: the password never enters this process's objects.
-        env = destination.password_env
-        secret = dag.secret(f"env://{env}") if env is not None else None
+        destination = publishing.Destination(
+            publication=push.publication,
+            username=push.registry.username,
+            password=_env_secret(push.registry.password_env),
+            signing=_signing(push.signing),
+            sbom=push.sbom,
+            rewrites=ImageRewrites(job.rewrites),
+        )
         try:
-            shipped = await shipping.publish(
-                images,
-                destination.address,
-                version=job.metadata.version,
-                tags=destination.tags,
-                channel=destination.channel,
-                username=destination.username,
-                password=secret,
-                progress=_say,
+            shipment = await publishing.ship(
+                _images(job), destination, version=job.metadata.version, progress=_say
             )
-            extras = supply.Supply(
-                Login(destination.address, destination.username, secret),
-                _signing(destination),
-                destination.sbom,
-                ImageRewrites(job.rewrites),
-            )
-            attached = await supply.attach_and_sign(
-                images, shipped, extras, version=job.metadata.version, progress=_say
-            )
-            return shipped + supply.as_rows(attached)
         except dagger.DaggerError as error:
             raise engine_error(str(error)) from None
+        return shipment.rows()
 
 
-def _signing(destination: Destination) -> Signing:
+def _env_secret(name: str | None) -> dagger.Secret | None:
+    """The variable ``name`` as a Secret the engine reads itself: its value never enters this process."""
+    return dag.secret(f"env://{name}") if name is not None else None
+
+
+def _signing(keys: SigningKeys) -> Signing:
     """The cosign key (read from its file by the engine) or OIDC token, as Secrets: never their values."""
-
-    def env(name: str | None) -> dagger.Secret | None:
-        return dag.secret(f"env://{name}") if name is not None else None
-
-    key = destination.cosign_key
+    key = keys.cosign_key
     return Signing(
         dag.secret(f"file://{key.resolve()}") if key is not None else None,
-        env(destination.cosign_password_env),
-        env(destination.oidc_token_env),
+        _env_secret(keys.cosign_password_env),
+        _env_secret(keys.oidc_token_env),
     )
 
 
@@ -153,6 +143,6 @@ def run_build(job: Job, export: Export | None) -> list[Shipped]:
     return _on_engine(lambda: _build(job, export))
 
 
-def run_publish(job: Job, destination: Destination) -> list[Shipped]:
-    """Build the job's images and push each distro as one multi-arch image under its tags."""
-    return _on_engine(lambda: _publish(job, destination))
+def run_publish(job: Job, push: Push) -> list[Shipped]:
+    """Build the job's images, push each distro as one multi-arch image, attach SBOMs, sign."""
+    return _on_engine(lambda: _publish(job, push))

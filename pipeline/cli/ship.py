@@ -9,64 +9,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipeline.cli.common import (
-    BaseOption,
-    HooksOption,
-    ImageRewriteOption,
-    InputsOption,
-    OfflineOption,
-    RootOption,
-    find_root,
-    open_planner,
-)
-from pipeline.cli.jobs import Destination, Job, export_to
-from pipeline.errors import HeliosError, printable
-from pipeline.mirror import Mirror, State, plan_inputs
-from pipeline.plan import Plan, Planner
+from pipeline.choice import plans_for
+from pipeline.cli.common import find_root, open_planner
+from pipeline.cli.jobs import Job, Push, export_to
+from pipeline.cli.options import Fetching, RegistryLogin, SigningKeys, Targets, Trees, grouped
+from pipeline.errors import printable
+from pipeline.mirror import Mirror, State
+from pipeline.plan import Plan, plan_inputs
 from pipeline.platforms import host_default
-from pipeline.release import (
-    DEFAULT_PLATFORMS,
-    Metadata,
-    Target,
-    check_address,
-    check_credentials,
-    check_password_env,
-    helios_version,
-    matrix,
-    tags_by_distro,
-)
-from pipeline.spelling import Front
+from pipeline.release import DEFAULT_PLATFORMS, Metadata, helios_version, publication
 
 if TYPE_CHECKING:  # shipping imports dagger-io, which the engine-free commands never load
     from pipeline.shipping import Shipped
-
-DistrosOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--distro", "-d", metavar="NAME", help="Distro name or alias; repeat for several.", show_default=False
-    ),
-]
-AllOption = Annotated[bool, typer.Option("--all", help="Every distro of the catalogue.")]
-PlatformsOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--platform",
-        metavar="PLATFORM",
-        help="linux/amd64 or linux/arm64; repeat for several.",
-        show_default=False,
-    ),
-]
-
-
-def choose_targets(
-    planner: Planner, distros: list[str] | None, every: bool, platforms: list[str] | None, default: list[str]
-) -> list[Target]:
-    """The distro x platform matrix the options ask for; an error when they name no distro."""
-    if every and distros:
-        raise HeliosError("--all and --distro were both given", hint="use one of them")
-    if not every and not distros:
-        raise HeliosError("no distro chosen", hint="pass --distro NAME (repeatable) or --all")
-    return matrix(planner.catalogue, None if every else distros, platforms or default)
 
 
 def metadata_for(root: Path) -> Metadata:
@@ -77,29 +31,24 @@ def metadata_for(root: Path) -> Metadata:
     return Metadata(helios_version(), info.revision, info.url, info.epoch)
 
 
-def prepare(
-    root: Path | None,
-    hooks: Path | None,
-    distros: list[str] | None,
-    every: bool,
-    platforms: list[str] | None,
-    default_platforms: list[str],
-    base: str | None,
-    inputs: Path | None = None,
-    offline: bool = False,
-    rewrites: list[str] | None = None,
-) -> Job:
-    """Everything a build needs, checked: the tree, each target's plan (made once), and metadata.
+def prepare(trees: Trees, targets: Targets, fetching: Fetching, *, default_platforms: tuple[str, ...]) -> Job:
+    """Everything a build needs, checked: the trees, each chosen plan (made once), and metadata.
 
     Every bad input fails here, before the engine starts.
     """
-    planner = open_planner(root, hooks, inputs, offline, rewrites)
-    targets = choose_targets(planner, distros, every, platforms, default_platforms)
-    plans = tuple(planner.plan_all(((t.distro, t.platform) for t in targets), base=base))
+    planner = open_planner(trees, fetching)
+    plans = plans_for(planner, targets.choice(default_platforms))
     if planner.mirror is not None:
         warn_unchecked(planner.mirror, plans)
-    checkout = find_root(Path.cwd()) if root is None else root
-    return Job(checkout, hooks, plans, metadata_for(checkout), inputs, tuple(rewrites or ()))
+    checkout = find_root(Path.cwd()) if trees.root is None else trees.root
+    return Job(
+        root=checkout,
+        hooks=trees.hooks,
+        plans=plans,
+        metadata=metadata_for(checkout),
+        inputs=fetching.inputs,
+        rewrites=tuple(fetching.image_rewrite or ()),
+    )
 
 
 def warn_unchecked(mirror: Mirror, plans: Sequence[Plan]) -> None:
@@ -109,27 +58,6 @@ def warn_unchecked(mirror: Mirror, plans: Sequence[Plan]) -> None:
         if state is State.UNCHECKED:
             where = f"{mirror.location}/{item.path} ({item.name})"
             typer.echo(printable(f"warning: {where} was not checked here: {why}"), err=True)
-
-
-def check_signing(key: Path | None, password_env: str | None, token_env: str | None) -> None:
-    """The signing options agree, the key file is a cosign private key, the variables are set."""
-    from pipeline.signing import check_key_file, check_signing_options  # imports dagger-io
-
-    check_signing_options(key=key is not None, password=password_env is not None, token=token_env is not None)
-    if key is not None:
-        check_key_file(key)
-    if password_env is not None:
-        check_password_env(
-            password_env,
-            os.environ,
-            option="--cosign-password-env",
-            what="key password",
-            example="COSIGN_PASSWORD",
-        )
-    if token_env is not None:
-        check_password_env(
-            token_env, os.environ, option="--oidc-token-env", what="token", example="SIGSTORE_ID_TOKEN"
-        )
 
 
 def print_summary(shipped: list[Shipped]) -> None:
@@ -143,11 +71,9 @@ def print_summary(shipped: list[Shipped]) -> None:
     Console(width=200).print(table)
 
 
+@grouped
 def build(
-    distro: DistrosOption = None,
-    every: AllOption = False,
-    platform: PlatformsOption = None,
-    base: BaseOption = None,
+    targets: Targets,
     export: Annotated[
         str | None,
         typer.Option(
@@ -156,22 +82,19 @@ def build(
             "for several or for a PATH ending in /, made if missing. Written only when the build succeeds.",
         ),
     ] = None,
-    hooks: HooksOption = None,
-    inputs: InputsOption = None,
-    offline: OfflineOption = False,
-    image_rewrite: ImageRewriteOption = None,
-    root: RootOption = None,
+    *,
+    fetching: Fetching,
+    trees: Trees,
 ) -> None:
     """Build images on a Dagger engine, several at once (needs the engine; see README)."""
-    job = prepare(
-        root, hooks, distro, every, platform, [host_default()], base, inputs, offline, image_rewrite
-    )
+    job = prepare(trees, targets, fetching, default_platforms=(host_default(),))
     written = export_to(export, len(job.plans)) if export is not None else None
     from pipeline.cli.run import run_build  # imports dagger-io, so only here
 
     print_summary(run_build(job, written))
 
 
+@grouped
 def publish(
     address: Annotated[
         str,
@@ -179,8 +102,7 @@ def publish(
             metavar="REPOSITORY", help="Registry repository without a tag, e.g. ghcr.io/org/helios."
         ),
     ],
-    distro: DistrosOption = None,
-    every: AllOption = False,
+    targets: Targets,
     tag: Annotated[
         list[str] | None,
         typer.Option(
@@ -197,81 +119,24 @@ def publish(
             show_default=False,
         ),
     ] = None,
-    platform: PlatformsOption = None,
-    username: Annotated[
-        str | None, typer.Option(metavar="NAME", help="Registry username.", show_default=False)
-    ] = None,
-    password_env: Annotated[
-        str | None,
-        typer.Option(
-            metavar="VAR",
-            help="Name of the environment variable holding the registry password or token "
-            "(never pass the password itself on the command line).",
-            show_default=False,
-        ),
-    ] = None,
-    base: BaseOption = None,
-    hooks: HooksOption = None,
-    inputs: InputsOption = None,
-    offline: OfflineOption = False,
-    image_rewrite: ImageRewriteOption = None,
-    root: RootOption = None,
+    *,
+    registry: RegistryLogin,
+    fetching: Fetching,
+    trees: Trees,
     sbom: Annotated[
         bool, typer.Option(help="Attach each image's SPDX SBOM to it as an OCI referrer.")
     ] = True,
-    cosign_key: Annotated[
-        Path | None,
-        typer.Option(
-            metavar="FILE",
-            help="Sign the pushed digests with this cosign private key file.",
-            show_default=False,
-        ),
-    ] = None,
-    cosign_password_env: Annotated[
-        str | None,
-        typer.Option(
-            metavar="VAR",
-            help="Name of the environment variable holding the cosign key's password.",
-            show_default=False,
-        ),
-    ] = None,
-    oidc_token_env: Annotated[
-        str | None,
-        typer.Option(
-            metavar="VAR",
-            help="Sign keyless (Sigstore): name of the environment variable holding an OIDC token "
-            "of audience sigstore.",
-            show_default=False,
-        ),
-    ] = None,
+    signing: SigningKeys,
 ) -> None:
     """Build and push images, multi-arch (linux/amd64 + linux/arm64 by default), with derived tags.
 
     Each image gets its SBOM attached; with --cosign-key or --oidc-token-env, the pushed digests and
     SBOMs are signed too.
     """
-    address = check_address(address)
-    if password_env is not None:
-        check_password_env(password_env, os.environ)
-    check_credentials(username, password_env is not None, Front.CLI)
-    check_signing(cosign_key, cosign_password_env, oidc_token_env)
-    job = prepare(
-        root, hooks, distro, every, platform, list(DEFAULT_PLATFORMS), base, inputs, offline, image_rewrite
-    )
-    distros = [plan.distro.name for plan in job.plans]
-    defaults = [plan.distro.name for plan in job.plans if plan.distro.is_default]
-    tags_by_distro(distros, job.metadata.version, defaults, tag, channel)
-    destination = Destination(
-        address,
-        tuple(tag or ()),
-        channel,
-        username,
-        password_env,
-        sbom,
-        cosign_key,
-        cosign_password_env,
-        oidc_token_env,
-    )
+    registry.check(os.environ)
+    signing.check(os.environ)
+    job = prepare(trees, targets, fetching, default_platforms=DEFAULT_PLATFORMS)
+    where = publication(address, job.plans, version=job.metadata.version, tags=tag, channel=channel)
     from pipeline.cli.run import run_publish  # imports dagger-io, so only here
 
-    print_summary(run_publish(job, destination))
+    print_summary(run_publish(job, Push(publication=where, registry=registry, signing=signing, sbom=sbom)))

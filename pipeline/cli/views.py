@@ -7,24 +7,22 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli.common import (
+from pipeline.choice import Choice, plans_for
+from pipeline.cli.common import checked_layers, describe, layer_problems, open_layers, open_planner
+from pipeline.cli.options import (
     BaseOption,
     DistroOption,
-    HooksOption,
+    Fetching,
     ImageRewriteOption,
     InputsOption,
     PlatformOption,
-    RootOption,
-    checked_layers,
-    describe,
-    layer_problems,
-    open_layers,
-    open_planner,
+    Trees,
+    grouped,
 )
 from pipeline.errors import HeliosError, printable
 from pipeline.layers import Layers
-from pipeline.plan import Planner
-from pipeline.platforms import check_platform, host_default
+from pipeline.plan import Planner, plan_inputs
+from pipeline.platforms import PLATFORMS, check_platform, host_default
 from pipeline.render import distros_table, images_table, inputs_table, plan_table
 from pipeline.validate import unique_problems
 
@@ -33,22 +31,15 @@ def validate_inputs(
     layers: Layers, inputs: Path, distros: list[str] | None, platforms: list[str] | None
 ) -> list[HeliosError]:
     """Problems of the mirror at ``inputs`` for the builds it must serve; warnings go to stderr."""
-    from pipeline.mirror import plan_inputs
     from pipeline.mirror_store import validate_mirror
-    from pipeline.platforms import PLATFORMS
-    from pipeline.release import matrix
 
     if not inputs.is_dir():
         return [HeliosError(f"--inputs {inputs}: no such folder", hint="make one with `helios inputs DIR`")]
     try:
         planner = Planner(layers)
-        every = plan_inputs(planner.plan(d, p) for d in planner.catalogue.names() for p in PLATFORMS)
-        targets = matrix(planner.catalogue, distros, platforms or list(PLATFORMS))
-        needed = [
-            (t.distro, t.platform, item)
-            for t in targets
-            for item in plan_inputs([planner.plan(t.distro, t.platform)])
-        ]
+        every = plan_inputs(plans_for(planner, Choice(platforms=tuple(PLATFORMS))))
+        chosen = plans_for(planner, Choice.of(distros, platforms, default=PLATFORMS))
+        needed = [(plan.distro.name, plan.platform, item) for plan in chosen for item in plan_inputs([plan])]
     except HeliosError as error:
         return [error]  # a selection that names no distro, or the tree's own problems (reported too)
     errors, warnings = validate_mirror(inputs, every, needed)
@@ -57,11 +48,13 @@ def validate_inputs(
     return errors
 
 
-def distros(hooks: HooksOption = None, root: RootOption = None) -> None:
+@grouped
+def distros(trees: Trees) -> None:
     """List the distros with a one-line description each."""
-    typer.echo(distros_table(Planner(checked_layers(root, hooks)).catalogue))
+    typer.echo(distros_table(Planner(checked_layers(trees)).catalogue))
 
 
+@grouped
 def plan(
     distro: DistroOption,
     platform: PlatformOption = None,
@@ -69,17 +62,17 @@ def plan(
     digests: Annotated[
         bool, typer.Option("--digests", help="Show a digest of everything each step's cache depends on.")
     ] = False,
-    hooks: HooksOption = None,
     inputs: InputsOption = None,
     image_rewrite: ImageRewriteOption = None,
-    root: RootOption = None,
+    *,
+    trees: Trees,
 ) -> None:
     """Show the numbered build steps for a distro: stage, the exact file each step runs, and its origin.
 
     With --inputs, also the pinned upstream inputs each step consumes and what the step will find
     of each in the mirror: sound (verified against its pin), corrupt (and why), or missing.
     """
-    planner = open_planner(root, hooks, inputs, rewrites=image_rewrite)
+    planner = open_planner(trees, Fetching(inputs=inputs, image_rewrite=image_rewrite))
     chosen = check_platform(platform) if platform is not None else host_default()
     planned = planner.plan(distro, chosen, base=base)
     typer.echo(plan_table(planned, digests=digests))
@@ -87,6 +80,7 @@ def plan(
         typer.echo("\n" + inputs_table(planned, planner.mirror))
 
 
+@grouped
 def images(
     distro: Annotated[
         list[str] | None,
@@ -107,15 +101,14 @@ def images(
         ),
     ] = None,
     image_rewrite: ImageRewriteOption = None,
-    hooks: HooksOption = None,
-    root: RootOption = None,
+    *,
+    trees: Trees,
 ) -> None:
     """List every image a build and a publish pull (after --image-rewrite), for a registry mirror."""
-    from pipeline.release import matrix
     from pipeline.toolpins import tool_images
 
-    planner = open_planner(root, hooks, rewrites=image_rewrite)
-    plans = [planner.plan(t.distro, t.platform) for t in matrix(planner.catalogue, distro, platform)]
+    planner = open_planner(trees, Fetching(image_rewrite=image_rewrite))
+    plans = plans_for(planner, Choice.of(distro, platform, default=PLATFORMS))
     typer.echo(images_table(plans, tool_images(planner.rewrites)))
 
 
@@ -140,12 +133,13 @@ SelectPlatforms = Annotated[
 ]
 
 
+@grouped
 def validate(
-    hooks: HooksOption = None,
     inputs: InputsOption = None,
     distro: SelectDistros = None,
     platform: SelectPlatforms = None,
-    root: RootOption = None,
+    *,
+    trees: Trees,
 ) -> None:
     """Check the whole tree (and your hooks): configs load, hooks exist with a shebang, nothing unknown.
 
@@ -156,9 +150,9 @@ def validate(
         raise HeliosError(
             "--distro and --platform choose what --inputs must serve", hint="pass --inputs DIR too"
         )
-    layers = open_layers(root, hooks)
+    layers = open_layers(trees)
     checked = describe(layers)
-    problems = layer_problems(layers, hooks)
+    problems = layer_problems(layers, trees.hooks)
     if inputs is not None:
         checked += f" with the input mirror {inputs}"
         problems += validate_inputs(layers, inputs, distro, platform)

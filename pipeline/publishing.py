@@ -1,7 +1,8 @@
-"""After a push: each image's SBOM attached to it, and the pushed digests signed (when asked).
+"""Publishing, the one path of the module and the CLI: push, attach each image's SBOM, sign.
 
-The images are pushed first (pipeline/shipping.py); this only adds referrers next to them, so a
-failure here names what was already pushed and what to run again.
+:func:`ship` pushes the images (pipeline/shipping.py), then adds referrers next to them: each
+image's SBOM and, when asked, signatures of every pushed digest. A failure after the push names
+what was already pushed and what to run again.
 """
 
 from __future__ import annotations
@@ -12,11 +13,24 @@ from dataclasses import dataclass, field
 import anyio
 import dagger
 
-from pipeline import sbom, signing
+from pipeline import sbom
 from pipeline.errors import HeliosError
 from pipeline.imagerewrite import NO_REWRITES, ImageRewrites
-from pipeline.release import check_address
-from pipeline.shipping import Built, Progress, Shipped, by_distro
+from pipeline.release import Publication
+from pipeline.shipping import Built, Progress, Shipped, by_distro, push
+from pipeline.signing import (
+    BUNDLE_TYPE,
+    Login,
+    Signing,
+    attach_sbom,
+    attached_reference,
+    check_cosign_key,
+    digest_reference,
+    discover,
+    referrers,
+    sign,
+    tools,
+)
 from pipeline.toolpins import tool_image
 
 
@@ -35,19 +49,48 @@ class Attached:
         return f"{self.kind} {self.platform} {self.reference} of {self.subject}"
 
 
-@dataclass(frozen=True)
-class Supply:
-    """What to add to a push: the SBOMs (default on) and signatures (when a key or token is given)."""
+@dataclass(frozen=True, kw_only=True)
+class Destination:
+    """Where a publish goes and what it adds: repository and tags, the login, SBOMs, signatures."""
 
-    login: signing.Login
-    signing: signing.Signing = field(default_factory=signing.Signing)
+    publication: Publication
+    username: str | None = None
+    password: dagger.Secret | None = None
+    """The registry login; without one, the engine pushes with the caller's docker credentials."""
+    signing: Signing = field(default_factory=Signing)
     sbom: bool = True
+    """Attach each image's SPDX SBOM as an OCI referrer."""
     rewrites: ImageRewrites = NO_REWRITES
     """Where the site keeps the tool images (pipeline/imagerewrite.py)."""
 
     @property
-    def wanted(self) -> bool:
-        return self.sbom or self.signing.enabled
+    def login(self) -> Login:
+        return Login(self.publication.address, self.username, self.password)
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """What a publish pushed: the images under their tags, then their SBOMs and signatures."""
+
+    pushed: list[Shipped]
+    attached: list[Attached]
+
+    def lines(self) -> list[str]:
+        """The module's report: each pushed reference with its digest, then each SBOM and signature."""
+        return [f"{item.reference}@{item.digest}" for item in self.pushed] + [a.line() for a in self.attached]
+
+    def rows(self) -> list[Shipped]:
+        """The CLI's summary: the pushed images, then a row per SBOM and signature (:func:`as_rows`)."""
+        return [*self.pushed, *as_rows(self.attached)]
+
+
+async def ship(
+    images: Sequence[Built], destination: Destination, *, version: str, progress: Progress | None = None
+) -> Shipment:
+    """Build and push ``images``, attach their SBOMs, sign what was pushed: the whole publish."""
+    pushed = await push(images, destination.publication, destination.login, progress)
+    attached = await attach_and_sign(images, pushed, destination, version=version, progress=progress)
+    return Shipment(pushed, attached)
 
 
 def _failure(what: str, error: dagger.DaggerError, hint: str) -> HeliosError:
@@ -58,8 +101,8 @@ def _failure(what: str, error: dagger.DaggerError, hint: str) -> HeliosError:
 
 LOGIN_HINT = (
     "the image itself was pushed; the SBOM and signatures are pushed by tool containers, which cannot "
-    "use your docker login: pass --username and --password (or leave the SBOM out: --no-sbom, or "
-    "--sbom=false with dagger call)"
+    "use your docker login: give the registry login (helios: --username and --password-env; dagger "
+    "call: with-registry), or leave the SBOM out (--no-sbom; dagger call: --sbom=false)"
 )
 
 
@@ -76,36 +119,36 @@ def index_digests(shipped: Sequence[Shipped], address: str) -> dict[str, list[st
 async def attach_and_sign(
     images: Sequence[Built],
     shipped: Sequence[Shipped],
-    supply: Supply,
+    destination: Destination,
     *,
     version: str,
     progress: Progress | None = None,
 ) -> list[Attached]:
     """Attach every pushed image's SBOM, then sign the pushed digests and SBOMs; what was pushed where."""
-    if not supply.wanted:
+    if not destination.sbom and not destination.signing.enabled:
         return []
-    address = check_address(supply.login.address)  # as shipping pushed it: stripped, no tag
-    tools = {name: tool_image(name, rewrites=supply.rewrites) for name in ("oras", "cosign", "syft")}
-    ctr = signing.tools(tools["oras"], tools["cosign"], supply.login)
+    address = destination.publication.address
+    images_of = {name: tool_image(name, rewrites=destination.rewrites) for name in ("oras", "cosign", "syft")}
+    ctr = tools(images_of["oras"], images_of["cosign"], destination.login)
     variants = by_distro(images)
     pushed = index_digests(shipped, address)
     attached: list[Attached] = []
     failures: list[HeliosError] = []
 
     async def one_sbom(distro: str, subject: str, built: Built) -> None:
-        platform = built.target.platform
-        document = sbom.sbom(built.image, scanner=tools["syft"], name=address, version=version)
+        platform = built.platform
+        document = sbom.sbom(built.image, scanner=images_of["syft"], name=address, version=version)
         if progress:
             progress(f"attaching the SBOM of {distro} ({platform}) to {subject}")
         try:
-            out = await signing.attach_sbom(ctr, subject, platform, document).stdout()
+            out = await attach_sbom(ctr, subject, platform, document).stdout()
         except dagger.DaggerError as error:
             what = f"attaching the SBOM of {distro} ({platform}) to {subject}"
             failures.append(_failure(what, error, LOGIN_HINT))
             return
-        attached.append(Attached(distro, platform, "sbom", subject, signing.attached_reference(out)))
+        attached.append(Attached(distro, platform, "sbom", subject, attached_reference(out)))
 
-    if supply.sbom:
+    if destination.sbom:
         async with anyio.create_task_group() as group:
             for distro, subjects in pushed.items():
                 for subject in subjects:
@@ -116,34 +159,34 @@ async def attach_and_sign(
         more = f" (and {len(failures) - 1} more SBOMs)" if len(failures) > 1 else ""
         raise HeliosError(first.message + more, hint=first.hint)
     attached.sort(key=lambda a: (a.distro, a.platform, a.subject))
-    if supply.signing.enabled:
+    if destination.signing.enabled:
         labels = {a.reference: (a.distro, a.platform) for a in attached}
         for distro, refs in pushed.items():
-            platforms = ",".join(b.target.platform for b in variants[distro])
+            platforms = ",".join(b.platform for b in variants[distro])
             labels.update({ref: (distro, platforms) for ref in refs})
-        attached += await sign_all(ctr, supply.signing, list(labels), labels, progress)
+        attached += await sign_all(ctr, destination.signing, list(labels), labels, progress)
     return attached
 
 
 async def sign_pushed(
     references: Sequence[str],
-    login: signing.Login,
-    how: signing.Signing,
+    login: Login,
+    how: Signing,
     rewrites: ImageRewrites = NO_REWRITES,
 ) -> list[Attached]:
     """Sign digests pushed earlier (images and SBOMs, as publish printed them); their signatures."""
-    subjects = [signing.digest_reference(ref) for ref in references]
+    subjects = [digest_reference(ref) for ref in references]
     if not subjects:
         raise HeliosError(
             "no reference to sign", hint="pass the references publish printed, e.g. --reference=REF"
         )
-    ctr = signing.tools(tool_image("oras", rewrites=rewrites), tool_image("cosign", rewrites=rewrites), login)
+    ctr = tools(tool_image("oras", rewrites=rewrites), tool_image("cosign", rewrites=rewrites), login)
     return await sign_all(ctr, how, subjects, {})
 
 
 async def sign_all(
     ctr: dagger.Container,
-    how: signing.Signing,
+    how: Signing,
     subjects: Sequence[str],
     labels: Mapping[str, tuple[str, str]],
     progress: Progress | None = None,
@@ -156,13 +199,13 @@ async def sign_all(
     if progress:
         progress(f"signing {len(subjects)} digests ({how.mode})")
     try:
-        await signing.sign(ctr, how, subjects).sync()
+        await sign(ctr, how, subjects).sync()
         found = []
         for subject in subjects:
-            out = await signing.discover(ctr, subject).stdout()
+            out = await discover(ctr, subject).stdout()
             found += [
                 Attached(*labels.get(subject, ("-", "-")), "signature", subject, ref)
-                for ref in signing.referrers(out, signing.BUNDLE_TYPE)
+                for ref in referrers(out, BUNDLE_TYPE)
             ]
     except dagger.DaggerError as error:
         raise _failure(
@@ -184,12 +227,7 @@ async def check_key_secret(key: dagger.Secret, where: str = "--cosign-key") -> N
             f"{where} could not be read: {first}",
             hint="pass the private key file as file://PATH/cosign.key, or env://VAR holding it",
         ) from None
-    signing.check_cosign_key(text, where)
-
-
-def report_lines(shipped: Sequence[Shipped], attached: Sequence[Attached]) -> list[str]:
-    """What publish returns: each pushed reference with its digest, then each SBOM and signature."""
-    return [f"{item.reference}@{item.digest}" for item in shipped] + [a.line() for a in attached]
+    check_cosign_key(text, where)
 
 
 def as_rows(attached: Sequence[Attached]) -> list[Shipped]:
