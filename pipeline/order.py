@@ -84,6 +84,7 @@ LIBRARY: dict[str, tuple[str, ...]] = {
     "el9": ("log",),
     "static": ("log", "download"),
     "xorg": ("log", "download"),
+    "node": ("log",),
 }
 """The hook library's parts (common/build/lib/<part>.sh) and the parts each one calls."""
 
@@ -104,7 +105,7 @@ BUILD_ORDER: tuple[Step, ...] = (
     Step(1, Stage.WEB, Action.HOOK, Scope.COMMON, "novnc.sh",
          "KasmWeb/noVNC client, interactive and view-only",
          extras=("novnc-*.patch", "splash.jpg"), versions=("kasmweb",), per_distro=False,
-         library=("git",)),
+         library=("git", "node")),
     Step(2, Stage.KASM, Action.HOOK, Scope.DISTRO, "kasm.sh",
          "distro packages needed to build KasmVNC and the X server",
          library=("el9", "release", "static")),
@@ -120,7 +121,7 @@ BUILD_ORDER: tuple[Step, ...] = (
     Step(7, Stage.KASM, Action.HOOK, Scope.COMMON, "kclient.sh",
          "kclient with the helios patch (no file server, audio on)",
          extras=("kclient-*.patch",), versions=("kclient",), settings=("webrtc", "file_transfer"),
-         library=("git",)),
+         library=("git", "node")),
     Step(8, Stage.KASM, Action.HOOK, Scope.COMMON, "package.sh",
          "packs KasmVNC, the X server, kclient and the web client into a rootfs",
          versions=("kasmvnc", "nodejs"), consumes=(Feed.WEB_CLIENT,), library=("arch",)),
