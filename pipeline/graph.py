@@ -220,6 +220,25 @@ def s6_overlay(plan: Plan, inputs: dagger.Directory | None = None) -> dagger.Dir
     )
 
 
+STAMPED = "/helios/stamped"
+
+
+def with_file_times(directory: dagger.Directory, epoch: int, tool_image: str) -> dagger.Directory:
+    """``directory`` with every file, folder and link given the time ``epoch``, links not followed.
+
+    Not Directory.with_timestamps: in Dagger 0.21 it follows links, so it fails on a link whose
+    target lies outside the folder (step 8 packs absolute links such as etc/kasmvnc) and would touch
+    the engine's own file where one points, and it leaves the links' own times as they were.
+    """
+    return (
+        dag.container()
+        .from_(tool_image)
+        .with_directory(STAMPED, directory)
+        .with_exec(["find", STAMPED, "-exec", "touch", "-h", "-d", f"@{epoch}", "{}", "+"])
+        .directory(STAMPED)
+    )
+
+
 def image(
     sources: Sources, plan: Plan, *, labels: dict[str, str] | None = None, epoch: int | None = None
 ) -> dagger.Container:
@@ -230,7 +249,7 @@ def image(
     """
 
     def stamped(directory: dagger.Directory) -> dagger.Directory:
-        return directory if epoch is None else directory.with_timestamps(epoch)
+        return directory if epoch is None else with_file_times(directory, epoch, plan.web_image)
 
     web = web_client(sources, plan)
     ctr = (

@@ -16,6 +16,7 @@ from typing import Any
 import dagger
 from dagger import dag
 
+from pipeline.graph import STAMPED
 from pipeline.hookenv import HOOKS_MOUNT as HOOKS
 from pipeline.linkcheck import LINK_CHECK
 from pipeline.stepmounts import PACKAGES_TXT
@@ -23,8 +24,10 @@ from pipeline.tree import LocalTree
 
 SOURCE_PATH = "/helios-source"
 USER_PATH = "/helios-user-hooks"
-OWN_EXECS = {"s6": "tar -C /s6", "link check": LINK_CHECK, "packages record": PACKAGES_TXT}
-"""The execs of the pipeline itself (no hook), by what their command holds."""
+STAMP = "stamp"
+OWN_EXECS = {"s6": "tar -C /s6", "link check": LINK_CHECK, "packages record": PACKAGES_TXT, STAMP: STAMPED}
+"""The execs of the pipeline itself (no hook), by what their command holds; a stamping exec is
+labelled by what it stamps ("stamp step 8", "stamp common/root")."""
 
 
 def source_directory(path: str = SOURCE_PATH) -> dagger.Directory:
@@ -87,12 +90,24 @@ class Keyer:
                     continue
                 chain = fields[: index + 1]
                 label = exec_label(field.args["args"])
+                if label == STAMP:
+                    label = f"{STAMP} {self._stamped(chain)}"
                 seen = Exec(label, self.key(chain), self.own(chain), container_state(chain)["env"],
                             self.hook_files(chain))  # fmt: skip
                 if label in found and found[label].key != seen.key:
                     raise AssertionError(f"two different execs are both labelled {label!r}")
                 found[label] = seen
         return found
+
+    def _stamped(self, fields: list[Any]) -> str:
+        """What a stamping exec stamps: an overlay's path, or the label of the exec whose output it is."""
+        copy = next(f for f in fields if f.name == "withDirectory" and f.args["path"] == STAMPED)
+        source = selections(copy.args["source"])
+        path = _source_path(source)
+        if path is not None:
+            return "/".join(f.args["path"].strip("/") for f in source[2:])
+        made = [f for f in source if f.name == "withExec"]
+        return exec_label(made[-1].args["args"]) if made else "a directory"
 
     def own(self, fields: list[Any]) -> str:
         """What an exec is given itself: its chain, with the output of other execs left out."""
@@ -147,7 +162,7 @@ class Exec:
 
 def exec_label(args: list[str]) -> str:
     """The label of an exec by its command: "step 9" for a hook, "step 9 system.d-50-x.sh" for a
-    drop-in script, "s6", "link check" or "packages record" for the pipeline's own execs.
+    drop-in script, "s6", "link check", "packages record" or "stamp" for the pipeline's own execs.
     """
     hook = next((arg for arg in args if arg.startswith(f"{HOOKS}/")), None)
     if hook is not None:

@@ -132,10 +132,15 @@ def _write_image(layout: Path, image: PlatformImage) -> dict[str, Any]:
 def _write_layer(layout: Path, rootfs: Path) -> tuple[dict[str, Any], str]:
     """The tree as one gzip layer blob; its descriptor and the uncompressed tar's digest (diff id)."""
     staging = layout / "blobs/layer.partial"
+    # The tree's entries, not "." (a runtime makes / itself), and no access or change times: with
+    # them (the pax format --xattrs needs records both) no two layers of one tree are the same.
+    entries = sorted(entry.name for entry in rootfs.iterdir())
     tar = subprocess.Popen(
-        ["tar", "--numeric-owner", "--sort=name", "--xattrs", "-C", str(rootfs), "-cf", "-", "."],
+        ["tar", "--numeric-owner", "--sort=name", "--xattrs", "--format=posix",
+         "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime",
+         "-C", str(rootfs), "-cf", "-", "--", *entries],
         stdout=subprocess.PIPE,
-    )
+    )  # fmt: skip
     assert tar.stdout is not None
     uncompressed = hashlib.sha256()
     with staging.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) as out:

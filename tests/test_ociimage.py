@@ -59,8 +59,8 @@ def test_the_archive_has_both_heads_and_verifiable_blobs(tmp_path: Path) -> None
         uncompressed = gzip.decompress(layer_bytes)
         assert image["rootfs"]["diff_ids"] == [f"sha256:{hashlib.sha256(uncompressed).hexdigest()}"]
         with tarfile.open(fileobj=io.BytesIO(uncompressed)) as layer:
-            assert layer.getmember("./init").mode & 0o777 == 0o755
-            assert layer.extractfile("./etc/os-release").read() == b"ID=test\n"  # type: ignore[union-attr]
+            assert layer.getmember("init").mode & 0o777 == 0o755
+            assert layer.extractfile("etc/os-release").read() == b"ID=test\n"  # type: ignore[union-attr]
         docker = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
         assert docker == [{"Config": f"blobs/sha256/{manifest['config']['digest'].split(':')[1]}",
                            "RepoTags": ["helios:test"],
@@ -76,3 +76,12 @@ def test_a_layout_of_two_platforms_is_one_index(tmp_path: Path) -> None:
     assert index["manifests"][0]["digest"] == digest
     inner = json.loads((tmp_path / "layout/blobs/sha256" / digest.split(":")[1]).read_text())
     assert [m["platform"]["architecture"] for m in inner["manifests"]] == ["amd64", "arm64"]
+
+
+def test_the_same_tree_gives_the_same_image_whatever_the_root_folders_time(tmp_path: Path) -> None:
+    import os
+
+    root = rootfs(tmp_path)
+    first = write_layout(tmp_path / "one", [PlatformImage(root, "amd64", ImageConfig())])
+    os.utime(root, (1, 1))  # e.g. the same tarball unpacked again into a new folder
+    assert write_layout(tmp_path / "two", [PlatformImage(root, "amd64", ImageConfig())]) == first

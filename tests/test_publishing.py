@@ -100,8 +100,14 @@ def test_two_builds_of_one_commit_have_the_same_config_and_labels(make_tree):
 def test_copied_files_get_the_source_date_epoch(make_tree):
     image = images(make_tree(), BOTH[:1])[0].image
     copies = [f for f in selections(image) if f.name == "withDirectory"]
-    stamps = [selections(f.args["source"])[-1] for f in copies]
-    assert stamps and all(s.name == "withTimestamps" and s.args["timestamp"] == 981173106 for s in stamps)
+    stamps = [[f for f in selections(c.args["source"]) if f.name == "withExec"] for c in copies]
+    assert stamps and all(
+        execs[-1].args["args"]
+        == ["find", graph.STAMPED, "-exec", "touch", "-h", "-d", "@981173106", "{}", "+"]
+        for execs in stamps
+    ), "every copied folder is stamped, its links' own times included and never followed"
+    # Directory.with_timestamps follows links (Dagger 0.21): it failed on step 8's absolute links.
+    assert not [f for c in copies for f in selections(c.args["source"]) if f.name == "withTimestamps"]
 
 
 def test_build_all_returns_one_tarball_per_target(make_tree):

@@ -26,6 +26,7 @@
 #   el9       enable_epel_crb
 #   static    build_static_library
 #   xorg      build_xorg_server
+#   node      node_trusts_system_cas
 #   mirror    (internal: the input-mirror rules of download and git)
 
 _helios_part=${BASH_SOURCE[0]%/*}

@@ -14,8 +14,8 @@ What reads an edit is decided without the pipeline's own bookkeeping: a script i
 that run it; a library part by the execs whose script calls one of its functions or reads one of its
 variables, directly or through other parts, as shfmt's syntax tree shows (tests/shellast.py); a file
 beside a hook by the execs that have it mounted, except where the hook's own rule skips it
-(:data:`HOOK_RULES`); an overlay by no exec; a pin by the execs whose own environment, base image or
-files hold the pinned value. Cache keys come from tests/dagwalk.py, which keys files by content as
+(:data:`HOOK_RULES`); an overlay by the exec that gives its files the build's time, and by no
+script; a pin by the execs whose own environment, base image or files hold the pinned value. Cache keys come from tests/dagwalk.py, which keys files by content as
 the engine does. Run from the repository root:
 
     python tests/benchmarks/graph_matrix.py [--only SUBSTRING] [--rows all|over]
@@ -38,9 +38,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from pipeline import graph  # noqa: E402
+from pipeline import graph, shipping  # noqa: E402
 from pipeline.plan import Planner  # noqa: E402
 from pipeline.platforms import PLATFORMS  # noqa: E402
+from pipeline.release import Metadata  # noqa: E402
 from pipeline.tree import LocalTree  # noqa: E402
 from pipeline.versions import load_versions  # noqa: E402
 from tests.dagwalk import Exec, Keyer, reachable, selections, source_directory  # noqa: E402
@@ -54,7 +55,8 @@ HOOK_RULES = {
 common/build/kclient.sh applies kclient-*-file-transfer.patch only with HELIOS_FILE_TRANSFER=true,
 common/build/novnc.sh the novnc-*webrtc-off*.patch files only with HELIOS_WEBRTC=false."""
 
-LABELS = {"org.opencontainers.image.title": "helios"}
+METADATA = Metadata("1.0.0", "0123456789abcdef", "https://example.org/helios", 1700000000)
+"""Labels and file times as a build from a checkout gets them."""
 Image = tuple[str, str]
 """(distro, platform)."""
 ExecId = tuple[Image, str]
@@ -108,20 +110,18 @@ def walk(root: Path, versions: dict[str, Any]) -> Matrix:
     plans = [planner.plan(d, p) for d in planner.catalogue.names() for p in PLATFORMS]
     planned = time.perf_counter()
     with ConverterCounter() as counter:
-        images = [
-            (plan, graph.image(graph.Sources(source_directory()), plan, labels=LABELS)) for plan in plans
-        ]
+        images = shipping.images_of(plans, graph.Sources(source_directory()), METADATA)
     built = time.perf_counter()
     keyer = Keyer(LocalTree(root))
     execs: dict[ExecId, Exec] = {}
     selected = 0
-    for plan, image in images:
-        name = (plan.distro.name, plan.platform)
-        for label, found in keyer.execs(image).items():
+    for image in images:
+        name = (image.distro, image.platform)
+        for label, found in keyer.execs(image.image).items():
             execs[(name, label)] = found
         selected += len(
             {keyer.key(selections(obj)[: i + 1])
-             for obj in reachable(image) for i, f in enumerate(selections(obj)) if f.name == "withExec"}
+             for obj in reachable(image.image) for i, f in enumerate(selections(obj)) if f.name == "withExec"}
         )  # fmt: skip
     return Matrix(execs, planned - start, built - planned, counter.count, selected)
 
@@ -181,7 +181,7 @@ def file_edits(root: Path) -> Iterator[Edit]:
         first = next((p for p in sorted((root / folder).rglob("*")) if p.is_file()), None)
         if first is not None:
             path = first.relative_to(root).as_posix()
-            yield Edit(path, append(path), lambda _, e: False)
+            yield Edit(path, append(path), lambda _, e, folder=folder: f"content({folder}:" in e.own)
 
 
 def mounted_and_read(found: Exec, path: str) -> bool:

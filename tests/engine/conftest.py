@@ -73,9 +73,14 @@ class Setting:
     def mirror(self) -> Mirror | None:
         return open_mirror(self.mirror_dir, offline=True) if self.mirror_dir else None
 
-    def cli_args(self) -> list[str]:
-        """The `helios build` options that give the CLI this setting's mirror and rewrites."""
-        args = ["--inputs", str(self.mirror_dir), "--offline"] if self.mirror_dir else []
+    def cli_args(self, *, offline: bool = True) -> list[str]:
+        """The `helios build` options that give the CLI this setting's mirror and rewrites.
+
+        Without ``offline``, inputs the mirror lacks may come from upstream: the fixture distro pins
+        inputs its hooks never fetch.
+        """
+        args = ["--inputs", str(self.mirror_dir)] if self.mirror_dir else []
+        args += ["--offline"] if self.mirror_dir and offline else []
         for rule in self.rewrites.rules:
             args += ["--image-rewrite", rule.text]
         return args

@@ -90,3 +90,14 @@ async def test_a_users_hooks_tree_adds_drop_ins_and_wins_overlays(engine, tmp_pa
     system = [line for line in (await read(image, "/etc/helios-system.log")).split("\n") if line]
     assert system == ["9 distros/tiny/build/system.sh", "10 common/build/system.sh", "10 user drop-in"]
     assert (await read(image, "/etc/helios/precedence")).strip() == "user"
+
+
+async def test_every_copied_file_and_link_gets_the_epoch(engine):
+    """Step 8's absolute links made Directory.with_timestamps fail (it follows links): times come
+    from `touch -h` instead, links' own times included."""
+    plan = setting().planner(FIXTURE).plan("tiny", host_default())
+    image = graph.image(sources(FIXTURE), plan, epoch=981173106)
+    paths = ["/opt/helios/kasmvnc.version", "/opt/helios/dangling", "/etc/helios/precedence", "/init"]
+    times = await image.with_exec(["stat", "-c", "%Y %N", *paths]).stdout()
+    assert [line.split(" ", 1)[0] for line in times.splitlines()] == ["981173106"] * 4, times
+    assert "'/opt/helios/dangling' -> '/usr/local/etc/nowhere'" in times

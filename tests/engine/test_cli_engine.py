@@ -16,7 +16,16 @@ def test_helios_build_exports_an_oci_tarball_and_summarizes(tmp_path):
     target = tmp_path / "tiny.tar"
     result = runner.invoke(
         app,
-        ["build", "--distro", "tiny", "--root", str(FIXTURE), "--export", str(target), *setting().cli_args()],
+        [
+            "build",
+            "--distro",
+            "tiny",
+            "--root",
+            str(FIXTURE),
+            "--export",
+            str(target),
+            *setting().cli_args(offline=False),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert target.is_file() and not list(tmp_path.glob(".*.partial"))
@@ -36,7 +45,16 @@ def test_a_failing_hook_fails_the_command_with_its_step_and_leaves_no_file(tmp_p
     target = tmp_path / "tiny.tar"
     result = runner.invoke(
         app,
-        ["build", "--distro", "tiny", "--root", str(root), "--export", str(target), *setting().cli_args()],
+        [
+            "build",
+            "--distro",
+            "tiny",
+            "--root",
+            str(root),
+            "--export",
+            str(target),
+            *setting().cli_args(offline=False),
+        ],
     )
     assert result.exit_code == 1
     assert "step 5 (kasm · xorg) failed: distros/tiny/build/xorg.sh exited with code 4" in result.stderr

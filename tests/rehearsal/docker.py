@@ -74,11 +74,20 @@ def image_config(plan: Plan) -> ImageConfig:
     )
 
 
+def load_archive(archive: Path) -> str:
+    """`docker load` of an image archive; the image it loaded (its tag, else its id)."""
+    said = docker("load", "-i", str(archive)).splitlines()[-1]
+    for prefix in ("Loaded image ID: ", "Loaded image: "):
+        if said.startswith(prefix):
+            return said.removeprefix(prefix).strip()
+    raise DockerError(f"docker load said {said!r}, which names no image")
+
+
 def load_image(root: Path, plan: Plan, archive: Path, tag: str) -> str:
     """Load the image at ``root`` into Docker as ``tag``, with the plan's configuration; its image id."""
     write_archive(archive, PlatformImage(root, plan.arch, image_config(plan)), repo_tag=tag)
     try:
-        docker("load", "-q", "-i", str(archive))
+        load_archive(archive)
     finally:
         archive.unlink(missing_ok=True)
     return docker("image", "inspect", "--format", "{{.Id}}", tag)
@@ -154,3 +163,24 @@ def run_container(image: str, publish: str, volumes: Sequence[str] = ()) -> Dock
     for volume in volumes:
         args += ["-v", volume]
     return DockerContainer(docker(*args, image))
+
+
+def check_desktop_through_published_port(container: DockerContainer, picture: Path) -> None:
+    """A browser on this machine opens the published port and sees the desktop the X server draws.
+
+    The screenshot is saved to ``picture``; the assertions say what was seen when it is not so.
+    """
+    from tests.rehearsal import probes
+    from tests.rehearsal.boot import wait_until
+    from tests.rehearsal.browser import CLIENT_STATE, SCREEN_MATCH, browser, desktop_view
+    from tests.rehearsal.pixels import Verdict, classify, differing_share
+
+    with browser(HostSide()) as page:
+        page.navigate(probes.BASE_URL)
+        connected = wait_until(lambda: page.evaluate(CLIENT_STATE) == "connected", 60)
+        assert connected, f"the client never connected; container log:\n{container.log_tail()}"
+        shot, grab = desktop_view(page, container, ":1")
+    shot.save(picture)
+    assert differing_share(shot, grab) <= SCREEN_MATCH, "the browser does not show what the X server draws"
+    verdict = classify(shot)
+    assert verdict is Verdict.DESKTOP, f"no desktop through 127.0.0.1:{HTTP_PORT} ({verdict.value})"

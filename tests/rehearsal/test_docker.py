@@ -13,29 +13,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from pipeline.imageconfig import HEALTH_INTERVAL_S, HTTP_PORT
 from pipeline.plan import Planner
 from pipeline.platforms import host_default
 from pipeline.smoke import DEFAULT_TIMEOUT
 from pipeline.tree import LocalTree
-from tests.rehearsal import probes
-from tests.rehearsal.boot import wait_until
-from tests.rehearsal.browser import CLIENT_STATE, browser, chromium_binary, x_root_window
+from tests.rehearsal.browser import chromium_binary
 from tests.rehearsal.chroot import CACHE
 from tests.rehearsal.docker import (
     DockerContainer,
-    HostSide,
+    check_desktop_through_published_port,
     daemon_problem,
     docker,
     load_image,
     run_container,
     wait_for_health,
 )
-from tests.rehearsal.pixels import Verdict, classify, differing_share
 from tests.rehearsal.results import REPO, Results
-from tests.rehearsal.test_boot import DESKTOP_DRAWN, SCREEN_MATCH, XAUTHORITY
 
 pytestmark = pytest.mark.real_versions
 STOP_GRACE = 10
@@ -84,21 +79,7 @@ def test_docker_reports_the_container_healthy(container: DockerContainer, result
 def test_a_browser_on_the_host_sees_the_desktop_through_the_published_port(
     container: DockerContainer, results: Results
 ) -> None:
-    with browser(HostSide()) as page:
-        page.navigate(probes.BASE_URL)
-
-        def settled() -> tuple[Image.Image, Image.Image] | None:
-            if page.evaluate(CLIENT_STATE) != "connected":
-                return None
-            shot, grab = page.screenshot(), x_root_window(container, ":1", XAUTHORITY)
-            agree = differing_share(shot, grab) <= SCREEN_MATCH
-            return (shot, grab) if agree and classify(shot) is Verdict.DESKTOP else None
-
-        seen = wait_until(settled, 60 + DESKTOP_DRAWN)
-    assert seen is not None, (
-        f"no desktop through 127.0.0.1:{HTTP_PORT}; container log:\n{container.log_tail()}"
-    )
-    seen[0].save(results.dir / "docker-desktop.png")
+    check_desktop_through_published_port(container, results.dir / "docker-desktop.png")
 
 
 def test_the_home_volume_keeps_a_file_across_docker_restart(container: DockerContainer) -> None:
