@@ -19,17 +19,6 @@ from pipeline.layout import CONFIG_NAME, DISTROS_DIR, config_path, distro_dir
 from pipeline.order import BUILD_ORDER, Scope
 from pipeline.tree import Tree
 
-__all__ = [
-    "CONFIG_NAME",
-    "DISTROS_DIR",
-    "PACKAGE_LISTS",
-    "SCHEMA",
-    "Catalogue",
-    "Distro",
-    "check_name",
-    "config_path",
-]
-
 LIST_DISTROS = "run `helios distros` to list them"
 _PLAIN_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _VERSION = re.compile(r"^\d+(\.\d+)+$")

@@ -11,10 +11,11 @@ a lazy graph goes there. A context uses its converter twice, in ``dagger/client/
   it, but only when a result is structured.
 
 :func:`share_converter` puts that in place by replacing ``make_converter`` of dagger-io's
-``_core`` with a factory of :class:`SharedConverter`. Every query stays the same
-(tests/test_converter.py builds every graph both ways and compares each selection, in this venv and
-in the engine's vendored SDK). When dagger-io is not shaped as this expects, or a selection built
-both ways differs, nothing is replaced and dagger-io keeps its own way: slower, never different.
+``_core`` with a factory of :class:`SharedConverter`. Every query stays the same: tests/test_converter.py
+builds every graph both ways and compares each selection, and tests/test_module_runtime.py checks
+that it takes its place in the SDK the engine vendors. When dagger-io is not shaped as this
+expects, or a sample selection built both ways differs, nothing is replaced and dagger-io keeps its
+own way: slower, never different.
 """
 
 from __future__ import annotations

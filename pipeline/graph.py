@@ -1,8 +1,9 @@
 """The Dagger graph of a build plan: lazy containers, one hook per exec, nothing of the build in the image.
 
 Stages web, kasm and system are independent chains until step 8 and step 11 join them, so the
-engine runs them in parallel by itself. Each script runs with only itself and its declared extras
-mounted; a step's environment is set just for its scripts, then removed.
+engine runs them in parallel by itself. Each script runs with only itself, its extras and the
+library parts it uses mounted (pipeline/stepmounts.py); a step's environment is set just for its
+scripts, then removed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import dagger
 from dagger import dag
 
 from pipeline.converter import share_converter
+from pipeline.hookenv import HOOKS_MOUNT, INPUTS_ENV, INPUTS_MOUNT, OUT_DIR
 from pipeline.imageconfig import (
     ENTRYPOINT,
     HEALTH_INTERVAL_S,
@@ -25,12 +27,9 @@ from pipeline.imageconfig import (
 )
 from pipeline.layers import REPO, USER, Ref
 from pipeline.linkcheck import LINK_CHECK
-from pipeline.mirror import INPUTS_ENV, INPUTS_MOUNT
 from pipeline.order import Action, Feed, Stage
 from pipeline.plan import Plan, PlannedStep, Run
 from pipeline.stepmounts import (
-    HOOKS_MOUNT,
-    OUT_DIR,
     PACKAGES_TXT,
     cache_volumes,
     feeds,
@@ -51,10 +50,10 @@ class Sources:
         self,
         repo: dagger.Directory,
         user: dagger.Directory | None = None,
-        inputs: dagger.Directory | None = None,
+        mirror: dagger.Directory | None = None,
     ) -> None:
         self._dirs = {REPO: repo} | ({USER: user} if user is not None else {})
-        self.inputs = inputs
+        self.mirror = mirror
 
     def file(self, ref: Ref) -> dagger.File:
         return self._dirs[ref.layer].file(ref.path)
@@ -80,10 +79,10 @@ def mirror_entries(sources: Sources, paths: Iterable[str]) -> dagger.Directory:
     A step sees only its own entries, so adding or changing any other entry re-runs nothing.
     """
     entries = dag.directory()
-    if sources.inputs is None:
+    if sources.mirror is None:
         return entries
     for path in paths:
-        entries = entries.with_file(path, sources.inputs.file(path))
+        entries = entries.with_file(path, sources.mirror.file(path))
     return entries
 
 
@@ -189,7 +188,7 @@ def installed_packages(plan: Plan) -> Callable[[dagger.Container], dagger.Contai
     return apply
 
 
-def s6_overlay(plan: Plan, inputs: dagger.Directory | None = None) -> dagger.Directory:
+def s6_overlay(plan: Plan, mirror: dagger.Directory | None = None) -> dagger.Directory:
     """s6-overlay for the target architecture, checksum-verified and unpacked as a rootfs.
 
     Each release asset comes from the plan's input mirror when it holds it, else from its URL;
@@ -198,9 +197,9 @@ def s6_overlay(plan: Plan, inputs: dagger.Directory | None = None) -> dagger.Dir
     joined = next(p for p in plan.steps if p.step.action is Action.JOIN)
     downloads, checks = dag.directory(), []
     for asset in joined.inputs:
-        if inputs is not None and asset.path in joined.mirrored:
+        if mirror is not None and asset.path in joined.mirrored:
             origin = f"the input mirror entry {asset.path}"
-            downloads = downloads.with_file(asset.name, inputs.file(asset.path))
+            downloads = downloads.with_file(asset.name, mirror.file(asset.path))
         else:
             origin = asset.url
             downloads = downloads.with_file(asset.name, dag.http(asset.url, checksum=f"sha256:{asset.pin}"))
@@ -254,7 +253,7 @@ def image(
     web = web_client(sources, plan)
     ctr = (
         system_base(sources, plan)
-        .with_directory("/", stamped(s6_overlay(plan, sources.inputs)))
+        .with_directory("/", stamped(s6_overlay(plan, sources.mirror)))
         .with_directory("/", stamped(kasm_rootfs(sources, plan, web)))
         .with_exec(["sh", "-c", LINK_CHECK])
     )

@@ -17,6 +17,12 @@ WEB_MOUNT = "/helios/web"
 """Step 1's /helios/out, read-only, for the steps that consume the web client."""
 PACKAGES_MOUNT = "/helios/packages.list"
 """The distro's runtime package names, one a line, for the steps that consume the package list."""
+INPUTS_MOUNT = "/helios/inputs"
+"""With an input mirror: the step's own entries, read-only (pipeline/mirror/)."""
+INPUTS_ENV = "HELIOS_INPUTS"
+"""Names INPUTS_MOUNT for a step that has mirror entries."""
+OFFLINE_ENV = "HELIOS_OFFLINE"
+"""``true`` when a step must not fetch a pinned input from upstream."""
 
 FEED_MOUNTS: dict[Feed, str] = {Feed.WEB_CLIENT: WEB_MOUNT, Feed.PACKAGE_LIST: PACKAGES_MOUNT}
 FEED_ENV: dict[Feed, str] = {Feed.WEB_CLIENT: "HELIOS_WEB", Feed.PACKAGE_LIST: "HELIOS_PACKAGES"}

@@ -34,7 +34,7 @@ DROP_IN_SUFFIX = ".d"
 HOOK_LIBRARY = f"{COMMON_BUILD}/lib.sh"
 """The hook library's loader, mounted as /helios/hooks/lib.sh beside every script."""
 LIBRARY_PARTS = f"{COMMON_BUILD}/lib"
-"""The hook library's parts (<part>.sh), each mounted only for the steps that use it."""
+"""The hook library's parts (<part>.sh), each mounted only for the scripts that use it."""
 
 
 def distro_dir(name: str) -> str:
@@ -86,7 +86,7 @@ NAME_PATTERNS = (
     f"{COMMON_ROOT}/**/*",
     f"{DISTROS_DIR}/*/{ROOT}/**/*",
 )
-"""Files the core needs by name only (hooks, extras, overlays)."""
+"""Files the core needs by name (extras, overlays) or, for scripts, by content too (pipeline/snapshot.py)."""
 
 
 def is_script(path: str) -> bool:

@@ -1,8 +1,11 @@
 """The Helios Dagger module: build, smoke-test and publish desktop images for every distro.
 
-Module-wide inputs (the hook tree, the user's hooks, the input mirror, the image labels) are the
-object's constructor arguments: ``dagger call --hooks=./site build --distro=rhel``. Every function
-here only picks targets and hands them to the engine-free core and :mod:`pipeline.shipping`.
+Module-wide settings (the hook tree, the user's hooks, the input mirror, the image labels) are the
+object's constructor arguments: ``dagger call --hooks=./site build --distro=rhel``; the registry
+login and the signing secrets come in chained calls, ``with-registry`` and ``with-signing``. Every
+function only makes a choice and hands it to the path the CLI takes too: plans from
+:mod:`pipeline.choice`, images from :mod:`pipeline.shipping`, a publish from
+:mod:`pipeline.publishing`.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pipeline.hookcheck import directory_problems, first_hazard
 from pipeline.imagerewrite import ImageRewrites
 from pipeline.layers import Layers
 from pipeline.layout import source_ignore
-from pipeline.mirror_dagger import list_mirror, make_mirror
+from pipeline.mirror.engine import mirror_directory, read_mirror
 from pipeline.plan import Plan, Planner, plan_inputs
 from pipeline.platforms import check_platform
 from pipeline.release import DEFAULT_PLATFORMS, Metadata, helios_version, publication
@@ -323,7 +326,7 @@ class Helios:
     async def inputs(self, distros: DistrosArg = None, platforms: PlatformsArg = None) -> dagger.Directory:
         """Every pinned upstream input the selection needs, verified, as an input mirror to export."""
         plans = plans_for(await self._planner(), Choice.of(distros, platforms, default=DEFAULT_PLATFORMS))
-        return make_mirror(plan_inputs(plans), plans[0].web_image)
+        return mirror_directory(plan_inputs(plans), plans[0].web_image)
 
     # What the functions share: the planner, the chosen plans' lazy images, and the publish.
 
@@ -340,7 +343,7 @@ class Helios:
             raise first_hazard(problems, "`helios validate --hooks DIR`")
         user = await snapshot(self.hooks, digests=digests) if self.hooks is not None else None
         listed = (
-            await list_mirror(self.mirror, offline=offline) if mirror and self.mirror is not None else None
+            await read_mirror(self.mirror, offline=offline) if mirror and self.mirror is not None else None
         )
         return Planner(Layers(repo, user, user_label="hooks"), mirror=listed, rewrites=self._rewrites())
 

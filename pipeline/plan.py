@@ -17,7 +17,7 @@ from typing import Any
 
 from pipeline.catalogue import Catalogue, Distro
 from pipeline.errors import HeliosError
-from pipeline.hookenv import path_env
+from pipeline.hookenv import INPUTS_ENV, INPUTS_MOUNT, OFFLINE_ENV, path_env
 from pipeline.imageconfig import load_image_env
 from pipeline.imageref import check_reference
 from pipeline.imagerewrite import NO_REWRITES, ImageRewrites
@@ -34,17 +34,8 @@ from pipeline.layout import (
     drop_in_folder,
 )
 from pipeline.library import Library
-from pipeline.mirror import (
-    INPUTS_ENV,
-    INPUTS_MOUNT,
-    OFFLINE_ENV,
-    REPAIR_HINT,
-    Input,
-    Mirror,
-    s6_inputs,
-    step_inputs,
-    unique,
-)
+from pipeline.mirror.inputs import Input, s6_inputs, step_inputs, unique
+from pipeline.mirror.state import REPAIR_HINT, Mirror
 from pipeline.order import BUILD_ORDER, Action, Feed, Scope, Stage, Step
 from pipeline.platforms import arch_of, check_platform
 from pipeline.tree import MAX_SCRIPT_BYTES, Tree, too_large

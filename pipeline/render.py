@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from pipeline.catalogue import Catalogue
 from pipeline.errors import printable
 from pipeline.layout import COMMON_BUILD, COMMON_ROOT, HOOK_LIBRARY, distro_build, distro_root
-from pipeline.mirror import Mirror, State
+from pipeline.mirror.state import Mirror, State
 from pipeline.order import BUILD_ORDER, Action, Scope
 from pipeline.plan import Plan
 from pipeline.spelling import ROWS, Front, Spelled

@@ -7,25 +7,11 @@ rehearsal in tests/rehearsal) lay out the same files at the same paths and mount
 from __future__ import annotations
 
 from pipeline.families import FAMILIES
-from pipeline.hookenv import FEED_MOUNTS, HOOKS_MOUNT, OUT_DIR, PACKAGES_MOUNT, WEB_MOUNT
+from pipeline.hookenv import FEED_MOUNTS
 from pipeline.layers import Ref
 from pipeline.layout import LIBRARY_PARTS
 from pipeline.order import Feed, Stage, Step
 from pipeline.plan import Plan, Run
-
-__all__ = [
-    "HOOKS_MOUNT",
-    "OUT_DIR",
-    "PACKAGES_MOUNT",
-    "PACKAGES_TXT",
-    "WEB_MOUNT",
-    "Feed",
-    "cache_volumes",
-    "feeds",
-    "package_listing",
-    "packages_record_script",
-    "run_layout",
-]
 
 NPM_CACHE = "/root/.npm"
 WEB_NPM_VOLUME = "helios-web-npm"

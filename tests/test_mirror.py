@@ -20,8 +20,10 @@ from pipeline.choice import Choice, plans_for
 from pipeline.cli import app
 from pipeline.errors import HeliosError
 from pipeline.graph import Sources
-from pipeline.mirror import INPUTS_MOUNT, Input, Kind, Mirror, entry_kind, git_path
-from pipeline.mirror_store import make_mirror, open_mirror, review
+from pipeline.hookenv import INPUTS_MOUNT
+from pipeline.mirror.inputs import Input, Kind, entry_kind, git_path
+from pipeline.mirror.local import complete_mirror, open_mirror, review
+from pipeline.mirror.state import Mirror
 from pipeline.plan import Planner, plan_inputs
 from pipeline.tree import LocalTree
 from tests.conftest import REPO
@@ -232,29 +234,29 @@ def git_project(tmp_path: Path) -> tuple[str, str]:
     return repo.as_uri(), git("rev-parse", "HEAD", cwd=repo)
 
 
-def test_make_mirror_fetches_verifies_keeps_and_replaces(upstream, tmp_path: Path) -> None:
+def test_complete_mirror_fetches_verifies_keeps_and_replaces(upstream, tmp_path: Path) -> None:
     base, files = upstream
     (files / "tool.tar.gz").write_bytes(b"release")
     url, commit = git_project(tmp_path)
     tarball = Input("tool", "tool", Kind.FILE, f"{base}/tool.tar.gz", sha256(b"release"))
     source = Input("project", "project", Kind.GIT, url, commit)
     root = tmp_path / "mirror"
-    first = make_mirror(root, [tarball, source, tarball])
+    first = complete_mirror(root, [tarball, source, tarball])
     assert [(o.item.name, o.action) for o in first] == [("tool", "added"), ("project", "added")]
     assert (root / tarball.path).read_bytes() == b"release"
     clone = tmp_path / "clone"
     git("clone", "-q", str(root / source.path), str(clone))
     assert git("rev-parse", "HEAD", cwd=clone) == commit
-    assert [o.action for o in make_mirror(root, [tarball, source])] == ["kept", "kept"]
+    assert [o.action for o in complete_mirror(root, [tarball, source])] == ["kept", "kept"]
     (root / tarball.path).write_bytes(b"rel")  # truncated
     (root / source.path).write_text("not a bundle\n")
-    again = make_mirror(root, [tarball, source])
+    again = complete_mirror(root, [tarball, source])
     assert [o.action for o in again] == ["replaced", "replaced"]
     assert "wrong hash" in again[0].detail and "bundle" in again[1].detail
     assert review(root, [tarball, source]).errors == []
 
 
-def test_make_mirror_refuses_what_does_not_match_its_pin(upstream, tmp_path: Path) -> None:
+def test_complete_mirror_refuses_what_does_not_match_its_pin(upstream, tmp_path: Path) -> None:
     base, files = upstream
     (files / "tool.tar.gz").write_bytes(b"tampered")
     url, _commit = git_project(tmp_path)
@@ -262,7 +264,7 @@ def test_make_mirror_refuses_what_does_not_match_its_pin(upstream, tmp_path: Pat
     missing = Input("gone", "gone", Kind.FILE, f"{base}/gone.tar.gz", sha256(b"x"))
     wrong_commit = Input("project", "project", Kind.GIT, url, "1" * 40)
     root = tmp_path / "mirror"
-    outcomes = make_mirror(root, [wrong_file, missing, wrong_commit])
+    outcomes = complete_mirror(root, [wrong_file, missing, wrong_commit])
     assert [o.action for o in outcomes] == ["failed"] * 3
     assert "does not match its pin" in outcomes[0].detail
     assert "could not download" in outcomes[1].detail and "404" in outcomes[1].detail
@@ -342,8 +344,8 @@ def test_helios_inputs_completes_a_mirror_and_reports_each_entry(tmp_path: Path,
         else:
             dest.write_bytes(b"not the pinned bytes")
 
-    monkeypatch.setattr("pipeline.mirror_store.fetch_input", fake_fetch)
-    monkeypatch.setattr("pipeline.mirror_store.make_mirror.__defaults__", (fake_fetch,))
+    monkeypatch.setattr("pipeline.mirror.local.fetch_input", fake_fetch)
+    monkeypatch.setattr("pipeline.mirror.local.complete_mirror.__defaults__", (fake_fetch,))
     root = tmp_path / "m"
     result = CliRunner().invoke(
         app, ["inputs", str(root), "-d", "debian", "--platform", "linux/amd64", "--root", str(REPO)]

@@ -17,8 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.mirror import Input, Kind, State
-from pipeline.mirror_store import make_mirror, open_mirror
+from pipeline.mirror.inputs import Input, Kind
+from pipeline.mirror.local import complete_mirror, open_mirror
+from pipeline.mirror.state import State
 from pipeline.plan import Planner, plan_inputs
 from pipeline.tree import LocalTree
 from pipeline.versions import load_versions
@@ -282,16 +283,16 @@ def test_inputs_without_git_is_its_own_error(make_tree, tmp_path, monkeypatch):
     assert "error: git is not installed: it is needed to make and check" in result.stderr
 
 
-def test_make_mirror_fails_an_entry_it_cannot_write_and_goes_on(tmp_path):
+def test_complete_mirror_fails_an_entry_it_cannot_write_and_goes_on(tmp_path):
     item = Input("tool", "tool", Kind.FILE, "file:///nonexistent", "a" * 64)
     (tmp_path / "m" / item.path).mkdir(parents=True)  # a folder where the entry goes
-    (outcome,) = make_mirror(tmp_path / "m", [item], fetch=lambda i, dest: dest.write_bytes(b"x"))
+    (outcome,) = complete_mirror(tmp_path / "m", [item], fetch=lambda i, dest: dest.write_bytes(b"x"))
     assert outcome.action == "failed" and "is not a regular file: remove it" in outcome.detail
 
 
 def test_open_mirror_digests_only_the_entries_a_plan_reads(tmp_path, monkeypatch):
     """A mirror of many large entries is not read whole to plan one build."""
-    import pipeline.mirror_store as store
+    import pipeline.mirror.local as store
 
     root = tmp_path / "m"
     for n in range(5):
@@ -307,15 +308,15 @@ def test_open_mirror_digests_only_the_entries_a_plan_reads(tmp_path, monkeypatch
 @pytest.mark.asyncio
 async def test_the_module_names_a_folder_at_an_entry_place_and_refuses_an_empty_mirror(tmp_path):
     from pipeline.errors import HeliosError
-    from pipeline.mirror_dagger import list_mirror
+    from pipeline.mirror.engine import read_mirror
     from tests.helpers import FakeDirectory
 
     root = write_files(tmp_path / "m", {f"sha256/{'1' * 64}": "x"})
     (root / f"sha256/{'2' * 64}").mkdir()
-    mirror = await list_mirror(FakeDirectory(root))  # type: ignore[arg-type]
+    mirror = await read_mirror(FakeDirectory(root))  # type: ignore[arg-type]
     folder = Input("x", "x", Kind.FILE, "u", "2" * 64)
     assert mirror.state(folder) == (State.CORRUPT, "is a folder, not a file")
     assert mirror.state(Input("y", "y", Kind.FILE, "u", "1" * 64))[0] is State.UNCHECKED
     (tmp_path / "empty").mkdir()
     with pytest.raises(HeliosError, match="--inputs holds no mirror entries"):
-        await list_mirror(FakeDirectory(tmp_path / "empty"))  # type: ignore[arg-type]
+        await read_mirror(FakeDirectory(tmp_path / "empty"))  # type: ignore[arg-type]

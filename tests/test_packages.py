@@ -96,7 +96,7 @@ def test_output_does_not_depend_on_entry_order(list_name: str) -> None:
 
 
 def test_shipped_file_loads_for_every_list() -> None:
-    from pipeline.catalogue import PACKAGE_LISTS
+    from pipeline.families import PACKAGE_LISTS
 
     packages = parse(SHIPPED, source=PACKAGES_FILE)
     assert set(packages.lists) == set(PACKAGE_LISTS)

@@ -1,5 +1,5 @@
-"""The rules that live on the build order's rows and in one place each: feeds, settings, the hook
-library's parts, the tree layout, the families table and the paths hooks get as HELIOS_*."""
+"""The rules that live on the build order's rows and in one place each: feeds, settings, the tree
+layout, the families table and the paths hooks get as HELIOS_*."""
 
 from __future__ import annotations
 

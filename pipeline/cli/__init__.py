@@ -1,6 +1,6 @@
 """The `helios` command line.
 
-`distros`, `plan` and `validate` (pipeline.cli.views) need no engine and never import dagger-io;
+`distros`, `plan`, `images` and `validate` (pipeline.cli.views) need no engine and never import dagger-io;
 `build` and `publish` (pipeline.cli.ship) import it only when they run; `inputs`
 (pipeline.cli.mirror) makes an input mirror without an engine. Every error of every command,
 usage errors included, is reported by pipeline.cli.group.

@@ -76,11 +76,11 @@ def open_planner(trees: Trees, fetching: Fetching | None = None) -> Planner:
     """A planner for our tree (and the user's hooks), taking pinned inputs from the ``--inputs``
     mirror and pulling images as the ``--image-rewrite`` rules say."""
     fetching = fetching or Fetching()
-    inputs = fetching.inputs
-    if fetching.offline and inputs is None:
+    mirror_folder = fetching.mirror
+    if fetching.offline and mirror_folder is None:
         raise HeliosError("--offline needs --inputs DIR", hint="make a mirror with `helios inputs DIR` first")
-    from pipeline.mirror_store import open_mirror
+    from pipeline.mirror.local import open_mirror
 
-    mirror = open_mirror(inputs, offline=fetching.offline) if inputs is not None else None
+    mirror = open_mirror(mirror_folder, offline=fetching.offline) if mirror_folder is not None else None
     rewrites = ImageRewrites(fetching.image_rewrite or ())
     return Planner(checked_layers(trees), mirror=mirror, rewrites=rewrites)

@@ -24,7 +24,7 @@ class Job:
     hooks: Path | None = None
     plans: tuple[Plan, ...]
     metadata: Metadata
-    inputs: Path | None = None
+    mirror: Path | None = None
     """A local input mirror whose entries the steps get (the plans say which)."""
     rewrites: tuple[str, ...] = ()
     """--image-rewrite rules; the plans pull by them already, the publishing tools take them too."""

@@ -52,14 +52,14 @@ def inputs(
 
     An entry already there and sound is kept; a corrupt one is replaced and reported.
     """
-    from pipeline.mirror_store import make_mirror
+    from pipeline.mirror.local import complete_mirror
 
     if folder.exists() and not folder.is_dir():
         raise HeliosError(f"{folder} is not a folder", hint="pass a folder for the mirror")
     plans = plans_for(Planner(checked_layers(trees)), Choice.of(distro, platform, default=PLATFORMS))
     wanted = plan_inputs(plans)
     writable_folder(folder)
-    outcomes = make_mirror(folder, wanted)
+    outcomes = complete_mirror(folder, wanted)
     failed = []
     for outcome in outcomes:
         item = outcome.item

@@ -132,7 +132,7 @@ class Targets:
 class Fetching:
     """Where a build takes what it fetches: pinned inputs (``--inputs``, ``--offline``) and images."""
 
-    inputs: InputsOption = None
+    mirror: InputsOption = None
     offline: OfflineOption = False
     image_rewrite: ImageRewriteOption = None
 

@@ -32,10 +32,10 @@ HOST_EXCLUDE = ["**/__pycache__"]
 MIRROR_INCLUDE = ["sha256/*", "git/*/*/*.bundle"]
 
 
-def _sources(root: Path, hooks: Path | None, inputs: Path | None = None) -> Sources:
+def _sources(root: Path, hooks: Path | None, mirror: Path | None = None) -> Sources:
     user = dag.host().directory(str(hooks), exclude=HOST_EXCLUDE) if hooks is not None else None
-    mirror = dag.host().directory(str(inputs), include=MIRROR_INCLUDE) if inputs is not None else None
-    return Sources(dag.host().directory(str(root), include=HOST_INCLUDE, exclude=HOST_EXCLUDE), user, mirror)
+    entries = dag.host().directory(str(mirror), include=MIRROR_INCLUDE) if mirror is not None else None
+    return Sources(dag.host().directory(str(root), include=HOST_INCLUDE, exclude=HOST_EXCLUDE), user, entries)
 
 
 def _say(message: str) -> None:
@@ -116,7 +116,7 @@ def _signing(keys: SigningKeys) -> Signing:
 
 
 def _images(job: Job) -> list[shipping.Built]:
-    return shipping.images_of(job.plans, _sources(job.root, job.hooks, job.inputs), job.metadata)
+    return shipping.images_of(job.plans, _sources(job.root, job.hooks, job.mirror), job.metadata)
 
 
 def _on_engine(work: Callable[[], Awaitable[list[Shipped]]]) -> list[Shipped]:

@@ -14,7 +14,7 @@ from pipeline.cli.common import find_root, open_planner
 from pipeline.cli.jobs import Job, Push, export_to
 from pipeline.cli.options import Fetching, RegistryLogin, SigningKeys, Targets, Trees, grouped
 from pipeline.errors import printable
-from pipeline.mirror import Mirror, State
+from pipeline.mirror.state import Mirror, State
 from pipeline.plan import Plan, plan_inputs
 from pipeline.platforms import host_default
 from pipeline.release import DEFAULT_PLATFORMS, Metadata, helios_version, publication
@@ -46,7 +46,7 @@ def prepare(trees: Trees, targets: Targets, fetching: Fetching, *, default_platf
         hooks=trees.hooks,
         plans=plans,
         metadata=metadata_for(checkout),
-        inputs=fetching.inputs,
+        mirror=fetching.mirror,
         rewrites=tuple(fetching.image_rewrite or ()),
     )
 

@@ -1,4 +1,4 @@
-"""Engine-free commands: `distros`, `plan`, `validate`. They never import dagger-io."""
+"""Engine-free commands: `distros`, `plan`, `images`, `validate`. They never import dagger-io."""
 
 from __future__ import annotations
 
@@ -27,14 +27,14 @@ from pipeline.render import distros_table, images_table, inputs_table, plan_tabl
 from pipeline.validate import unique_problems
 
 
-def validate_inputs(
-    layers: Layers, inputs: Path, distros: list[str] | None, platforms: list[str] | None
+def mirror_problems(
+    layers: Layers, mirror: Path, distros: list[str] | None, platforms: list[str] | None
 ) -> list[HeliosError]:
-    """Problems of the mirror at ``inputs`` for the builds it must serve; warnings go to stderr."""
-    from pipeline.mirror_store import validate_mirror
+    """Problems of the mirror at ``mirror`` for the builds it must serve; warnings go to stderr."""
+    from pipeline.mirror.local import validate_mirror
 
-    if not inputs.is_dir():
-        return [HeliosError(f"--inputs {inputs}: no such folder", hint="make one with `helios inputs DIR`")]
+    if not mirror.is_dir():
+        return [HeliosError(f"--inputs {mirror}: no such folder", hint="make one with `helios inputs DIR`")]
     try:
         planner = Planner(layers)
         every = plan_inputs(plans_for(planner, Choice(platforms=tuple(PLATFORMS))))
@@ -42,7 +42,7 @@ def validate_inputs(
         needed = [(plan.distro.name, plan.platform, item) for plan in chosen for item in plan_inputs([plan])]
     except HeliosError as error:
         return [error]  # a selection that names no distro, or the tree's own problems (reported too)
-    errors, warnings = validate_mirror(inputs, every, needed)
+    errors, warnings = validate_mirror(mirror, every, needed)
     for warning in warnings:
         typer.echo(printable(f"warning: {warning}"), err=True)
     return errors
@@ -72,7 +72,7 @@ def plan(
     With --inputs, also the pinned upstream inputs each step consumes and what the step will find
     of each in the mirror: sound (verified against its pin), corrupt (and why), or missing.
     """
-    planner = open_planner(trees, Fetching(inputs=inputs, image_rewrite=image_rewrite))
+    planner = open_planner(trees, Fetching(mirror=inputs, image_rewrite=image_rewrite))
     chosen = check_platform(platform) if platform is not None else host_default()
     planned = planner.plan(distro, chosen, base=base)
     typer.echo(plan_table(planned, digests=digests))
@@ -155,7 +155,7 @@ def validate(
     problems = layer_problems(layers, trees.hooks)
     if inputs is not None:
         checked += f" with the input mirror {inputs}"
-        problems += validate_inputs(layers, inputs, distro, platform)
+        problems += mirror_problems(layers, inputs, distro, platform)
     problems = unique_problems(problems)  # an unreadable file is found by both walks
     if problems:
         raise HeliosError(f"{len(problems)} problem(s) found in {checked}", problems=problems)

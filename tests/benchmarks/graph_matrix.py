@@ -116,7 +116,7 @@ def walk(root: Path, versions: dict[str, Any]) -> Matrix:
     execs: dict[ExecId, Exec] = {}
     selected = 0
     for image in images:
-        name = (image.distro, image.platform)
+        name = (image.plan.distro.name, image.plan.platform)
         for label, found in keyer.execs(image.image).items():
             execs[(name, label)] = found
         selected += len(

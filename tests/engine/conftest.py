@@ -25,8 +25,8 @@ from dagger import dag
 
 from pipeline.graph import Sources
 from pipeline.imagerewrite import NO_REWRITES, ImageRewrites
-from pipeline.mirror import Mirror
-from pipeline.mirror_store import open_mirror
+from pipeline.mirror.local import open_mirror
+from pipeline.mirror.state import Mirror
 from pipeline.plan import Planner
 from pipeline.tree import LocalTree
 

@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 
 from pipeline.imagerewrite import parse
-from pipeline.mirror import s6_inputs
+from pipeline.mirror.inputs import s6_inputs
 from pipeline.plan import Planner
 from pipeline.tree import LocalTree
 from pipeline.versions import VERSIONS_FILE, load_versions

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.linkcheck import LINK_CHECK
-from pipeline.mirror import Mirror
+from pipeline.mirror.state import Mirror
 from pipeline.order import BUILD_ORDER, Feed, Stage
 from pipeline.plan import Plan, Planner
 from pipeline.platforms import check_platform

@@ -16,20 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.failure import describe_failure
+from pipeline.hookenv import HOOKS_MOUNT, INPUTS_ENV, INPUTS_MOUNT, OFFLINE_ENV, OUT_DIR
 from pipeline.layers import Layers
-from pipeline.mirror import INPUTS_ENV, INPUTS_MOUNT, OFFLINE_ENV
-from pipeline.order import Stage
+from pipeline.order import Feed, Stage
 from pipeline.plan import Plan, PlannedStep
-from pipeline.stepmounts import (
-    HOOKS_MOUNT,
-    OUT_DIR,
-    Feed,
-    cache_volumes,
-    feeds,
-    package_listing,
-    packages_record_script,
-    run_layout,
-)
+from pipeline.stepmounts import cache_volumes, feeds, package_listing, packages_record_script, run_layout
 from tests.rehearsal.chroot import CACHE, Bind, Exec, HostTrust, host_certificates, run_in
 
 VOLUMES = CACHE / "volumes"

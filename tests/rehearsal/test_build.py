@@ -17,17 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.order import Stage
+from pipeline.hookenv import HOOKS_MOUNT, PACKAGES_MOUNT, WEB_MOUNT
+from pipeline.order import Feed, Stage
 from pipeline.plan import Planner
-from pipeline.stepmounts import (
-    HOOKS_MOUNT,
-    PACKAGES_MOUNT,
-    PACKAGES_TXT,
-    WEB_MOUNT,
-    Feed,
-    cache_volumes,
-    run_layout,
-)
+from pipeline.stepmounts import PACKAGES_TXT, cache_volumes, run_layout
 from pipeline.tree import LocalTree
 from tests.rehearsal.chroot import IMAGE_PATH, mounts_below
 from tests.rehearsal.results import REPO

@@ -21,17 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.errors import HeliosError
-from pipeline.mirror import (
-    FILES_DIR,
-    GIT_DIR,
-    Input,
-    Kind,
-    Mirror,
-    NotVerifiable,
-    empty_mirror,
-    entry_kind,
-    unique,
-)
+from pipeline.mirror.inputs import FILES_DIR, GIT_DIR, Input, Kind, empty_mirror, entry_kind, unique
+from pipeline.mirror.state import Mirror, NotVerifiable
 from pipeline.tree import CHUNK, file_sha256, link_problem, readable, unreadable
 
 FETCH_TIMEOUT = 60  # seconds without progress before a download is given up
@@ -278,7 +269,7 @@ def fetch_input(item: Input, dest: Path) -> None:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What `make_mirror` did with one input."""
+    """What `complete_mirror` did with one input."""
 
     item: Input
     action: str
@@ -286,7 +277,7 @@ class Outcome:
     detail: str = ""
 
 
-def make_mirror(root: Path, inputs: Iterable[Input], fetch: Fetcher = fetch_input) -> list[Outcome]:
+def complete_mirror(root: Path, inputs: Iterable[Input], fetch: Fetcher = fetch_input) -> list[Outcome]:
     """Make the mirror at ``root`` hold every one of ``inputs``, verified.
 
     Idempotent: a sound entry is kept; a corrupt one is replaced (and said so); a new one is

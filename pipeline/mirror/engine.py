@@ -1,9 +1,9 @@
 """The input mirror on a Dagger engine: reading a mirror directory, and making one.
 
-`list_mirror` turns a ``dagger.Directory`` laid out as a mirror into the engine-free
-:class:`~pipeline.mirror.Mirror` the planner takes; `make_mirror` builds the mirror directory of a
-selection on the engine (files through ``dag.http`` with their sha256, git sources bundled by git
-in the helper image and checked by cloning the bundle back).
+`read_mirror` turns a ``dagger.Directory`` laid out as a mirror into the engine-free
+:class:`~pipeline.mirror.state.Mirror` the planner takes; `mirror_directory` builds the mirror
+directory of a selection on the engine (files through ``dag.http`` with their sha256, git sources
+bundled by git in the helper image and checked by cloning the bundle back).
 """
 
 from __future__ import annotations
@@ -15,22 +15,22 @@ import anyio
 import dagger
 from dagger import dag
 
-from pipeline.mirror import (
+from pipeline.mirror.inputs import (
     BUNDLE_SUFFIX,
     FILES_DIR,
     GIT_DIR,
     Input,
     Kind,
-    Mirror,
     empty_mirror,
     entry_kind,
     unique,
 )
+from pipeline.mirror.state import Mirror
 
 ENTRY_GLOBS = (f"{FILES_DIR}/*", f"{GIT_DIR}/*/*/*{BUNDLE_SUFFIX}")
 
 
-async def list_mirror(directory: dagger.Directory, *, offline: bool = False) -> Mirror:
+async def read_mirror(directory: dagger.Directory, *, offline: bool = False) -> Mirror:
     """The entries of the mirror ``directory`` (laid out as docs/inputs.md says), with digests."""
     paths = [path for pattern in ENTRY_GLOBS for path in await directory.glob(pattern)]
     entries: dict[str, str] = {}
@@ -68,7 +68,7 @@ def bundle_script(item: Input) -> str:
     )
 
 
-def make_mirror(inputs: Iterable[Input], helper_image: str) -> dagger.Directory:
+def mirror_directory(inputs: Iterable[Input], helper_image: str) -> dagger.Directory:
     """A mirror directory holding every one of ``inputs``, each verified against its pin."""
     mirror = dag.directory()
     for item in unique(inputs):
