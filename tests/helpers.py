@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+import tomllib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +20,10 @@ import pytest
 from dagger._exceptions import _query_error_from_transport
 from gql import GraphQLRequest
 from gql.transport.exceptions import TransportQueryError
+from typer.main import get_command
 
 from pipeline import graph, main, publishing, shipping
+from pipeline.cli import app
 from pipeline.main import Helios
 from pipeline.plan import Planner
 from pipeline.release import Metadata, Publication
@@ -217,3 +223,164 @@ def pushed() -> list[shipping.Shipped]:
         shipping.Shipped("base", platforms, f"{ADDRESS}:1.2.0-base", INDEX),
         shipping.Shipped("base", platforms, f"{ADDRESS}:base", INDEX),
     ]
+
+
+# --- the hook library and the hooks, run with bash ---------------------------------------------------
+
+COMMON_BUILD = REPO / "common" / "build"
+VERSIONS = tomllib.loads((REPO / "pipeline" / "versions.toml").read_text())
+LIB = COMMON_BUILD / "lib.sh"
+"""The library's loader: sourcing it defines every part's functions."""
+HEX40 = re.compile(r"^[0-9a-f]{40}$")
+SHARED_INPUTS = Path(os.environ.get("HELIOS_TEST_INPUTS", REPO.parent / "shared" / "inputs"))
+"""An input mirror beside the checkout (tests that need upstream sources skip without it)."""
+FILE_TRANSFER_SUFFIX = "-file-transfer.patch"
+
+
+def run_bash(
+    script: str, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a bash snippet in strict mode with the library at hand (HELIOS_LIB) and ``args`` as $1...
+
+    The common hooks can be sourced too: their main only runs when they are executed.
+    """
+    return subprocess.run(
+        ["bash", "-c", f"set -euo pipefail; {script}", "snippet", *args],
+        capture_output=True,
+        text=True,
+        env={
+            "PATH": os.environ["PATH"],
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "HELIOS_LIB": str(LIB),
+            **(env or {}),
+        },
+        cwd=cwd,
+        check=False,
+    )
+
+
+def run_lib(code: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` with only the library sourced."""
+    return run_bash(f'source "{LIB}"; {code}', *args, env=env)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def needs_curl() -> None:
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed (the downloads below use file:// URLs)")
+
+
+def novnc_patches(kind: str, webrtc: str) -> list[str]:
+    """The patches novnc.sh applies for a build ``kind``, in its own order (its select_patches)."""
+    result = run_bash(
+        f'source "{COMMON_BUILD / "novnc.sh"}"; select_patches {kind}',
+        env={"HELIOS_WEBRTC": webrtc, "HELIOS_HOOKS": str(COMMON_BUILD)},
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def kclient_patches(*, file_transfer: bool) -> list[str]:
+    """The patches step 7 applies, in its own order (common/build/kclient.sh's kclient_patches)."""
+    result = run_bash(
+        f'source "{COMMON_BUILD / "kclient.sh"}"; kclient_patches "{COMMON_BUILD}"',
+        env={"HELIOS_FILE_TRANSFER": "true" if file_transfer else "false"},
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+# --- git, and upstream trees from the input mirror ----------------------------------------------------
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@e",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@e",
+}
+
+
+def git(*args: str, cwd: Path | None = None) -> str:
+    result = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True, env={**os.environ, **GIT_ENV}
+    )
+    return result.stdout.strip()
+
+
+def mirrored_tree(tmp_path: Path, owner_repo: str, commit: str, *, bare: bool = False) -> Path:
+    """A clone of the mirrored bundle of ``owner_repo`` at ``commit``; skips when there is none."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    bundle = SHARED_INPUTS / "git" / owner_repo / f"{commit}.bundle"
+    if not bundle.is_file():
+        pytest.skip(f"no input mirror entry {bundle} (set HELIOS_TEST_INPUTS to a mirror that has it)")
+    dest = tmp_path / owner_repo.replace("/", "+")
+    git("clone", "-q", *(["--bare"] if bare else []), str(bundle), str(dest))
+    assert git("rev-parse", "HEAD", cwd=dest) == commit, f"{bundle}: HEAD is not {commit}"
+    return dest
+
+
+def git_apply(tree: Path, patches: list[str]) -> None:
+    for patch in patches:
+        result = subprocess.run(
+            ["git", "-C", str(tree), "apply", "--whitespace=nowarn", patch], capture_output=True, text=True
+        )
+        assert result.returncode == 0, f"{Path(patch).name} does not apply: {result.stderr}"
+
+
+def patched_kclient(tmp_path: Path, *, file_transfer: bool = False) -> Path:
+    """kclient at its pinned commit with the patches step 7 applies."""
+    tree = mirrored_tree(tmp_path, "linuxserver/kclient", VERSIONS["kclient"]["commit"])
+    git_apply(tree, kclient_patches(file_transfer=file_transfer))
+    return tree
+
+
+# --- the CLI's error contract ---------------------------------------------------------------------
+
+CLI_COMMANDS = dict(get_command(app).commands)  # type: ignore[attr-defined]
+"""Every `helios` command by name, as click holds them."""
+
+SUMMARY = re.compile(r"\d+ (problem|image|input)")  # the closing count of a list of problems
+
+
+def assert_contract(result: Any, *fragments: str) -> None:
+    """The contract: error/hint lines, exit 2, no traceback or panel, nothing on stdout."""
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output and not set("╭╰│") & set(result.output), result.output
+    assert result.stdout == "", result.stdout
+    lines = result.stderr.splitlines()
+    assert lines and lines[0].startswith("error: "), result.stderr
+    strays = [
+        line for line in lines if not line.startswith(("error: ", "hint: ")) and not SUMMARY.match(line)
+    ]
+    assert not strays, result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, (fragment, result.stderr)
+
+
+def assert_user_error(result: Any, *fragments: str) -> None:
+    """A user mistake: exit 2 and an ``error:`` line holding each of ``fragments``, no traceback."""
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.stderr.startswith("error: ")
+    for fragment in fragments:
+        assert fragment in result.stderr
+
+
+@contextlib.contextmanager
+def unprivileged() -> Iterator[None]:
+    """Run as nobody when the tests run as root, who could read a mode 000 file anyway."""
+    if os.geteuid() != 0:
+        yield
+        return
+    os.setegid(65534)
+    os.seteuid(65534)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)

@@ -12,20 +12,13 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from pipeline.cli.options import Trees, grouped
 from tests.conftest import BASE_DISTRO, REPO
+from tests.helpers import assert_user_error
 
 runner = CliRunner()
 
 
 def run(*args: str):
     return runner.invoke(app, list(args))
-
-
-def assert_user_error(result, *fragments: str) -> None:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    assert result.stderr.startswith("error: ")
-    for fragment in fragments:
-        assert fragment in result.stderr
 
 
 def test_distros_lists_every_distro_with_its_description(make_tree):

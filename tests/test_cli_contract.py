@@ -12,15 +12,12 @@ import typing
 from pathlib import Path
 
 import pytest
-from typer.main import get_command
 from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.release import helios_version
-
-GROUP = get_command(app)
-COMMANDS = dict(GROUP.commands)  # type: ignore[attr-defined]
-SUMMARY = re.compile(r"\d+ (problem|image|input)")  # the closing count of a list of problems
+from tests.helpers import CLI_COMMANDS as COMMANDS
+from tests.helpers import assert_contract
 
 
 def invoke(*args: str, cwd: Path | None = None):
@@ -30,22 +27,6 @@ def invoke(*args: str, cwd: Path | None = None):
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(cwd)
         return runner.invoke(app, list(args))
-
-
-def assert_contract(result, *fragments: str) -> None:
-    """The contract: error/hint lines, exit 2, no traceback or panel, nothing on stdout."""
-    assert result.exit_code == 2, result.output
-    assert isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output and not set("╭╰│") & set(result.output), result.output
-    assert result.stdout == "", result.stdout
-    lines = result.stderr.splitlines()
-    assert lines and lines[0].startswith("error: "), result.stderr
-    strays = [
-        line for line in lines if not line.startswith(("error: ", "hint: ")) and not SUMMARY.match(line)
-    ]
-    assert not strays, result.stderr
-    for fragment in fragments:
-        assert fragment in result.stderr, (fragment, result.stderr)
 
 
 def options(kind: str) -> list[tuple[str, str]]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_hook_scripts import LIB, sha256
+from tests.helpers import LIB, sha256
 
 BODY = b"pinned release tarball\n" * 4000
 FAST = {  # seconds and tries small enough for a test; the defaults are 30 s, 60 s and 4 retries

@@ -11,12 +11,10 @@ repository through HELIOS_LIB. shellcheck and shfmt run in tests/test_shell.py.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
 import subprocess
-import tomllib
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,13 +22,20 @@ from pathlib import Path
 import pytest
 
 from pipeline.order import BUILD_ORDER, Scope
+from tests.helpers import (
+    COMMON_BUILD,
+    HEX40,
+    LIB,
+    VERSIONS,
+    needs_curl,
+    novnc_patches,
+    run_bash,
+    run_lib,
+    sha256,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMON_BUILD = ROOT / "common" / "build"
-VERSIONS = tomllib.loads((ROOT / "pipeline" / "versions.toml").read_text())
 
-LIB = COMMON_BUILD / "lib.sh"
-"""The library's loader: sourcing it defines every part's functions."""
 LIB_PARTS = sorted((COMMON_BUILD / "lib").glob("*.sh"))
 SCRIPTS = sorted(p for top in ("common", "distros") for p in (ROOT / top).rglob("*.sh"))
 
@@ -49,7 +54,6 @@ SOURCE_LIB = 'source "${HELIOS_LIB:-/helios/hooks/lib.sh}"'
 # until the hook has installed it. They must still start with `set -eu`.
 POSIX_SH_ALLOWED = {ROOT / "distros" / "alpine" / "build" / name for name in ("kasm.sh", "system.sh")}
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
-HEX40 = re.compile(r"^[0-9a-f]{40}$")
 
 
 def rel(path: Path) -> str:
@@ -63,31 +67,6 @@ def code_lines(path: Path) -> Iterator[tuple[int, str]]:
         if not stripped or stripped.startswith("#"):
             continue
         yield number, re.sub(r"\s+#\s.*$", "", line)
-
-
-def run_bash(script: str, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
-    """Run a bash snippet in strict mode with the library at hand (HELIOS_LIB) and ``args`` as $1...
-
-    The common hooks can be sourced too: their main only runs when they are executed.
-    """
-    return subprocess.run(
-        ["bash", "-c", f"set -euo pipefail; {script}", "snippet", *args],
-        capture_output=True,
-        text=True,
-        env={
-            "PATH": os.environ["PATH"],
-            "HOME": os.environ.get("HOME", "/tmp"),
-            "HELIOS_LIB": str(LIB),
-            **(env or {}),
-        },
-        cwd=cwd,
-        check=False,
-    )
-
-
-def run_lib(code: str, *args: str, env: dict[str, str] | None = None):
-    """Run ``code`` with only the library sourced."""
-    return run_bash(f'source "{LIB}"; {code}', *args, env=env)
 
 
 # --- every script ------------------------------------------------------------------------------
@@ -334,10 +313,6 @@ def test_common_hook_reads_only_variables_its_step_gets(step) -> None:
 # --- the library's functions, run with bash ------------------------------------------------------
 
 
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def test_banner_and_die_name_the_step() -> None:
     result = run_lib('banner "hello"; die "broken"; echo unreachable', env={"HELIOS_STEP": "7"})
     assert result.returncode == 1
@@ -380,11 +355,6 @@ def test_download_refuses_an_empty_checksum_before_fetching(tmp_path: Path) -> N
     assert result.returncode != 0
     assert "no sha256 pinned" in result.stderr
     assert not (tmp_path / "x").exists()
-
-
-def needs_curl() -> None:
-    if shutil.which("curl") is None:
-        pytest.skip("curl is not installed (the downloads below use file:// URLs)")
 
 
 def test_download_fetches_and_verifies(tmp_path: Path) -> None:
@@ -601,12 +571,7 @@ def test_build_xorg_server_refuses_a_series_kasmvnc_does_not_patch(tmp_path: Pat
 )
 def test_novnc_patch_selection(webrtc: str, kind: str, expected: list[str]) -> None:
     expected = ["novnc-05-lockfile.patch", *expected]  # the lockfile goes to every build
-    result = run_bash(
-        f'source "{COMMON_BUILD / "novnc.sh"}"; select_patches {kind}',
-        env={"HELIOS_WEBRTC": webrtc, "HELIOS_HOOKS": str(COMMON_BUILD)},
-    )
-    assert result.returncode == 0, result.stderr
-    assert [Path(line).name for line in result.stdout.split()] == expected
+    assert [Path(line).name for line in novnc_patches(kind, webrtc)] == expected
 
 
 @pytest.mark.parametrize("patch", sorted(COMMON_BUILD.glob("*.patch")), ids=lambda p: p.name)

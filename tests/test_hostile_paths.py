@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from pipeline.versions import load_versions
 from tests.conftest import FIXTURE_FILES, write_files
-from tests.test_cli_contract import COMMANDS, assert_contract
-from tests.test_untrusted_inputs import unprivileged
+from tests.helpers import CLI_COMMANDS as COMMANDS
+from tests.helpers import assert_contract, unprivileged
 
 # The least each command needs to run; FOLDER stands for `inputs`'s argument.
 BASE_ARGS = {

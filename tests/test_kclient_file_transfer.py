@@ -28,11 +28,9 @@ from pipeline.errors import HeliosError
 from pipeline.plan import Planner
 from pipeline.tree import LocalTree
 from tests.conftest import BASE_DISTRO, TreeFactory
+from tests.helpers import COMMON_BUILD, FILE_TRANSFER_SUFFIX, LIB, SHARED_INPUTS, VERSIONS, patched_kclient
 from tests.socketio_polling import SocketIO
-from tests.test_hook_scripts import COMMON_BUILD, LIB, VERSIONS
-from tests.test_kclient_patches import FILE_TRANSFER_SUFFIX, patched_kclient
 from tests.test_kclient_runtime import Kclient, kclient, kclient_tree, running_kclient  # noqa: F401 (fixtures)
-from tests.test_mirror_lib import SHARED_INPUTS
 from tests.test_runtime_nginx import free_port, render
 from tests.test_runtime_web_security import start_nginx
 

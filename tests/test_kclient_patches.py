@@ -18,24 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_hook_scripts import COMMON_BUILD, VERSIONS
-from tests.test_web_client import git_apply, mirrored_tree
+from tests.helpers import COMMON_BUILD, VERSIONS, patched_kclient
 
 KCLIENT = VERSIONS["kclient"]
-FILE_TRANSFER_SUFFIX = "-file-transfer.patch"
 PULSE_SCRIPT = COMMON_BUILD.parents[1] / "common/root/etc/helios/pulse/default.pa"
-
-
-def kclient_patches(*, file_transfer: bool) -> list[str]:
-    """The patches step 7 applies, in name order (common/build/kclient.sh, kclient_patches)."""
-    patches = sorted(COMMON_BUILD.glob("kclient-*.patch"))
-    return [str(p) for p in patches if file_transfer or not p.name.endswith(FILE_TRANSFER_SUFFIX)]
-
-
-def patched_kclient(tmp_path: Path, *, file_transfer: bool = False) -> Path:
-    tree = mirrored_tree(tmp_path, "linuxserver/kclient", KCLIENT["commit"])
-    git_apply(tree, kclient_patches(file_transfer=file_transfer))
-    return tree
 
 
 def script_sources(html: str) -> Iterator[str]:

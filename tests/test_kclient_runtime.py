@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import patched_kclient
 from tests.socketio_polling import SocketIO
-from tests.test_kclient_patches import patched_kclient
 from tests.test_runtime_nginx import OVERLAY, free_port
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]

@@ -28,8 +28,7 @@ from pipeline.plan import Planner, plan_inputs
 from pipeline.tree import LocalTree
 from tests.conftest import REPO
 from tests.dagwalk import USER_PATH, Keyer, reachable, selections, source_directory
-from tests.test_hook_scripts import run_lib, sha256
-from tests.test_mirror_lib import git
+from tests.helpers import git, run_lib, sha256
 
 # --- layout ------------------------------------------------------------------------------------
 

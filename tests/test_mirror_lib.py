@@ -12,32 +12,16 @@ bundles of the pinned upstream commits.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from pipeline.versions import load_versions
-from tests.test_hook_scripts import needs_curl, run_lib, sha256
+from tests.helpers import SHARED_INPUTS, git, needs_curl, run_lib, sha256
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_INPUTS = Path(os.environ.get("HELIOS_TEST_INPUTS", ROOT.parent / "shared" / "inputs"))
 UNREACHABLE = "http://127.0.0.1:9/never"  # discard port: any network attempt fails at once
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@e",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@e",
-}
-
-
-def git(*args: str, cwd: Path | None = None) -> str:
-    result = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True, env={**os.environ, **GIT_ENV}
-    )
-    return result.stdout.strip()
 
 
 # --- download ------------------------------------------------------------------------------------

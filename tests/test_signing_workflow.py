@@ -13,7 +13,7 @@ import pytest
 from pipeline import publishing
 from pipeline.shipping import Shipped
 from tests.conftest import REPO
-from tests.test_shell import tool
+from tests.shellast import tool
 
 TEXT = (REPO / ".github/workflows/release.yml").read_text()
 

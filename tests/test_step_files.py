@@ -7,7 +7,6 @@ step mounts only under a setting against the hook's own choice of files, run in 
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from pipeline.platforms import PLATFORMS
 from pipeline.stepmounts import run_layout
 from pipeline.tree import LocalTree
 from tests.conftest import BASE_DISTRO, REPO, write_files
+from tests.helpers import kclient_patches, novnc_patches
 from tests.shellast import library_calls, read_library
 
 LIBRARY = REPO / layout.LIBRARY_PARTS
@@ -151,25 +151,18 @@ def matrix_digests(root: Path) -> dict[tuple[str, str, int], str]:
 
 # --- files a hook reads only under a setting -----------------------------------------------------
 
-HOOK_CHOICES = {
-    1: ('source "{hooks}/novnc.sh"; select_patches interactive; select_patches view-only', "HELIOS_WEBRTC"),
-    7: ('source "{hooks}/kclient.sh"; kclient_patches "{hooks}"', "HELIOS_FILE_TRANSFER"),
-}
-"""For each step with switched files: how its hook names the patches it applies, and the setting."""
-
 
 def chosen_by_hook(number: int, value: str) -> set[str]:
-    code, variable = HOOK_CHOICES[number]
-    hooks = REPO / layout.COMMON_BUILD
-    done = subprocess.run(
-        ["bash", "-c", "set -euo pipefail; " + code.format(hooks=hooks)],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin", "HELIOS_LIB": str(hooks / "lib.sh"), "HELIOS_HOOKS": str(hooks),
-             variable: value},
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return {Path(line).name for line in done.stdout.split()}
+    """The patches the hook of step ``number`` applies when its switching setting is ``value``."""
+    chosen = {
+        1: lambda: [*novnc_patches("interactive", value), *novnc_patches("view-only", value)],
+        7: lambda: kclient_patches(file_transfer=value == "true"),
+    }[number]()
+    return {Path(path).name for path in chosen}
+
+
+HOOK_CHOICES = (1, 7)
+"""The steps whose hooks choose among their patches by a setting (novnc.sh, kclient.sh)."""
 
 
 def test_every_step_with_switched_files_is_held_against_its_hook():

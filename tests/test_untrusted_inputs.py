@@ -22,8 +22,7 @@ from pipeline.cli import app, run
 from pipeline.plan import Planner
 from pipeline.tree import LocalTree
 from tests.conftest import BASE_DISTRO, FIXTURE_FILES, write_files
-from tests.helpers import module_on
-from tests.test_cli import assert_user_error
+from tests.helpers import assert_user_error, module_on, unprivileged
 
 TOKEN = "glcbt-64_S3cr3tJobT0ken"
 CI_REMOTE = f"https://gitlab-ci-token:{TOKEN}@gitlab.example.com/group/helios.git"
@@ -263,21 +262,6 @@ def shared_dir():
     folder.chmod(0o755)
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def unprivileged():
-    """Run as nobody when the tests run as root, who could read a mode 000 file anyway."""
-    if os.geteuid() != 0:
-        yield
-        return
-    os.setegid(65534)
-    os.seteuid(65534)
-    try:
-        yield
-    finally:
-        os.seteuid(0)
-        os.setegid(0)
 
 
 @pytest.mark.parametrize(

@@ -17,24 +17,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_hook_scripts import COMMON_BUILD, HEX40, VERSIONS, run_bash
-from tests.test_mirror_lib import SHARED_INPUTS, git
+from tests.helpers import (
+    COMMON_BUILD,
+    HEX40,
+    VERSIONS,
+    git,
+    git_apply,
+    mirrored_tree,
+    run_bash,
+)
+from tests.helpers import novnc_patches as selected_patches
 
 KASMVNC = VERSIONS["kasmvnc"]
 KASMWEB = VERSIONS["kasmweb"]
-
-
-def mirrored_tree(tmp_path: Path, owner_repo: str, commit: str, *, bare: bool = False) -> Path:
-    """A clone of the mirrored bundle of ``owner_repo`` at ``commit``; skips when there is none."""
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
-    bundle = SHARED_INPUTS / "git" / owner_repo / f"{commit}.bundle"
-    if not bundle.is_file():
-        pytest.skip(f"no input mirror entry {bundle} (set HELIOS_TEST_INPUTS to a mirror that has it)")
-    dest = tmp_path / owner_repo.replace("/", "+")
-    git("clone", "-q", *(["--bare"] if bare else []), str(bundle), str(dest))
-    assert git("rev-parse", "HEAD", cwd=dest) == commit, f"{bundle}: HEAD is not {commit}"
-    return dest
 
 
 # --- KasmVNC and KasmWeb are one pair ------------------------------------------------------------
@@ -57,24 +52,6 @@ def test_recorded_kasmweb_commit_is_the_submodule_of_the_real_kasmvnc_tree(tmp_p
 
 
 # --- the KasmWeb patches at the pinned commit ----------------------------------------------------
-
-
-def selected_patches(kind: str, webrtc: str) -> list[str]:
-    """The patches novnc.sh applies for a build ``kind``, in its own order (its select_patches)."""
-    result = run_bash(
-        f'source "{COMMON_BUILD / "novnc.sh"}"; select_patches {kind}',
-        env={"HELIOS_WEBRTC": webrtc, "HELIOS_HOOKS": str(COMMON_BUILD)},
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.split()
-
-
-def git_apply(tree: Path, patches: list[str]) -> None:
-    for patch in patches:
-        result = subprocess.run(
-            ["git", "-C", str(tree), "apply", "--whitespace=nowarn", patch], capture_output=True, text=True
-        )
-        assert result.returncode == 0, f"{Path(patch).name} does not apply: {result.stderr}"
 
 
 @pytest.fixture(scope="module")

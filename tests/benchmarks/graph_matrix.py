@@ -244,44 +244,74 @@ def blast(before: Matrix, after: Matrix, edit: Edit) -> tuple[set[ExecId], set[E
     return rerun, reads
 
 
+@dataclass(frozen=True)
+class Row:
+    """One row of the blast-radius table."""
+
+    edit: str
+    rerun: set[ExecId]
+    reads: set[ExecId]
+
+    @property
+    def over(self) -> bool:
+        """Whether the edit re-runs an exec that neither reads it nor follows one that does."""
+        return bool(self.rerun - self.reads)
+
+
+def copy_tree(scratch: Path) -> Path:
+    """The repository's tree (common/, distros/) copied into ``scratch``, to edit."""
+    root = scratch / "tree"
+    for folder in ("common", "distros"):
+        shutil.copytree(REPO / folder, root / folder)
+    return root
+
+
+def blast_radius(root: Path, base: Matrix, versions: dict[str, Any], only: str = "") -> Iterator[Row]:
+    """A row per edit of the tree at ``root`` (walked as ``base``) whose name holds ``only``."""
+    for edit in [*file_edits(root), *pin_edits(versions)]:
+        if only not in edit.name:
+            continue
+        tree = root.with_name("edited")
+        shutil.copytree(root, tree)
+        pinned = copy.deepcopy(versions)
+        edit.apply(tree, pinned)
+        try:
+            rerun, reads = blast(base, walk(tree, pinned), edit)
+        finally:
+            shutil.rmtree(tree)
+        yield Row(edit.name, rerun, reads)
+
+
 def main() -> None:
+    from dagger.client import _core
+
+    from pipeline.converter import SharedConverter
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="only the edits whose name holds this")
     parser.add_argument("--rows", choices=["all", "over"], default="all", help="every row, or those over")
     args = parser.parse_args()
     versions = copy.deepcopy(load_versions())
     with tempfile.TemporaryDirectory(prefix="helios-bench-") as scratch:
-        root = Path(scratch) / "tree"
-        for folder in ("common", "distros"):
-            shutil.copytree(REPO / folder, root / folder)
+        root = copy_tree(Path(scratch))
         base = walk(root, versions)
-        images = len({i[0] for i in base.execs})
-        print(f"images                 {images}")
+        shared = "one, shared" if _core.make_converter is SharedConverter else "one per selection"
+        print(f"images                 {len({i[0] for i in base.execs})}")
         print(f"execs                  {len(base.execs)}  (distinct: {base.distinct()})")
         print(f"execs in the graphs    {base.selected}  (the walk saw {len(base.execs)})")
         print(f"planning               {base.plan_seconds:7.3f} s")
         print(f"graph construction     {base.graph_seconds:7.3f} s  "
               f"({base.graph_seconds / base.plan_seconds:.2f} x planning)")  # fmt: skip
-        print(f"cattrs converters made {base.converters}")
+        print(f"cattrs converters made {base.converters} while building it (converters: {shared})")
         print()
-        edits = [*file_edits(root), *pin_edits(versions)]
-        width = max(len(e.name) for e in edits)
-        print(f"{'edit':<{width}}  re-run  reads  re-run distinct  reads distinct")
+        print(f"{'edit':<60}  re-run  reads  re-run distinct  reads distinct")
         over = 0
-        for edit in edits:
-            if args.only not in edit.name:
-                continue
-            tree = Path(scratch) / "edited"
-            shutil.copytree(root, tree)
-            pinned = copy.deepcopy(versions)
-            edit.apply(tree, pinned)
-            rerun, reads = blast(base, walk(tree, pinned), edit)
-            shutil.rmtree(tree)
-            mark = "  over" if len(rerun - reads) else ""
-            over += bool(mark)
-            if args.rows == "all" or mark:
-                print(f"{edit.name:<{width}}  {len(rerun):6}  {len(reads):5}  "
-                      f"{base.distinct(rerun & set(base.execs)):15}  {base.distinct(reads):14}{mark}")  # fmt: skip
+        for row in blast_radius(root, base, versions, args.only):
+            over += row.over
+            if args.rows == "all" or row.over:
+                print(f"{row.edit:<60}  {len(row.rerun):6}  {len(row.reads):5}  "
+                      f"{base.distinct(row.rerun & set(base.execs)):15}  {base.distinct(row.reads):14}"
+                      + ("  over" if row.over else ""))  # fmt: skip
         print(f"\nrows over what reads the edit: {over}")
 
 

@@ -23,11 +23,13 @@ import pytest
 import pytest_asyncio
 from dagger import dag
 
+from pipeline import graph
 from pipeline.graph import Sources
 from pipeline.imagerewrite import NO_REWRITES, ImageRewrites
 from pipeline.mirror.local import open_mirror
 from pipeline.mirror.state import Mirror
 from pipeline.plan import Planner
+from pipeline.platforms import host_default
 from pipeline.tree import LocalTree
 
 FIXTURE = Path(__file__).with_name("fixture")
@@ -132,3 +134,11 @@ def sources(tree: Path, user: Path | None = None, *, include: list[str] | None =
         dag.host().directory(str(user)) if user is not None else None,
         dag.host().directory(str(mirror)) if mirror is not None else None,
     )
+
+
+def image_of(distro: str):
+    """The plan and lazy image of ``distro`` for the engine's platform, in this run's setting."""
+    require_distro(distro)
+    run = setting()
+    plan = run.planner().plan(distro, host_default())
+    return plan, graph.image(sources(run.repo, include=["common/**", "distros/**"]), plan)

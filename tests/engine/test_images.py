@@ -11,9 +11,8 @@ import uuid
 import dagger
 import pytest
 
-from pipeline import graph, smoke
-from pipeline.platforms import host_default
-from tests.engine.conftest import ALL_DISTROS, require_distro, setting, sources
+from pipeline import smoke
+from tests.engine.conftest import ALL_DISTROS, image_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -29,14 +28,6 @@ KEY_FILES = [
     "/opt/helios/node.version",
     "/init",
 ]
-
-
-def image_of(distro: str):
-    """The plan and lazy image of ``distro`` for the engine's platform, in this run's setting."""
-    require_distro(distro)
-    run = setting()
-    plan = run.planner().plan(distro, host_default())
-    return plan, graph.image(sources(run.repo, include=["common/**", "distros/**"]), plan)
 
 
 @pytest.mark.parametrize("distro", ALL_DISTROS)

@@ -12,7 +12,7 @@ from dagger import dag
 from pipeline import sbom, signing
 from pipeline.graph import PACKAGES_TXT
 from pipeline.toolpins import tool_image
-from tests.engine.test_images import image_of
+from tests.engine.conftest import image_of
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.real_versions]
 

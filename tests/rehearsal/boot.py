@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -23,8 +24,15 @@ from pathlib import Path
 from typing import TypeVar
 
 from pipeline.imageconfig import ENTRYPOINT
+from pipeline.plan import Planner
+from pipeline.platforms import host_default
+from pipeline.tree import LocalTree
+from tests.rehearsal.chroot import CACHE
+from tests.rehearsal.results import REPO
 
 T = TypeVar("T")
+STATE = CACHE / "boot"
+"""Where each booted container keeps its writable layer."""
 HOSTNAME = "helios"
 NAMESPACES = ("pid", "mnt", "net", "uts")
 CLONE_NEWNET = 0x40000000
@@ -259,3 +267,20 @@ def _comm(pid: int) -> str:
         return Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
         return "?"
+
+
+def image_env() -> dict[str, str]:
+    """The container environment: the image configuration the plan gives the Debian image."""
+    return dict(Planner(LocalTree(REPO)).plan("debian", host_default()).image_env)
+
+
+def fresh_state(name: str, files: dict[str, str]) -> Path:
+    """A new writable layer holding ``files`` (path in the container -> text, made executable)."""
+    state = STATE / name
+    shutil.rmtree(state, ignore_errors=True)
+    for path, text in files.items():
+        target = state / "upper" / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        target.chmod(0o755)
+    return state

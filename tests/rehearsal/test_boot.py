@@ -14,12 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.plan import Planner
-from pipeline.platforms import host_default
 from pipeline.smoke import DEFAULT_TIMEOUT
-from pipeline.tree import LocalTree
 from tests.rehearsal import probes
-from tests.rehearsal.boot import BootError, Container, booted, wait_until
+from tests.rehearsal.boot import BootError, Container, booted, fresh_state, image_env, wait_until
 from tests.rehearsal.browser import (
     CLIENT_STATE,
     SCREEN_MATCH,
@@ -28,34 +25,15 @@ from tests.rehearsal.browser import (
     chromium_binary,
     desktop_view,
 )
-from tests.rehearsal.chroot import CACHE
 from tests.rehearsal.pixels import Verdict, classify, differing_share
-from tests.rehearsal.results import REPO, Results
+from tests.rehearsal.results import Results
 
 pytestmark = pytest.mark.real_versions  # the image was built from the real pins: plan with them
-STATE = CACHE / "boot"
 MARKER = "/var/lib/helios/rehearsal-shutdown-marker"
 MARKER_HOOK = f"""#!/bin/bash
 # Written by the rehearsal: proves shutdown.d runs at container stop, as root, with the user known.
 echo "$HELIOS_HOOK_NAME ran as $(id -un) for $HELIOS_USER" > {MARKER}
 """
-
-
-def image_env() -> dict[str, str]:
-    """The container environment: the image configuration the plan gives the Debian image."""
-    return dict(Planner(LocalTree(REPO)).plan("debian", host_default()).image_env)
-
-
-def fresh_state(name: str, files: dict[str, str]) -> Path:
-    """A new writable layer holding ``files`` (path in the container -> text, made executable)."""
-    state = STATE / name
-    shutil.rmtree(state, ignore_errors=True)
-    for path, text in files.items():
-        target = state / "upper" / path.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-        target.chmod(0o755)
-    return state
 
 
 @pytest.fixture(scope="module")
