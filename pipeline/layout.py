@@ -59,11 +59,6 @@ def drop_in_folder(hook: str) -> str:
     return hook.removesuffix(".sh") + DROP_IN_SUFFIX
 
 
-def library_part(part: str) -> str:
-    """common/build/lib/<part>.sh."""
-    return f"{LIBRARY_PARTS}/{part}.sh"
-
-
 def host_include() -> list[str]:
     """Globs of a tree's files, for uploading a host folder: only the tree, never the checkout."""
     return [f"{top}/**" for top in TOPS]

@@ -31,7 +31,7 @@ from pipeline.signing import (
     sign,
     tools,
 )
-from pipeline.toolpins import tool_image
+from pipeline.toolpins import tool_image, tool_images
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ async def attach_and_sign(
     if not destination.sbom and not destination.signing.enabled:
         return []
     address = destination.publication.address
-    images_of = {name: tool_image(name, rewrites=destination.rewrites) for name in ("oras", "cosign", "syft")}
+    images_of = tool_images(destination.rewrites)
     ctr = tools(images_of["oras"], images_of["cosign"], destination.login)
     variants = by_distro(images)
     pushed = index_digests(shipped, address)

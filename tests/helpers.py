@@ -161,9 +161,13 @@ class FakeTools:
         self.ran: list[tuple[str, object]] = []
         self.fail = fail
 
-    def install(self, monkeypatch) -> FakeTools:
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> FakeTools:
+        pinned = lambda name: f"{name}:v1@sha256:" + "9" * 64  # noqa: E731
+        monkeypatch.setattr(publishing, "tool_image", lambda name, rewrites=None: pinned(name))
         monkeypatch.setattr(
-            publishing, "tool_image", lambda name, rewrites=None: f"{name}:v1@sha256:" + "9" * 64
+            publishing,
+            "tool_images",
+            lambda rewrites=None: {n: pinned(n) for n in ("syft", "oras", "cosign")},
         )
         monkeypatch.setattr(publishing, "attach_sbom", self.attach)
         monkeypatch.setattr(publishing, "sign", self.sign)

@@ -99,7 +99,6 @@ def test_layout_paths():
     assert layout.distro_build("rhel") == "distros/rhel/build"
     assert layout.distro_root("rhel") == "distros/rhel/root"
     assert layout.drop_in_folder("system.sh") == "system.d"
-    assert layout.library_part("xorg") == "common/build/lib/xorg.sh"
 
 
 def test_the_families_table_holds_each_familys_facts(make_tree):

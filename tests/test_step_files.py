@@ -126,7 +126,7 @@ def test_a_part_the_user_replaces_is_read_from_their_copy(repo_copy, tmp_path):
 )
 def test_editing_a_library_part_re_runs_only_the_steps_of_its_users(repo_copy, part, distros, steps):
     before = matrix_digests(repo_copy)
-    target = repo_copy / layout.library_part(part)
+    target = repo_copy / layout.LIBRARY_PARTS / f"{part}.sh"
     target.write_text(target.read_text() + "\n# edited\n")
     after = matrix_digests(repo_copy)
     changed = {key for key in before if before[key] != after[key]}
