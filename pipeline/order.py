@@ -84,6 +84,7 @@ LIBRARY: dict[str, tuple[str, ...]] = {
     "el9": ("log",),
     "static": ("log", "download"),
     "xorg": ("log", "download"),
+    "apt": ("log",),
 }
 """The hook library's parts (common/build/lib/<part>.sh) and the parts each one calls."""
 
@@ -107,7 +108,7 @@ BUILD_ORDER: tuple[Step, ...] = (
          library=("git",)),
     Step(2, Stage.KASM, Action.HOOK, Scope.DISTRO, "kasm.sh",
          "distro packages needed to build KasmVNC and the X server",
-         library=("el9", "release", "static")),
+         library=("el9", "release", "static", "apt")),
     Step(3, Stage.KASM, Action.HOOK, Scope.COMMON, "turbo.sh",
          "libjpeg-turbo for KasmVNC", versions=("libjpeg_turbo",), library=("download",)),
     Step(4, Stage.KASM, Action.HOOK, Scope.COMMON, "kasm.sh",
@@ -127,7 +128,7 @@ BUILD_ORDER: tuple[Step, ...] = (
     Step(9, Stage.SYSTEM, Action.HOOK, Scope.DISTRO, "system.sh",
          "distro runtime packages from common/packages.toml",
          consumes=(Feed.PACKAGE_LIST,), settings=("webrtc", "virtualgl"),
-         library=("packages", "el9")),
+         library=("packages", "el9", "apt")),
     Step(10, Stage.SYSTEM, Action.HOOK, Scope.COMMON, "system.sh",
          "packages and setup common to all distros",
          versions=("orchis_theme", "cascadia_code"), library=("git", "download")),

@@ -21,9 +21,10 @@
 #   git       git_checkout, git_apply_patches
 #   arch      uname_arch, multiarch_triplet
 #   packages  load_package_list
+#   apt       apt_has_candidate
 #   release   install_release, install_nodejs
 #   el9       enable_epel_crb
-#   static    build_static_library
+#   static    build_static_library, build_static_libcpuid, build_static_libwebp
 #   xorg      build_xorg_server
 #   mirror    (internal: the input-mirror rules of download and git)
 

@@ -8,7 +8,8 @@
 # Leaves behind: deb-src entries next to the base image's sources (in /etc/apt, build stage only),
 #   the X server's build dependencies (`apt-get build-dep xorg-server libxfont-dev`) and the tools
 #   and headers listed below. webp and sharpyuv come from the distro's own libwebp-dev. Mesa's DRI
-#   drivers (libgl1-mesa-dri) are named explicitly: step 8 packs their swrast_dri.so.
+#   drivers (libgl1-mesa-dri) are named explicitly: step 8 packs their swrast_dri.so. libcpuid
+#   comes from the drop-in kasm.d/60-libcpuid.sh (the archive has it for x86 only).
 set -euo pipefail
 # shellcheck source=common/build/lib.sh
 source "${HELIOS_LIB:-/helios/hooks/lib.sh}"
@@ -48,7 +49,6 @@ apt-get install -y --no-install-recommends \
   git \
   libavcodec-dev \
   libavformat-dev \
-  libcpuid-dev \
   libdrm-dev \
   libepoxy-dev \
   libfmt-dev \
