@@ -77,6 +77,17 @@ def test_alpine_builds_libcpuid_from_the_pin_on_both_architectures(platform: str
     assert "libcpuid" not in package_list((REPO / "common" / "packages.toml").read_text(), "alpine")
 
 
+def test_alpine_step_2_names_the_x_macros_autoreconf_needs() -> None:
+    """The X server's configure.ac calls XORG_MACROS_VERSION: step 5's autoreconf needs xorg-macros.m4."""
+    assert "util-macros" in apk_adds(ALPINE_KASM.read_text())
+
+
+def test_alpine_step_6_installs_the_libuv_headers_kclients_native_module_includes() -> None:
+    """Alpine's nodejs is built --shared-libuv, so nodejs-dev has no uv.h; pulseaudio2's
+    src/common.hh (kclient's native module) includes <uv.h>."""
+    assert "libuv-dev" in apk_adds((REPO / "distros" / "alpine" / "build" / "kclient.sh").read_text())
+
+
 # KasmVNC 1.5's Xvnc links these dynamically when step 2 installs the -dev package on the left
 # (pkg-config's CPUID, FMT, TBB, VIDEO_ACCELERATION and find_library(yuv) in common/rfb): the
 # image must carry the package on the right (Alpine 3.22: fmt in main, onetbb, libva, libyuv in

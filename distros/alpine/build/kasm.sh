@@ -11,6 +11,8 @@
 # Leaves behind (build stage only): bash, curl, a toolchain (alpine-sdk), cmake, meson, nasm and the
 #   X, Mesa, webp and crypto headers below. webp and sharpyuv come from Alpine's libwebp-dev.
 #   Mesa's DRI drivers (mesa-dri-gallium) are named explicitly: step 8 packs their swrast_dri.so.
+#   util-macros gives step 5's autoreconf the xorg-macros.m4 that the X server's configure.ac
+#   calls (XORG_MACROS_VERSION), named rather than left to another package's dependencies.
 #   KasmVNC 1.5's CMakeLists.txt requires pkg-config modules libavcodec, libavformat, libavutil,
 #   libswscale (ffmpeg-dev), libva and libva-drm (libva-dev), libcpuid, fmt and tbb, and the yuv
 #   library. ffmpeg-dev, libva-dev, fmt-dev, onetbb-dev and libyuv-dev come from Alpine (not
@@ -81,6 +83,7 @@ apk add \
   patch \
   pixman-dev \
   tar \
+  util-macros \
   wayland-dev \
   wayland-protocols \
   xcb-util-dev \
