@@ -84,6 +84,7 @@ LIBRARY: dict[str, tuple[str, ...]] = {
     "el9": ("log",),
     "static": ("log", "download"),
     "xorg": ("log", "download"),
+    "virtualgl": ("log",),
     "apt": ("log",),
 }
 """The hook library's parts (common/build/lib/<part>.sh) and the parts each one calls."""
@@ -128,7 +129,7 @@ BUILD_ORDER: tuple[Step, ...] = (
     Step(9, Stage.SYSTEM, Action.HOOK, Scope.DISTRO, "system.sh",
          "distro runtime packages from common/packages.toml",
          consumes=(Feed.PACKAGE_LIST,), settings=("webrtc", "virtualgl"),
-         library=("packages", "el9", "apt")),
+         library=("packages", "el9", "virtualgl", "apt")),
     Step(10, Stage.SYSTEM, Action.HOOK, Scope.COMMON, "system.sh",
          "packages and setup common to all distros",
          versions=("orchis_theme", "cascadia_code"), library=("git", "download")),
