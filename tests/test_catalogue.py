@@ -128,3 +128,14 @@ def test_alias_clash_is_refused(make_tree):
 def test_folder_with_a_bad_name_is_refused(make_tree):
     message = error_of(make_tree, {"distros/Bad Name/distro.toml": BASE_DISTRO})
     assert "distros/Bad Name/ is not a valid distro folder name" in message
+
+
+@pytest.mark.parametrize("name", sorted(Catalogue(LocalTree(REPO)).distros))
+def test_every_shipped_base_image_is_pinned(name: str) -> None:
+    """A tag that moves (`latest`, or none) would build another base each week."""
+    base = Catalogue(LocalTree(REPO)).get(name).base
+    repository, _, digest = base.partition("@")
+    tag = repository.rsplit("/", 1)[-1].partition(":")[2]
+    assert digest or (tag and tag != "latest"), (
+        f"{name}'s base {base!r} is not pinned to a fixed tag or digest"
+    )
