@@ -21,7 +21,7 @@
 #   git       git_checkout, git_apply_patches
 #   arch      uname_arch, multiarch_triplet
 #   packages  load_package_list
-#   apt       apt_has_candidate
+#   apt       enable_deb_src, apt_has_candidate
 #   release   install_release, install_nodejs
 #   el9       enable_epel_crb
 #   static    build_static_library, build_static_libcpuid, build_static_libwebp

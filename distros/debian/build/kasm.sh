@@ -16,20 +16,6 @@ source "${HELIOS_LIB:-/helios/hooks/lib.sh}"
 
 export DEBIAN_FRONTEND=noninteractive
 
-# enable_deb_src: add source entries mirroring every binary entry, for `apt-get build-dep`.
-enable_deb_src() {
-  local file
-  shopt -s nullglob
-  for file in /etc/apt/sources.list.d/*.sources; do
-    sed -Ei 's/^Types:[[:space:]]*deb[[:space:]]*$/Types: deb deb-src/' "$file"
-  done
-  shopt -u nullglob
-  if [[ -f /etc/apt/sources.list ]]; then
-    # One-line format (Kali, Ubuntu 22.04): copy each active "deb" line as "deb-src".
-    sed -En 's/^deb([[:space:]])/deb-src\1/p' /etc/apt/sources.list >/etc/apt/sources.list.d/helios-deb-src.list
-  fi
-}
-
 banner "enable source packages"
 enable_deb_src
 apt-get update
