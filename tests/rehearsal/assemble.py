@@ -35,7 +35,7 @@ from tests.rehearsal.chroot import (
     remove_tree,
     run_in,
 )
-from tests.rehearsal.inputs import prepare_inputs, sha256_of
+from tests.rehearsal.inputs import prepare_inputs, sha256_of, steps_reading
 from tests.rehearsal.results import Results
 from tests.rehearsal.steps import StageRunner, StepError, write_package_list
 
@@ -83,7 +83,7 @@ def rehearse_build(repo: Path, shared_inputs: Path, results: Results, arch: str 
         suite=DISTRO_SUITE,
         arch=arch,
         xorg_version=bare.distro.xorg_version,
-        env_of=lambda section: [p.step.number for p in bare.steps if section in p.step.versions],
+        env_of=steps_reading(bare),
         substitute=results.substitute,
         log=logs / "inputs.log",
     )

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.plan import Plan
 from tests.rehearsal.chroot import CACHE, AptSources, ChrootError
 
 MIRROR = CACHE / "inputs"
@@ -76,6 +77,14 @@ class Inputs:
         for step in env_of(section):
             self.env_overrides.setdefault(step, {})[variable] = actual
         substitute(name, f"{why}; {variable} for it is {actual}, not the pinned {pinned}")
+
+
+def steps_reading(plan: Plan) -> Callable[[str], list[int]]:
+    """section -> the steps of ``plan`` that read it: those its row declares, and those the
+    distro's ``inputs`` give it (step 2's [libcpuid] on the Debian family), as the env shows."""
+    return lambda section: [
+        p.step.number for p in plan.steps if any(name.startswith(f"{section.upper()}_") for name in p.env)
+    ]
 
 
 def sha256_of(path: Path) -> str:
