@@ -171,7 +171,7 @@ def libcpuid_tarball(
         "libcpuid", sha256_of(orig), pin["sha256"], env_of, substitute,
         f"libcpuid {pin['version']} tag archive",
         f"the input mirror has no {LIBCPUID_BUNDLES}/<commit>.bundle to make it from: Debian's repacked "
-        f"{orig.name} (libcpuid {version}), so LIBCPUID_VERSION is {version}",
+        f".orig tarball of libcpuid {version}, so LIBCPUID_VERSION is {version}",
     )  # fmt: skip
 
 

@@ -105,8 +105,9 @@ _static_library_check() {
   log "$section $version: pkg-config $module $reported, the linker takes ${taken[*]}"
 }
 
-# build_static_libcpuid: [libcpuid] as KasmVNC's builder/scripts/build-cpuid builds it: the
-# library only (no kernel drivers, tests or documentation), static and position-independent.
+# build_static_libcpuid: [libcpuid] as KasmVNC's builder/scripts/build-cpuid builds it: static and
+# position-independent, without kernel drivers, tests or documentation (its cpuid_tool is built and
+# installed too; like everything here it stays in the build stage).
 build_static_libcpuid() {
   build_static_library libcpuid libcpuid \
     -DLIBCPUID_BUILD_DRIVERS=OFF \
