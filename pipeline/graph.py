@@ -13,7 +13,15 @@ from datetime import UTC, datetime
 import dagger
 from dagger import dag
 
-from pipeline.imageconfig import ENTRYPOINT, HEALTHCHECK, HTTP_PORT
+from pipeline.imageconfig import (
+    ENTRYPOINT,
+    HEALTH_INTERVAL_S,
+    HEALTH_RETRIES,
+    HEALTH_START_PERIOD_S,
+    HEALTH_TIMEOUT_S,
+    HEALTHCHECK,
+    HTTP_PORT,
+)
 from pipeline.layers import REPO, USER, Ref
 from pipeline.linkcheck import LINK_CHECK
 from pipeline.mirror import INPUTS_ENV, INPUTS_MOUNT
@@ -236,7 +244,11 @@ def image(
         .without_default_args()
         .with_exposed_port(HTTP_PORT, description="Helios web desktop")
         .with_docker_healthcheck(
-            list(HEALTHCHECK), interval="30s", timeout="5s", start_period="5m", retries=3
+            list(HEALTHCHECK),
+            interval=f"{HEALTH_INTERVAL_S}s",
+            timeout=f"{HEALTH_TIMEOUT_S}s",
+            start_period=f"{HEALTH_START_PERIOD_S}s",
+            retries=HEALTH_RETRIES,
         )
     )
     for name, value in (labels or {}).items():

@@ -26,6 +26,7 @@
 #   el9       enable_epel_crb
 #   static    build_static_library, build_static_libcpuid, build_static_libwebp
 #   xorg      build_xorg_server
+#   node      node_trusts_system_cas
 #   virtualgl virtualgl_wanted, virtualgl_fetch
 #   mirror    (internal: the input-mirror rules of download and git)
 

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pipeline.linkcheck import LINK_CHECK
 from pipeline.mirror import Mirror
@@ -27,6 +28,7 @@ from pipeline.versions import load_versions
 from tests.rehearsal.chroot import (
     CACHE,
     IMAGE_PATH,
+    AptSources,
     Exec,
     RootfsSpec,
     host_apt_sources,
@@ -35,7 +37,7 @@ from tests.rehearsal.chroot import (
     remove_tree,
     run_in,
 )
-from tests.rehearsal.inputs import prepare_inputs, sha256_of, steps_reading
+from tests.rehearsal.inputs import Inputs, prepare_inputs, sha256_of, steps_reading
 from tests.rehearsal.results import Results
 from tests.rehearsal.steps import StageRunner, StepError, write_package_list
 
@@ -76,17 +78,7 @@ def rehearse_build(repo: Path, shared_inputs: Path, results: Results, arch: str 
     # Which steps read a section: from a plan without a mirror, so the real pins are compared.
     bare = Planner(LocalTree(repo), versions).plan(DISTRO, platform)
     started = time.monotonic()
-    inputs = prepare_inputs(
-        versions,
-        shared=shared_inputs,
-        sources=sources,
-        suite=DISTRO_SUITE,
-        arch=arch,
-        xorg_version=bare.distro.xorg_version,
-        env_of=steps_reading(bare),
-        substitute=results.substitute,
-        log=logs / "inputs.log",
-    )
+    inputs = debian_inputs(bare, versions, shared_inputs, sources, results)
     results.timing("inputs (mirror, Debian sources, substitutes)", time.monotonic() - started)
     planner = Planner(LocalTree(repo), versions, mirror=_mirror_of(inputs.mirror))
     plan = planner.plan(DISTRO, platform)
@@ -106,7 +98,7 @@ def rehearse_build(repo: Path, shared_inputs: Path, results: Results, arch: str 
     def web() -> Path:
         root = WORK / "web"
         results.timing("rootfs web (bookworm + Node)", make_rootfs(bookworm, root, logs / "rootfs-web.log"))
-        node_env = _install_node(root, inputs.mirror, plan, overrides)
+        node_env = install_node(root, inputs.mirror, plan, overrides)
         stage = runner(Stage.WEB, root, {"PATH": IMAGE_PATH, **node_env})
         stage.run_stage()
         return stage.out
@@ -140,6 +132,24 @@ def rehearse_build(repo: Path, shared_inputs: Path, results: Results, arch: str 
     results.record("image size (MiB, without package caches and lists)", _size_mib(IMAGE))
     results.record("image", str(IMAGE))
     return Built(IMAGE, plan)
+
+
+def debian_inputs(
+    bare: Plan, versions: Mapping[str, Any], shared: Path, sources: AptSources, results: Results
+) -> Inputs:
+    """The rehearsal mirror filled for ``bare`` (the Debian plan made without a mirror, so that it
+    names the real pins); substitutes are reported to ``results``."""
+    return prepare_inputs(
+        versions,
+        shared=shared,
+        sources=sources,
+        suite=DISTRO_SUITE,
+        arch=bare.arch,
+        xorg_version=bare.distro.xorg_version,
+        env_of=steps_reading(bare),
+        substitute=results.substitute,
+        log=results.logs / "inputs.log",
+    )
 
 
 def _mirror_of(folder: Path) -> Mirror:
@@ -178,7 +188,7 @@ def _substitutions(results: Results, plan: Plan, overrides: dict[int, dict[str, 
     )
 
 
-def _install_node(
+def install_node(
     root: Path, mirror: Path, plan: Plan, overrides: dict[int, dict[str, str]]
 ) -> dict[str, str]:
     """Node into /usr/local of the web rootfs, from the tarball stand-in, as the Node image does."""

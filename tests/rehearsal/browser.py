@@ -20,13 +20,14 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from PIL import Image
 from websockets.sync.client import ClientConnection, connect
 
-from tests.rehearsal.boot import Container, wait_until
+from tests.rehearsal.boot import wait_until
 
 VIEWPORT = (1280, 720)
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
@@ -42,6 +43,23 @@ CLIENT_STATE = """(() => {
   if (cls.contains('noVNC_disconnected')) return 'disconnected';
   return 'connecting';
 })()"""
+
+
+class Place(Protocol):
+    """Where the browser runs: an nsenter prefix for processes, and a block for this process's sockets."""
+
+    def enter(self, *, mount: bool = False) -> list[str]: ...
+
+    def network(self) -> AbstractContextManager[None]: ...
+
+
+class Booted(Protocol):
+    """A running container: an nsenter prefix into it, and its PID 1's host pid (for /proc/<pid>/root)."""
+
+    def enter(self, *, mount: bool = False) -> list[str]: ...
+
+    @property
+    def pid(self) -> int: ...
 
 
 class BrowserError(RuntimeError):
@@ -97,7 +115,7 @@ class DevTools:
 
 
 @contextlib.contextmanager
-def browser(container: Container, viewport: tuple[int, int] = VIEWPORT) -> Iterator[DevTools]:
+def browser(container: Place, viewport: tuple[int, int] = VIEWPORT) -> Iterator[DevTools]:
     """Headless Chromium in the container's network, with one page of ``viewport`` size."""
     binary = chromium_binary()
     if binary is None:
@@ -134,7 +152,7 @@ def browser(container: Container, viewport: tuple[int, int] = VIEWPORT) -> Itera
         log.unlink(missing_ok=True)
 
 
-def x_root_window(container: Container, display: str, xauthority: str) -> Image.Image:
+def x_root_window(container: Booted, display: str, xauthority: str) -> Image.Image:
     """The X server's root window, grabbed with ``xwd`` in the container's network and host name.
 
     ``xauthority`` is the cookie file's path inside the container (read through /proc/<pid>/root).
