@@ -85,6 +85,8 @@ LIBRARY: dict[str, tuple[str, ...]] = {
     "static": ("log", "download"),
     "xorg": ("log", "download"),
     "node": ("log",),
+    "virtualgl": ("log",),
+    "apt": ("log",),
 }
 """The hook library's parts (common/build/lib/<part>.sh) and the parts each one calls."""
 
@@ -108,7 +110,7 @@ BUILD_ORDER: tuple[Step, ...] = (
          library=("git", "node")),
     Step(2, Stage.KASM, Action.HOOK, Scope.DISTRO, "kasm.sh",
          "distro packages needed to build KasmVNC and the X server",
-         library=("el9", "release", "static")),
+         library=("el9", "release", "static", "apt")),
     Step(3, Stage.KASM, Action.HOOK, Scope.COMMON, "turbo.sh",
          "libjpeg-turbo for KasmVNC", versions=("libjpeg_turbo",), library=("download",)),
     Step(4, Stage.KASM, Action.HOOK, Scope.COMMON, "kasm.sh",
@@ -128,7 +130,7 @@ BUILD_ORDER: tuple[Step, ...] = (
     Step(9, Stage.SYSTEM, Action.HOOK, Scope.DISTRO, "system.sh",
          "distro runtime packages from common/packages.toml",
          consumes=(Feed.PACKAGE_LIST,), settings=("webrtc", "virtualgl"),
-         library=("packages", "el9")),
+         library=("packages", "el9", "virtualgl", "apt")),
     Step(10, Stage.SYSTEM, Action.HOOK, Scope.COMMON, "system.sh",
          "packages and setup common to all distros",
          versions=("orchis_theme", "cascadia_code"), library=("git", "download")),
