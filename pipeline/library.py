@@ -24,12 +24,13 @@ NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 COMMENT = re.compile(r"(?:^|(?<=\s))#.*$", re.MULTILINE)
 """A comment: from a ``#`` that starts a word to the end of the line (``$#`` and ``${#x}`` are not)."""
 COMMAND = re.compile(
-    rf"(?=(?:^|[;&|(){{}}`!]|\b(?:if|then|do|else|elif|while|until|time|command|exec)\b)"
+    rf"(?=(?:\b(?:if|then|do|else|elif|while|until|time|command|exec)\b|^|[;&|(){{}}`!])"
     rf"\s*(?:{NAME}=\S*\s+)*({NAME}))",
     re.MULTILINE,
 )
 """The first word of a command, after any ``NAME=value`` assignments before it (a lookahead, so
-that ``do`` of ``; do git_checkout`` is both a command word and what starts the next one)."""
+that ``do`` of ``; do git_checkout`` is both a command word and what starts the next one; the
+keywords come first, so ``if apt_has_candidate`` at the start of a line is read past ``if``)."""
 EXPANSION = re.compile(rf"\$\{{?!?({NAME})")
 RUN_TEXT = re.compile(r"""\b(?:eval|trap)\s+(['"])(.*?)\1""", re.DOTALL)
 """Text that ``eval`` or ``trap`` runs as commands."""

@@ -130,6 +130,17 @@ def test_folder_with_a_bad_name_is_refused(make_tree):
     assert "distros/Bad Name/ is not a valid distro folder name" in message
 
 
+@pytest.mark.parametrize("name", sorted(Catalogue(LocalTree(REPO)).distros))
+def test_every_shipped_base_image_is_pinned(name: str) -> None:
+    """A tag that moves (`latest`, or none) would build another base each week."""
+    base = Catalogue(LocalTree(REPO)).get(name).base
+    repository, _, digest = base.partition("@")
+    tag = repository.rsplit("/", 1)[-1].partition(":")[2]
+    assert digest or (tag and tag != "latest"), (
+        f"{name}'s base {base!r} is not pinned to a fixed tag or digest"
+    )
+
+
 # --- a user's distros over ours: the message names the user's file, the one that changed ---------
 
 

@@ -181,6 +181,8 @@ def edit(root: Path, path: str) -> None:
         ),
         ("common/build/lib/packages.sh", ["step 9", "step 10", *JOINED(True)], True),
         ("common/build/lib/arch.sh", ["step 8", *JOINED()], True),
+        # A Debian-family part: no RHEL script calls it, so no RHEL step re-runs.
+        ("common/build/lib/apt.sh", [], False),
     ],
 )
 def test_cache_isolation_on_a_copy_of_the_repository(repo_copy, path, reruns, image_changes):

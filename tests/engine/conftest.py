@@ -113,10 +113,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(autouse=True)
-def engine_versions(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every engine test plans with the pins of its setting (the repository's, or the stand-ins')."""
+def engine_versions(session_versions: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every engine test plans with the pins of its setting (the repository's, or the stand-ins'),
+    over the offline suite's own fixture pins (tests/conftest.py)."""
     monkeypatch.setattr("pipeline.versions.VERSIONS_FILE", setting().versions_file)
-    yield
+
+
+@pytest.fixture(scope="session")
+def session_versions() -> Iterator[None]:
+    """The same for fixtures wider than a test (an image built once for a module)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("pipeline.versions.VERSIONS_FILE", setting().versions_file)
+        yield
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -1,7 +1,11 @@
 """Root filesystems made with debootstrap, and commands run inside them like a container exec.
 
 A rootfs comes from a cached pristine tarball (keyed by suite, architecture, variant, extra
-packages and archive), so only the first run pays for debootstrap. Every command runs in its own
+packages and archive), so only the first run pays for debootstrap. A rootfs of another
+architecture than the host's (arm64 on an amd64 machine) is made in debootstrap's two stages: the
+packages are unpacked from the host, then the second stage runs inside the rootfs under QEMU's user
+emulation, which the kernel starts for every foreign binary through binfmt_misc
+(:func:`emulation_problem` says why it cannot, when it cannot). Every command runs in its own
 mount and PID namespaces (``unshare``): /proc, /dev, /sys and the step's bind mounts exist only
 there, and the kernel removes them, and kills every process the command left behind, the moment it
 ends, whether it succeeded, failed or was killed. The host's mount table never changes.
@@ -114,6 +118,39 @@ def host_arch() -> str:
     ).stdout.strip()
 
 
+QEMU_MACHINE = {"amd64": "x86_64", "arm64": "aarch64"}
+"""Debian architecture -> QEMU's name for it, which names its binfmt_misc entry (qemu-<name>)."""
+BINFMT = Path("/proc/sys/fs/binfmt_misc")
+
+
+def emulation_problem(arch: str, binfmt: Path = BINFMT) -> str | None:
+    """Why binaries of ``arch`` cannot run chrooted on this host, or None when they can.
+
+    The host's own architecture always runs. Another one needs QEMU's binfmt_misc entry enabled with
+    the F flag: the kernel then opens the interpreter when the entry is registered, so it runs
+    inside a chroot that holds no copy of it (Debian's qemu-user-static registers it so).
+    """
+    if arch == host_arch():
+        return None
+    machine = QEMU_MACHINE.get(arch)
+    if machine is None:
+        return f"no QEMU emulation is known for the architecture {arch!r}"
+    entry = binfmt / f"qemu-{machine}"
+    fix = f"install qemu-user-static and binfmt-support, then run update-binfmts --enable qemu-{machine}"
+    if not entry.is_file():
+        return f"{arch} binaries cannot run here: binfmt_misc has no {entry} ({fix})"
+    lines = entry.read_text().splitlines()
+    if "enabled" not in lines:
+        return f"{arch} binaries cannot run here: {entry} is disabled ({fix})"
+    flags = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("flags:")), "")
+    if "F" not in flags:
+        return (
+            f"{entry} lacks the F (fix-binary) flag, so its interpreter cannot be found inside a "
+            f"chroot: register it as Debian's qemu-user-static does ({fix})"
+        )
+    return None
+
+
 @dataclass(frozen=True)
 class RootfsSpec:
     """What a pristine root filesystem is made of; its digest keys the cached tarball."""
@@ -166,7 +203,21 @@ def _build_tarball(spec: RootfsSpec, tarball: Path, log: Path) -> None:
     argv = ["debootstrap", f"--variant={spec.variant}", f"--arch={spec.arch}", f"--keyring={spec.keyring}"]
     if spec.include:
         argv.append("--include=" + ",".join(spec.include))
+    foreign = spec.arch != host_arch()
+    if foreign:
+        problem = emulation_problem(spec.arch)
+        if problem:
+            raise ChrootError(f"cannot make a {spec.suite} rootfs for {spec.arch}: {problem}")
+        argv.append("--foreign")
     _run([*argv, spec.suite, str(staging), spec.sources.archive], log)
+    if foreign:
+        # The packages are unpacked; configuring them runs their own (emulated) programs.
+        second = Exec(["/debootstrap/debootstrap", "--second-stage"], {"PATH": IMAGE_PATH})
+        code = run_in(staging, second, log)
+        if code != 0:
+            raise ChrootError(
+                f"debootstrap's second stage in {staging} failed with exit code {code} (log: {log})"
+            )
     (staging / "etc/apt/sources.list").unlink(missing_ok=True)
     (staging / "etc/apt/sources.list.d").mkdir(parents=True, exist_ok=True)
     (staging / "etc/apt/sources.list.d/debian.sources").write_text(spec.sources.deb822(spec.suite))

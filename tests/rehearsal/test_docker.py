@@ -16,7 +16,6 @@ import pytest
 
 from pipeline.imageconfig import HEALTH_INTERVAL_S, HTTP_PORT
 from pipeline.plan import Planner
-from pipeline.platforms import host_default
 from pipeline.smoke import DEFAULT_TIMEOUT
 from pipeline.tree import LocalTree
 from tests.rehearsal.browser import chromium_binary
@@ -41,12 +40,12 @@ HOME = "/home/helios"
 
 
 @pytest.fixture(scope="module")
-def docker_image(image_root: Path, results: Results) -> Iterator[str]:
+def docker_image(image_root: Path, results: Results, rehearsal_arch: str) -> Iterator[str]:
     """The assembled image loaded into Docker under a tag of its own; removed at the end."""
     problem = daemon_problem()
     if problem:
         pytest.skip(problem)
-    plan = Planner(LocalTree(REPO)).plan("debian", host_default())
+    plan = Planner(LocalTree(REPO)).plan("debian", f"linux/{rehearsal_arch}")
     tag = f"helios-rehearsal:{uuid.uuid4().hex[:12]}"
     started = time.monotonic()
     load_image(image_root, plan, CACHE / "docker-image.tar", tag)
