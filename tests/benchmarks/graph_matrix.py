@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import copy
 import fnmatch
+import importlib
 import shutil
 import sys
 import tempfile
@@ -285,7 +286,7 @@ def blast_radius(root: Path, base: Matrix, versions: dict[str, Any], only: str =
 def main() -> None:
     from dagger.client import _core
 
-    from pipeline.converter import SharedConverter
+    shared_factory = getattr(importlib.import_module("pipeline.graph"), "share_converter", None)
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="only the edits whose name holds this")
@@ -295,7 +296,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="helios-bench-") as scratch:
         root = copy_tree(Path(scratch))
         base = walk(root, versions)
-        shared = "one, shared" if _core.make_converter is SharedConverter else "one per selection"
+        shared = "one per selection" if shared_factory is None else "one, shared"
+        if shared_factory is not None and _core.make_converter.__name__ != "SharedConverter":
+            shared = "one per selection (the shared one did not take its place)"
         print(f"images                 {len({i[0] for i in base.execs})}")
         print(f"execs                  {len(base.execs)}  (distinct: {base.distinct()})")
         print(f"execs in the graphs    {base.selected}  (the walk saw {len(base.execs)})")
