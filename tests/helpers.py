@@ -388,3 +388,116 @@ def unprivileged() -> Iterator[None]:
     finally:
         os.seteuid(0)
         os.setegid(0)
+
+
+# --- a distro's step 9 with stand-ins for the network and package tools ------------------------------
+# The stand-ins answer as the real tools do (tests/test_debian_system_hook.py says how, tool by tool).
+
+PINNED = "AE1A7BA4EFFF9A9987E1474C4BACCAB36E7FE9A1"
+
+OTHER = "0123456789ABCDEF0123456789ABCDEF01234567"
+
+CURL = r"""#!/bin/bash
+# curl -fsSL [--connect-timeout S] [--speed-limit B --speed-time S] [--retry N] -o DEST URL
+dest= url= limits=
+while (($#)); do case $1 in
+  -o) dest=$2; shift 2 ;;
+  --connect-timeout|--speed-limit|--speed-time) limits+=" $1=$2"; shift 2 ;;
+  --retry) shift 2 ;;
+  -*) shift ;;
+  *) url=$1; shift ;;
+esac; done
+echo "curl $url" >>"$STUB_LOG"
+echo "curl-limits$limits" >>"$STUB_LOG"
+if [[ ${STUB_CURL:-} == unreachable ]]; then
+  echo "curl: (6) Could not resolve host: ${url#https://}" | sed 's#/.*##' >&2
+  exit 6
+fi
+case $url in
+  */VGL-GPG-KEY) cp "$STUB_DIR/project.asc" "$dest" ;;
+  */gpgkey) cp "$STUB_DIR/index.asc" "$dest" ;;
+  *) echo "curl: (22) The requested URL returned error: 404" >&2; exit 22 ;;
+esac
+"""
+
+GPG = r"""#!/bin/bash
+echo "gpg $*" >>"$STUB_LOG"
+args=("$@")
+case " $* " in
+  *" --show-keys "*)
+    file=${args[-1]}
+    grep -q 'BEGIN PGP PUBLIC KEY BLOCK' "$file" || { echo "gpg: no valid OpenPGP data found." >&2; exit 2; }
+    fpr=$STUB_FPR
+    echo "pub:-:4096:1:${fpr: -16}:1605647594:::-:::scSC::::::23::0:"
+    echo "fpr:::::::::$fpr:"
+    echo "uid:-::::1758741215::8C208CADECD6456984E5268D2D70225EABC5DFA3::The VirtualGL Project (Signing key for official binaries) <information@VirtualGL.org>::::::::::0:"
+    ;;
+  *" --import "*) echo "gpg: key ${STUB_FPR: -16}: public key imported" >&2 ;;
+  *" --verify "*)
+    sig=${args[-2]}
+    actual=$(sha256sum | cut -d' ' -f1)
+    if [[ $actual == "$(cat "$sig")" ]]; then
+      echo "[GNUPG:] GOODSIG ${STUB_FPR: -16} The VirtualGL Project"
+      echo "[GNUPG:] VALIDSIG $STUB_FPR 2025-09-24 1758741215 0 4 0 1 10 00 $STUB_FPR"
+    else
+      echo "[GNUPG:] BADSIG ${STUB_FPR: -16} The VirtualGL Project"
+      exit 1
+    fi
+    ;;
+  *) echo "gpg stand-in: unexpected call: $*" >&2; exit 2 ;;
+esac
+"""
+
+KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nstand-in\n-----END PGP PUBLIC KEY BLOCK-----\n"
+
+
+def write_stubs(tmp: Path, tools: dict[str, str]) -> Path:
+    """The stand-in ``tools`` in tmp/bin, the two keys curl serves, and a vglserver_config that logs."""
+    bin_dir = tmp / "bin"
+    bin_dir.mkdir()
+    for name, body in tools.items():
+        (bin_dir / name).write_text(body)
+        (bin_dir / name).chmod(0o755)
+    (tmp / "project.asc").write_text(KEY)
+    (tmp / "index.asc").write_text(KEY)
+    vgl = tmp / "vgl/bin"
+    vgl.mkdir(parents=True)
+    (vgl / "vglserver_config").write_text('#!/bin/sh\necho "vglserver_config $*" >>"$STUB_LOG"\n')
+    (vgl / "vglserver_config").chmod(0o755)
+    return tmp
+
+
+def run_hook_function(
+    hook: Path, function: str, tmp: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Source ``hook`` (its main does not run when sourced) and call ``function``, with the stand-ins
+    of ``tmp`` first on PATH and ``env`` over the step's usual variables."""
+    base = {
+        "PATH": f"{tmp / 'bin'}:/usr/bin:/bin",
+        "HELIOS_LIB": str(LIB),
+        "HELIOS_STEP": "9",
+        "HELIOS_ARCH": "amd64",
+        "VGL_PREFIX": str(tmp / "vgl"),
+        "STUB_DIR": str(tmp),
+        "STUB_LOG": str(tmp / "calls.log"),
+        "STUB_FPR": PINNED,
+        "TMPDIR": str(tmp),
+    }
+    return subprocess.run(
+        ["bash", "-c", f'source "$1" && {function}', "step9-test", str(hook)],
+        env=base | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def calls(tmp: Path) -> str:
+    log = tmp / "calls.log"
+    return log.read_text() if log.exists() else ""
+
+
+def error_line(result: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.startswith("[helios step 9] error:")]
+    assert lines, f"no '[helios step 9] error:' line; stderr was:\n{result.stderr}"
+    return lines[-1]

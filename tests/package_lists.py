@@ -17,6 +17,7 @@ that install packages, read from the hooks the plan runs:
 
 from __future__ import annotations
 
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -24,9 +25,6 @@ from pathlib import Path
 from pipeline.plan import Planner
 from pipeline.stepmounts import package_listing
 from pipeline.tree import LocalTree
-from tests.test_alpine_hooks import apk_adds
-from tests.test_debian_packages import step2_packages
-from tests.test_rhel_packages import dnf_installs
 
 REPO = Path(__file__).resolve().parent.parent
 SRC = "/helios-src"
@@ -108,3 +106,57 @@ if __name__ == "__main__":
     base, script = resolve_script(*sys.argv[1:3])
     Path(sys.argv[3] if len(sys.argv) > 3 else "resolve.sh").write_text(script)
     print(base)
+
+
+# --- the package names a hook script installs --------------------------------------------------
+
+
+def apk_adds(script: str) -> list[str]:
+    """The package names a script passes to `apk add` (continuation lines joined)."""
+    names: list[str] = []
+    for line in re.sub(r"\\\n", " ", script).splitlines():
+        words = shlex.split(line, comments=True)
+        if words[:2] == ["apk", "add"]:
+            names += [word for word in words[2:] if not word.startswith("-")]
+    return names
+
+
+def step2_packages(hook: str) -> tuple[list[str], list[str]]:
+    """Step 2's `apt-get build-dep` sources and `apt-get install` packages, as the hook names them."""
+    text = re.sub(r"\\\n", " ", hook)
+    build_dep = [
+        w for line in re.findall(r"^apt-get build-dep -y (.+)$", text, re.M) for w in shlex.split(line)
+    ]
+    install = [
+        w
+        for line in re.findall(r"^apt-get install -y --no-install-recommends (.+)$", text, re.M)
+        for w in shlex.split(line)
+    ]
+    return build_dep, install
+
+
+def shell_commands(script: str) -> list[list[str]]:
+    """The simple commands of a script: continuation lines joined, comments and heredocs dropped."""
+    text = re.sub(r"\\\n", " ", script)
+    commands = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        for part in re.split(r"&&|\|\||;|\bthen\b|\bif\b", line):
+            try:
+                words = shlex.split(part, comments=True)
+            except ValueError:
+                continue
+            if words:
+                commands.append(words)
+    return commands
+
+
+def dnf_installs(script: str) -> list[str]:
+    """Every package name a script passes to `dnf install` (options and variables left out)."""
+    names = []
+    for words in shell_commands(script):
+        if words[:2] == ["dnf", "install"]:
+            names += [word for word in words[2:] if not word.startswith(("-", "$"))]
+    return names

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import shlex
-
 import pytest
 
 from pipeline.catalogue import Catalogue
@@ -12,22 +9,13 @@ from pipeline.packages import package_list
 from pipeline.plan import Planner
 from pipeline.tree import LocalTree
 from tests.conftest import REPO
+from tests.package_lists import apk_adds
 
 ALPINE_KASM = REPO / "distros" / "alpine" / "build" / "kasm.sh"
 
 
 def catalogue() -> Catalogue:
     return Catalogue(LocalTree(REPO))
-
-
-def apk_adds(script: str) -> list[str]:
-    """The package names a script passes to `apk add` (continuation lines joined)."""
-    names: list[str] = []
-    for line in re.sub(r"\\\n", " ", script).splitlines():
-        words = shlex.split(line, comments=True)
-        if words[:2] == ["apk", "add"]:
-            names += [word for word in words[2:] if not word.startswith("-")]
-    return names
 
 
 def test_alpine_builds_the_21_1_series_as_kasmvncs_alpine_builder_does() -> None:

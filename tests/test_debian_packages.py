@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import shutil
 import socket
 import subprocess
@@ -40,6 +39,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from pipeline.packages import PACKAGES_FILE, package_list
+from tests.package_lists import step2_packages
 
 pytestmark = pytest.mark.network
 
@@ -251,20 +251,6 @@ def test_package_list_resolves_against_the_archive(updated_root) -> None:
     installed = {line.split()[1] for line in output.splitlines() if line.startswith("Inst ")}
     missing = [name for name in names if name not in installed]
     assert not missing, f"not installed by the simulation (virtual or unknown?): {missing}"
-
-
-def step2_packages(hook: str) -> tuple[list[str], list[str]]:
-    """Step 2's `apt-get build-dep` sources and `apt-get install` packages, as the hook names them."""
-    text = re.sub(r"\\\n", " ", hook)
-    build_dep = [
-        w for line in re.findall(r"^apt-get build-dep -y (.+)$", text, re.M) for w in shlex.split(line)
-    ]
-    install = [
-        w
-        for line in re.findall(r"^apt-get install -y --no-install-recommends (.+)$", text, re.M)
-        for w in shlex.split(line)
-    ]
-    return build_dep, install
 
 
 def test_step2_names_what_kasmvnc_1_5_needs() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.packages import package_list
+from tests.package_lists import dnf_installs, shell_commands
 
 ROOT = Path(__file__).resolve().parents[1]
 RHEL_BUILD = ROOT / "distros" / "rhel" / "build"
@@ -27,33 +27,6 @@ ALWAYS_ENABLED = ("baseos", "appstream", "extras")
 BUILD_HOOKS = sorted(
     path for path in RHEL_BUILD.glob("*.sh") if path.name != "system.sh" and "dnf install" in path.read_text()
 )
-
-
-def shell_commands(script: str) -> list[list[str]]:
-    """The simple commands of a script: continuation lines joined, comments and heredocs dropped."""
-    text = re.sub(r"\\\n", " ", script)
-    commands = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        for part in re.split(r"&&|\|\||;|\bthen\b|\bif\b", line):
-            try:
-                words = shlex.split(part, comments=True)
-            except ValueError:
-                continue
-            if words:
-                commands.append(words)
-    return commands
-
-
-def dnf_installs(script: str) -> list[str]:
-    """Every package name a script passes to `dnf install` (options and variables left out)."""
-    names = []
-    for words in shell_commands(script):
-        if words[:2] == ["dnf", "install"]:
-            names += [word for word in words[2:] if not word.startswith(("-", "$"))]
-    return names
 
 
 def enabled_repositories(script: str) -> set[str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_debian_system_hook import (
+from tests.helpers import (
     CURL,
     GPG,
     OTHER,

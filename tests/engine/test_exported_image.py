@@ -20,6 +20,7 @@ from pipeline.imageconfig import HTTP_PORT
 from tests.engine.conftest import require_distro, setting
 from tests.rehearsal.browser import chromium_binary
 from tests.rehearsal.docker import (
+    HEALTHY_WITHIN,
     DockerContainer,
     check_desktop_through_published_port,
     daemon_problem,
@@ -28,7 +29,6 @@ from tests.rehearsal.docker import (
     run_container,
     wait_for_health,
 )
-from tests.rehearsal.test_docker import HEALTHY_WITHIN
 
 DISTRO = "debian"
 

@@ -28,9 +28,12 @@ from pipeline.imageconfig import (
     HTTP_PORT,
 )
 from pipeline.plan import Plan
+from pipeline.smoke import DEFAULT_TIMEOUT
 from tests.ociimage import ImageConfig, PlatformImage, write_archive
 
 SECOND_NS = 1_000_000_000
+HEALTHY_WITHIN = DEFAULT_TIMEOUT + 2 * HEALTH_INTERVAL_S
+"""How long a fresh container may take to report healthy: the smoke time-out and two checks."""
 
 
 class DockerError(RuntimeError):

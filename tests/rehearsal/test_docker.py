@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.imageconfig import HEALTH_INTERVAL_S, HTTP_PORT
+from pipeline.imageconfig import HTTP_PORT
 from pipeline.plan import Planner
-from pipeline.smoke import DEFAULT_TIMEOUT
 from pipeline.tree import LocalTree
 from tests.rehearsal.browser import chromium_binary
 from tests.rehearsal.chroot import CACHE
 from tests.rehearsal.docker import (
+    HEALTHY_WITHIN,
     DockerContainer,
     check_desktop_through_published_port,
     daemon_problem,
@@ -34,8 +34,6 @@ from tests.rehearsal.results import REPO, Results
 pytestmark = pytest.mark.real_versions
 STOP_GRACE = 10
 """Seconds `docker stop` waits before it kills (Docker's default); s6 must be done well before."""
-HEALTHY_WITHIN = DEFAULT_TIMEOUT + 2 * HEALTH_INTERVAL_S
-"""Docker runs the first probe one interval after the start, so it can say healthy only after that."""
 HOME = "/home/helios"
 
 
