@@ -201,7 +201,9 @@ def _copy_tree(dest: Path, pins: dict[tuple[str, str], str], arch: str) -> None:
     distro = dest / "distros/debian/distro.toml"
     body = distro.read_text()
     body = re.sub(r"(?m)^virtualgl\s*=.*\n", "", body)
-    distro.write_text(body + "virtualgl = false\n")
+    table = re.search(r"(?m)^\[", body)  # a top-level key goes before the first table
+    at = table.start() if table else len(body)
+    distro.write_text(body[:at] + "virtualgl = false\n" + body[at:])
 
 
 def _push(rootfs: Path, arch: str, config: ImageConfig, reference: str) -> None:
