@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 
 from pipeline.imagerewrite import parse
-from pipeline.mirror.inputs import s6_inputs
+from pipeline.mirror.inputs import S6_ASSETS, S6_SECTION, s6_inputs
 from pipeline.plan import Planner
 from pipeline.tree import LocalTree
 from pipeline.versions import VERSIONS_FILE, load_versions
@@ -68,18 +68,16 @@ def prepare(dest: Path, registry: str, shared_inputs: Path) -> None:
     bare = Planner(LocalTree(REPO), versions).plan(DISTRO, platform)
     apt_sources = host_apt_sources()
     inputs = debian_inputs(bare, versions, shared_inputs, apt_sources, results)
-    pins: dict[str, str] = {}  # pinned sha256 -> the stand-in's
+    pins: dict[tuple[str, str], str] = {}  # (section, key) of versions.toml -> the stand-in's value
     for overrides in inputs.env_overrides.values():
         for variable, actual in overrides.items():
-            section = variable.removesuffix("_SHA256").lower()
-            pinned = versions[section]["sha256"]
-            pins[pinned[arch] if isinstance(pinned, dict) else pinned] = actual
+            pins[_section_key(versions, variable)] = actual
     pins |= _s6_stand_ins(inputs.mirror, versions, arch, shared_inputs, dest / "s6", results)
 
     mirror = dest / "mirror"
     remove_tree(mirror)
     shutil.copytree(inputs.mirror, mirror, copy_function=_link_or_copy)
-    _copy_tree(dest / "tree", pins)
+    _copy_tree(dest / "tree", pins, arch)
     results.substitute(
         "VirtualGL (step 9)",
         "its apt repository is unreachable: virtualgl = false in the tree's debian distro.toml",
@@ -120,14 +118,14 @@ def prepare(dest: Path, registry: str, shared_inputs: Path) -> None:
 
 def _s6_stand_ins(
     mirror: Path, versions: dict, arch: str, shared: Path, workdir: Path, results: Results
-) -> dict[str, str]:
+) -> dict[tuple[str, str], str]:
     """s6-overlay built from source as one tarball for the noarch asset, empty ones for the rest."""
     tree = s6_overlay_tree(workdir, shared)
-    pins: dict[str, str] = {}
+    pins: dict[tuple[str, str], str] = {}
     empty = workdir / "empty"
     empty.mkdir(parents=True, exist_ok=True)
-    for asset in s6_inputs(versions, arch):
-        source = tree if asset.name == "s6-overlay-noarch.tar.xz" else empty
+    for key, asset in zip(S6_ASSETS.values(), s6_inputs(versions, arch), strict=True):
+        source = tree if key == "sha256_noarch" else empty
         tarball = workdir / asset.name
         subprocess.run(
             [
@@ -145,7 +143,7 @@ def _s6_stand_ins(
         )
         actual = sha256_of(tarball)
         shutil.move(tarball, mirror / "sha256" / actual)
-        pins[asset.pin] = actual
+        pins[(S6_SECTION, key)] = actual
     results.substitute(
         "s6-overlay release tarballs (step 11)",
         "built from the pinned skarnet and s6-overlay sources (tests/rehearsal/s6.py): the whole tree as the "
@@ -154,8 +152,37 @@ def _s6_stand_ins(
     return pins
 
 
-def _copy_tree(dest: Path, pins: dict[str, str]) -> None:
-    """The checkout's tracked and new files, with ``pins`` swapped in versions.toml and no VirtualGL."""
+def _section_key(versions: dict, variable: str) -> tuple[str, str]:
+    """The versions.toml section and key a hook variable comes from: LIBJPEG_TURBO_SHA256 ->
+    (libjpeg_turbo, sha256); sections may hold underscores, so the longest that fits wins."""
+    name = variable.lower()
+    section = max((s for s in versions if name.startswith(f"{s}_")), key=len, default=None)
+    if section is None:
+        raise SystemExit(f"standins: {variable} names no section of {VERSIONS_FILE.name}")
+    return section, name[len(section) + 1 :]
+
+
+def _pinned_text(text: str, section: str, key: str, arch: str, actual: str) -> str:
+    """``text`` (versions.toml) with ``[section] key`` (for ``arch`` in a per-arch table) set to ``actual``."""
+    header = re.search(rf"(?m)^\[{re.escape(section)}\]\n", text)
+    if header is None:
+        raise SystemExit(f"standins: {VERSIONS_FILE.name} has no [{section}]")
+    end = re.search(r"(?m)^\[", text[header.end() :])
+    body = text[header.end() : header.end() + end.start()] if end else text[header.end() :]
+    line = re.search(rf"(?m)^{re.escape(key)}\s*=\s*(.*)$", body)
+    if line is None:
+        raise SystemExit(f"standins: [{section}] has no {key}")
+    value = line.group(1)
+    if value.startswith("{"):
+        new = re.sub(rf'({arch}\s*=\s*)"[^"]*"', rf'\g<1>"{actual}"', value)
+    else:
+        new = f'"{actual}"'
+    body = body[: line.start(1)] + new + body[line.end(1) :]
+    return text[: header.end()] + body + (text[header.end() + end.start() :] if end else "")
+
+
+def _copy_tree(dest: Path, pins: dict[tuple[str, str], str], arch: str) -> None:
+    """The checkout's tracked and new files, with ``pins`` set in versions.toml and no VirtualGL."""
     remove_tree(dest)
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
@@ -168,15 +195,15 @@ def _copy_tree(dest: Path, pins: dict[str, str]) -> None:
             shutil.copy2(source, dest / name, follow_symlinks=False)
     versions = dest / VERSIONS_FILE.relative_to(REPO)
     text = versions.read_text()
-    for pinned, actual in pins.items():
-        if pinned not in text:
-            raise SystemExit(f"standins: {VERSIONS_FILE.name} has no pin {pinned}")
-        text = text.replace(pinned, actual)
+    for (section, key), actual in pins.items():
+        text = _pinned_text(text, section, key, arch, actual)
     versions.write_text(text)
     distro = dest / "distros/debian/distro.toml"
     body = distro.read_text()
     body = re.sub(r"(?m)^virtualgl\s*=.*\n", "", body)
-    distro.write_text(body + "virtualgl = false\n")
+    table = re.search(r"(?m)^\[", body)  # a top-level key goes before the first table
+    at = table.start() if table else len(body)
+    distro.write_text(body[:at] + "virtualgl = false\n" + body[at:])
 
 
 def _push(rootfs: Path, arch: str, config: ImageConfig, reference: str) -> None:
