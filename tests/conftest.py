@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# The runtime-on-the-host fixtures (sandbox, site, kclient) for every test module.
+pytest_plugins = ["tests.runtime_host"]
+
 REPO = Path(__file__).resolve().parents[1]
 HOOK = "#!/bin/sh\necho fixture hook\n"
 

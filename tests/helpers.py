@@ -1,4 +1,7 @@
-"""Helpers the test modules share, in one place: no test module imports another."""
+"""Helpers the test modules share, in one place: no test module imports another.
+
+The runtime run on the host (sandbox, nginx, kclient) has its own module, tests/runtime_host.py.
+"""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 - The hook: common/build/kclient.sh run for real on the pinned kclient from the input mirror, with
   a stand-in npm (it only puts the pulseaudio2 module the hook checks in place): without the switch
   nothing of the file server ships, with it the file-transfer patch is applied.
-- The server: the file-transfer build run under node (tests/test_kclient_runtime.py), asked through
+- The server: the file-transfer build run under node (tests/runtime_host.py), asked through
   its socket.io as its page does: it serves the desktop user's home and nothing else.
 - The proxy: a live nginx with the runtime's rendered configuration in front of that same kclient:
   the file manager and its socket are behind the login and the origin checks like the desktop.
@@ -29,10 +29,8 @@ from pipeline.plan import Planner
 from pipeline.tree import LocalTree
 from tests.conftest import BASE_DISTRO, TreeFactory
 from tests.helpers import COMMON_BUILD, FILE_TRANSFER_SUFFIX, LIB, SHARED_INPUTS, VERSIONS, patched_kclient
+from tests.runtime_host import Kclient, free_port, render, running_kclient, start_nginx
 from tests.socketio_polling import SocketIO
-from tests.test_kclient_runtime import Kclient, kclient, kclient_tree, running_kclient  # noqa: F401 (fixtures)
-from tests.test_runtime_nginx import free_port, render
-from tests.test_runtime_web_security import start_nginx
 
 pytestmark = pytest.mark.slow
 
@@ -146,7 +144,7 @@ def test_a_bad_switch_value_stops_the_hook_before_any_work(tmp_path: Path) -> No
 
 
 @pytest.fixture(scope="session")
-def file_transfer_tree(kclient_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
+def file_transfer_tree(kclient_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The file-transfer build, sharing the default build's installed (identical) dependencies."""
     tree = patched_kclient(tmp_path_factory.mktemp("kclient-files"), file_transfer=True)
     (tree / "node_modules").symlink_to(kclient_tree / "node_modules")
@@ -231,7 +229,7 @@ def test_deleting_a_link_removes_the_link_not_what_it_points_to(
     assert home.is_dir() and (tmp_path / "outside/secret.txt").read_text() == "not yours\n"
 
 
-def test_the_default_build_serves_no_files(kclient: Kclient) -> None:  # noqa: F811
+def test_the_default_build_serves_no_files(kclient: Kclient) -> None:
     assert kclient.get("/files")[0] == 404
     assert kclient.get("/files/socket.io/?EIO=4&transport=polling")[0] == 404
 

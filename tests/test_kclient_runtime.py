@@ -13,35 +13,20 @@ source. Everything skips, saying why, where a piece is missing.
 from __future__ import annotations
 
 import array
-import http.client
 import math
 import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import patched_kclient
-from tests.socketio_polling import SocketIO
-from tests.test_runtime_nginx import OVERLAY, free_port
+from tests.runtime_host import OVERLAY, Kclient, running_kclient
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
-
-# Moves kclient's fixed port 6900 to the one a test chose, so tests never collide with a kclient
-# already running on this machine. Nothing else of node changes.
-PORT_SHIM = """\
-const net = require('net');
-const listen = net.Server.prototype.listen;
-net.Server.prototype.listen = function (...args) {
-  if (args[0] === 6900) args[0] = Number(process.env.KCLIENT_TEST_PORT);
-  return listen.apply(this, args);
-};
-"""
 
 
 def sine_chunk(samples: int = 1024, start: int = 0, amplitude: int = 12000) -> bytes:
@@ -50,102 +35,6 @@ def sine_chunk(samples: int = 1024, start: int = 0, amplitude: int = 12000) -> b
         "h", (int(amplitude * math.sin(2 * math.pi * (start + n) / 100)) for n in range(samples))
     )
     return tone.tobytes()
-
-
-@pytest.fixture(scope="session")
-def kclient_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The patched kclient (default build) with its locked dependencies installed."""
-    for tool in ("node", "npm"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed")
-    tree = patched_kclient(tmp_path_factory.mktemp("kclient"))
-    node = Path(shutil.which("node") or "").resolve()
-    prefix = node.parent.parent
-    if not (prefix / "include/node/node.h").is_file():
-        pytest.skip(f"no Node.js headers in {prefix}/include/node for the native pulseaudio2 module")
-    result = subprocess.run(
-        ["npm", "ci", "--omit=dev", "--no-audit", "--no-fund"],
-        cwd=tree,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "npm_config_nodedir": str(prefix)},
-    )
-    if result.returncode != 0:
-        pytest.skip(
-            "npm ci of kclient's lockfile failed (it needs the npm registry or a warm npm cache, and "
-            f"PulseAudio's headers, e.g. apt-get install libpulse-dev): {result.stderr[-600:]}"
-        )
-    return tree
-
-
-@dataclass
-class Kclient:
-    port: int
-    mic: Path
-    log: Callable[[], str]
-
-    def get(self, path: str) -> tuple[int, str]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        conn.request("GET", path)
-        response = conn.getresponse()
-        answer = response.status, response.read().decode()
-        conn.close()
-        return answer
-
-    def socket(self, path: str = "/audio/socket.io/") -> SocketIO:
-        return SocketIO(self.port, path)
-
-
-@contextmanager
-def running_kclient(tree: Path, tmp: Path, mic: Path, **env: str) -> Iterator[Kclient]:
-    """kclient under node as svc-kclient starts it (SUBFOLDER, MIC_SOCKET, loopback), on a free port."""
-    shim = tmp / "port-shim.js"
-    shim.write_text(PORT_SHIM)
-    port = free_port()
-    log = tmp / "kclient.log"
-    environment = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp),
-        "SUBFOLDER": "/",
-        "TITLE": "Helios",
-        "KCLIENT_HOST": "127.0.0.1",
-        "MIC_SOCKET": str(mic),
-        "KCLIENT_TEST_PORT": str(port),
-        # No sound server unless a test starts one: libpulse must not spawn one of its own.
-        "PULSE_SERVER": f"unix:{tmp}/no-pulse/native",
-        **env,
-    }
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            ["node", "--require", str(shim), str(tree / "index.js")],
-            cwd=tree,
-            env=environment,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    server = Kclient(port, mic, log.read_text)
-    try:
-        for _ in range(100):
-            if process.poll() is not None:
-                pytest.fail(f"kclient exited {process.returncode}: {log.read_text()}")
-            try:
-                if server.get(environment["SUBFOLDER"])[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail(f"kclient did not answer: {log.read_text()}")
-        yield server
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-@pytest.fixture
-def kclient(kclient_tree: Path, tmp_path: Path) -> Iterator[Kclient]:
-    with running_kclient(kclient_tree, tmp_path, tmp_path / "mic.sock") as server:
-        yield server
 
 
 @contextmanager

@@ -1,8 +1,9 @@
 """Hostile settings and hooks against the runtime scripts, run for real in a temporary root.
 
-Same sandbox as test_runtime_scripts.py: the overlay scripts run unchanged with HELIOS_ROOT pointing
-at a temporary tree and small fakes of the system tools on PATH. Hook time limits use the host's
-real coreutils `timeout`, whose exit codes (124 after TERM, 137 after KILL) the runner relies on.
+Same sandbox as test_runtime_scripts.py (tests/runtime_host.py): the overlay scripts run unchanged
+with HELIOS_ROOT pointing at a temporary tree and small fakes of the system tools on PATH. Hook time
+limits use the host's real coreutils `timeout`, whose exit codes (124 after TERM, 137 after KILL) the
+runner relies on.
 """
 
 from __future__ import annotations
@@ -17,9 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_runtime_scripts import LIB, Sandbox, contenv, idle_env, sandbox, write_hook
-
-__all__ = ["sandbox"]  # the fixture, imported for pytest
+from tests.runtime_host import LIB, Sandbox, contenv, idle_env, write_hook
 
 # --- numbers ---------------------------------------------------------------------------------------
 

@@ -6,7 +6,6 @@ The rendering runs everywhere. `nginx -t` and the live health checks need the ng
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -18,35 +17,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-OVERLAY = REPO / "common" / "root"
-LIBEXEC = OVERLAY / "opt/helios/libexec"
-TEMPLATE = OVERLAY / "etc/helios/nginx/nginx.conf.template"
-
-
-def nginx_binary() -> str:
-    binary = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
-    if binary is None:
-        pytest.skip("nginx is not installed (apt-get install nginx-light)")
-    return binary
-
-
-def render(tmp_path: Path, check: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
-    """Render the template into tmp_path/run/helios/nginx/nginx.conf."""
-    full_env = {
-        "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
-        "HELIOS_ROOT": str(tmp_path),
-        "HELIOS_LIB": str(OVERLAY / "opt/helios/lib/helios.sh"),
-        "HELIOS_NGINX_TEMPLATE": str(TEMPLATE),
-        "HELIOS_IPV6_PROBE": str(tmp_path / "no-ipv6"),
-        **env,
-    }
-    result = subprocess.run(
-        ["bash", str(LIBEXEC / "nginx-config.sh")], env=full_env, capture_output=True, text=True, check=False
-    )
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
+from tests.runtime_host import OVERLAY, free_port, nginx_binary, render
 
 
 def config(tmp_path: Path) -> str:
@@ -115,12 +86,6 @@ def test_nginx_accepts_the_rendered_config(tmp_path: Path, prefix: str) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def get(url: str) -> tuple[int, str]:

@@ -12,137 +12,11 @@ import hashlib
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-OVERLAY = REPO / "common" / "root"
-LIB = OVERLAY / "opt/helios/lib/helios.sh"
-LIBEXEC = OVERLAY / "opt/helios/libexec"
-
-FAKES: dict[str, str] = {
-    # getent passwd|group KEY: look the key up by name or numeric id in the fake files.
-    "getent": """
-db="$HELIOS_ROOT/etc/$1"; key="$2"
-awk -F: -v k="$key" '$1 == k || $3 == k { print; found = 1; exit } END { exit !found }' "$db" || exit 2
-""",
-    "groupadd": """
-name="${*: -1}"; gid=""
-while [ $# -gt 1 ]; do case "$1" in -g) gid="$2"; shift ;; esac; shift; done
-echo "$name:x:$gid:" >> "$HELIOS_ROOT/etc/group"
-""",
-    "useradd": """
-name="${*: -1}"; uid=""; gid=""; home=""; shell=""
-while [ $# -gt 1 ]; do
-  case "$1" in -u) uid="$2"; shift ;; -g) gid="$2"; shift ;; -d) home="$2"; shift ;; -s) shell="$2"; shift ;; esac
-  shift
-done
-echo "$name:x:$uid:$gid::$home:$shell" >> "$HELIOS_ROOT/etc/passwd"
-""",
-    "usermod": "",
-    "groupmod": "",
-    "chown": "",
-    "chpasswd": 'cat > "$HELIOS_ROOT/chpasswd.stdin"',
-    "openssl": """
-case "$1" in
-  passwd) printf '$6$fakesalt$%s\\n' "$(sha256sum | cut -c1-20)" ;;
-  req) while [ $# -gt 0 ]; do
-         case "$1" in -keyout) echo key > "$2"; shift ;; -out) echo cert > "$2"; shift ;; esac; shift
-       done ;;
-esac
-""",
-    # s6-applyuidgid [-z] [-u UID] [-g GID] [-G GIDLIST] [-U] PROG...: set the ids, exec PROG. The
-    # fake execs PROG without changing ids (the real drop is tested as root in test_runtime_hardening).
-    "s6-applyuidgid": """
-while getopts zUu:g:G: opt; do :; done
-shift $((OPTIND - 1))
-exec "$@"
-""",
-    "s6-svscanctl": "",
-    "s6-svc": "",
-    "s6-pause": "",
-}
-
-
-@dataclass
-class Sandbox:
-    """A temporary root, its fake tools and a way to run overlay scripts in it."""
-
-    root: Path
-    bin: Path
-    log: Path
-
-    def env(self, **extra: str) -> dict[str, str]:
-        env = {
-            "PATH": f"{self.bin}:/usr/bin:/bin",
-            "HELIOS_ROOT": str(self.root),
-            "HELIOS_LIB": str(LIB),
-            "FAKE_LOG": str(self.log),
-            "LC_ALL": "C",
-        }
-        env.update(extra)
-        return env
-
-    def run(
-        self, script: str, *args: str, check: bool = True, timeout: float = 60, **env: str
-    ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            ["bash", str(LIBEXEC / script), *args],
-            env=self.env(**env),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if check:
-            assert result.returncode == 0, result.stderr
-        return result
-
-    def bash(self, code: str, **env: str) -> str:
-        """Run ``code`` with the library sourced; return stdout."""
-        result = subprocess.run(
-            ["bash", "-c", f'set -euo pipefail; source "{LIB}"; {code}'],
-            env=self.env(**env),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        return result.stdout
-
-    def calls(self) -> list[str]:
-        return self.log.read_text().splitlines() if self.log.exists() else []
-
-    def file(self, rel: str) -> Path:
-        return self.root / rel
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Sandbox:
-    root = tmp_path / "root"
-    (root / "etc").mkdir(parents=True)
-    (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
-    (root / "etc/group").write_text("root:x:0:\nusers:x:100:\n")
-    shutil.copytree(OVERLAY / "etc/skel", root / "etc/skel")
-    (root / "etc/skel/.profile").write_text("# skel profile\n")
-    (root / "run/s6/container_environment").mkdir(parents=True)
-    fake_bin = tmp_path / "bin"
-    fake_bin.mkdir()
-    log = tmp_path / "calls.log"
-    for name, body in FAKES.items():
-        script = fake_bin / name
-        script.write_text(f'#!/bin/bash\necho "{name} $*" >> "$FAKE_LOG"\n{body}\n')
-        script.chmod(0o755)
-    return Sandbox(root=root, bin=fake_bin, log=log)
-
-
-def contenv(sandbox: Sandbox) -> dict[str, str]:
-    directory = sandbox.file("run/s6/container_environment")
-    return {path.name: path.read_text() for path in directory.iterdir()}
-
+from tests.runtime_host import LIBEXEC, OVERLAY, Sandbox, contenv, idle_env, write_hook
 
 # --- desktop user -------------------------------------------------------------------------------
 
@@ -302,12 +176,6 @@ def test_a_rule_visudo_refuses_never_reaches_sudoers_d(sudo_sandbox: Sandbox) ->
 
 
 # --- event hooks ----------------------------------------------------------------------------------
-
-
-def write_hook(path: Path, body: str, executable: bool = True) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"#!/bin/bash\n{body}\n")
-    path.chmod(0o755 if executable else 0o644)
 
 
 def test_init_hooks_run_in_lexical_order_and_failures_do_not_stop_boot(sandbox: Sandbox) -> None:
@@ -522,20 +390,6 @@ def test_kclient_and_pulseaudio_take_the_mic_path_from_one_place() -> None:
 )
 def test_idle_step_decisions(sandbox: Sandbox, idle_ms: int, fired: int, expected: str) -> None:
     assert sandbox.bash(f"helios_idle_step {idle_ms} 1800000 {fired} 30").strip() == expected
-
-
-def idle_env(sandbox: Sandbox, samples: list[int]) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Fake xprintidle (one sample per call) and sleep (recorded; fails after the last sample)."""
-    sandbox.file("samples").write_text("\n".join(map(str, samples)) + "\n")
-    (sandbox.bin / "xprintidle").write_text(
-        '#!/bin/bash\nf="$HELIOS_ROOT/samples"; head -n1 "$f"; sed -i 1d "$f"\n'
-    )
-    (sandbox.bin / "sleep").write_text(
-        '#!/bin/bash\necho "$1" >> "$HELIOS_ROOT/sleeps"\n[ -s "$HELIOS_ROOT/samples" ]\n'
-    )
-    for name in ("xprintidle", "sleep"):
-        (sandbox.bin / name).chmod(0o755)
-    return lambda **env: sandbox.run("idle.sh", check=False, **env)
 
 
 def test_idle_hooks_fire_once_per_idle_period_without_busy_looping(sandbox: Sandbox) -> None:

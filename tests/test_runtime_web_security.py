@@ -17,141 +17,21 @@ import os
 import shutil
 import ssl
 import subprocess
-import tempfile
-import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.test_runtime_nginx import LIBEXEC, OVERLAY, free_port, nginx_binary, render
+from tests.runtime_host import (
+    LIBEXEC,
+    OVERLAY,
+    Site,
+    nginx_binary,
+    render,
+)
 
 WEBSOCKET = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13"}
-DAEMON_OFF = "daemon off;"
 WEBSOCKET_KEY = {"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
-
-
-class Backend(http.server.ThreadingHTTPServer):
-    """A stand-in upstream: answers 200 '<name> <path> login=<yes|no>' to every GET."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                login = "yes" if self.headers.get("Authorization") else "no"
-                body = f"{outer.name} {self.path} login={login}".encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def port(self) -> int:
-        return self.server_address[1]
-
-
-@dataclass
-class Answer:
-    status: int
-    body: str
-    headers: http.client.HTTPMessage
-
-
-@dataclass
-class Site:
-    """nginx with the rendered configuration, and a way to ask it."""
-
-    port: int
-    root: Path
-    stderr: str
-    tls: bool = False
-
-    def get(self, path: str, host: str | None = None, **headers: str) -> Answer:
-        if self.tls:
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                "127.0.0.1", self.port, timeout=5, context=context
-            )
-        else:
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        conn.putrequest("GET", path, skip_host=True)
-        conn.putheader("Host", host or f"127.0.0.1:{self.port}")
-        for name, value in headers.items():
-            conn.putheader(name.replace("_", "-"), value)
-        conn.endheaders()
-        response = conn.getresponse()
-        answer = Answer(response.status, response.read().decode(), response.headers)
-        conn.close()
-        return answer
-
-    def origin(self) -> str:
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
-
-
-def start_nginx(root: Path, port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [nginx_binary(), "-e", "stderr", "-c", str(root / "run/helios/nginx/nginx.conf"), "-g", DAEMON_OFF],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    for _ in range(50):
-        try:
-            http.client.HTTPConnection("127.0.0.1", port, timeout=0.2).connect()
-            return process
-        except OSError:
-            if process.poll() is not None:
-                stderr = process.stderr.read().decode() if process.stderr else ""
-                pytest.fail(f"nginx exited: {stderr}")
-            time.sleep(0.1)
-    return process
-
-
-@pytest.fixture
-def site() -> Iterator[Callable[..., Site]]:
-    """Render with the given environment and serve it; everything stops with the test."""
-    nginx_binary()
-    kclient, kasmvnc = Backend("kclient"), Backend("kasmvnc")
-    processes: list[subprocess.Popen[bytes]] = []
-    directory = tempfile.TemporaryDirectory()
-    # World-traversable: as root, nginx's workers run as an unprivileged account.
-    root = Path(directory.name)
-    root.chmod(0o755)
-
-    def make(prepare: Callable[[Path], None] | None = None, **env: str) -> Site:
-        if prepare:
-            prepare(root)
-        port = free_port()
-        result = render(root, HTTP_PORT=str(port), **env)
-        conf = root / "run/helios/nginx/nginx.conf"
-        text = conf.read_text()
-        text = text.replace("127.0.0.1:6900;", f"127.0.0.1:{kclient.port};")
-        text = text.replace("127.0.0.1:6901;", f"127.0.0.1:{kasmvnc.port};")
-        conf.write_text(text)
-        processes.append(start_nginx(root, port))
-        return Site(port, root, result.stderr, tls=env.get("HTTPS") == "true")
-
-    try:
-        yield make
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=10)
-        kclient.shutdown()
-        kasmvnc.shutdown()
-        directory.cleanup()
 
 
 # --- cross-site control and DNS rebinding ---------------------------------------------------------

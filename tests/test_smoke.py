@@ -12,9 +12,6 @@ from dagger import dag
 from pipeline import smoke
 from pipeline.main import Helios
 from tests.dagwalk import reachable, selections
-from tests.test_runtime_web_security import site
-
-__all__ = ["site"]  # the live-nginx fixture, imported for pytest
 
 
 def fake_curl(folder: Path, health: str, page: str) -> Path:
