@@ -44,7 +44,7 @@ share_converter()
 
 class Sources:
     """The directories files come from: the repository's tree, optionally the user's hooks, and
-    optionally a local input mirror (pipeline/mirror.py)."""
+    optionally a local input mirror (pipeline/mirror/)."""
 
     def __init__(
         self,

@@ -72,7 +72,7 @@ class PlannedStep:
     env: Mapping[str, str] = field(default_factory=dict)
     digest: str = ""
     inputs: tuple[Input, ...] = ()
-    """The pinned upstream inputs the step consumes (pipeline/mirror.py), mirrored or not."""
+    """The pinned upstream inputs the step consumes (pipeline/mirror/inputs.py), mirrored or not."""
     mirrored: tuple[str, ...] = ()
     """With a mirror: the paths of its entries the step gets, read-only, at /helios/inputs."""
 
