@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_runtime_nginx import render
 from tests.test_runtime_scripts import LIB, Sandbox, contenv, idle_env, sandbox, write_hook
 
 __all__ = ["sandbox"]  # the fixture, imported for pytest
@@ -104,6 +105,43 @@ def test_a_nonsense_idle_sample_is_not_taken_for_an_idle_time(sandbox: Sandbox) 
 def test_ports_are_plain_decimal(sandbox: Sandbox, port: str, valid: bool) -> None:
     verdict = sandbox.bash(f"helios_validate_port '{port}' && echo ok || echo refused").strip()
     assert verdict == ("ok" if valid else "refused")
+
+
+# --- on/off settings -------------------------------------------------------------------------------
+
+SWITCHES = ["HTTPS", "DISABLE_IPV6", "HW3D", "HELIOS_ALLOW_SYSTEM_ACCOUNT"]
+
+
+@pytest.mark.parametrize("name", [*SWITCHES, "NVIDIA"])
+@pytest.mark.parametrize("value", ["tru", "enabled", "2", " true"])
+def test_a_mistyped_switch_stops_the_boot_at_its_first_step(sandbox: Sandbox, name: str, value: str) -> None:
+    result = sandbox.run("init.sh", check=False, **{name: value})
+    assert result.returncode != 0
+    assert f"{name}='{value}' is " in result.stderr and "true" in result.stderr
+    assert "fix the setting(s) above and start again" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["", "true", "FALSE", "1", "0", "yes", "Off"])
+def test_every_spelling_of_on_and_off_passes_the_boot_check(sandbox: Sandbox, value: str) -> None:
+    result = sandbox.run("init.sh", **dict.fromkeys([*SWITCHES, "NVIDIA"], value))
+    assert "settings" not in result.stderr
+    assert sandbox.run("init.sh", NVIDIA="Auto").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "state"), [("", "off"), ("true", "on"), ("On", "on"), ("0", "off"), ("tru", "refused")]
+)
+def test_a_switch_reads_on_off_or_refuses(sandbox: Sandbox, value: str, state: str) -> None:
+    code = "helios_switch_state HTTPS || echo refused"
+    assert sandbox.bash(code, HTTPS=value).strip() == state
+
+
+def test_https_mistyped_never_serves_plain_http(tmp_path: Path) -> None:
+    """HTTPS=tru once rendered a plain-HTTP listener without a word."""
+    result = render(tmp_path, check=False, HTTPS="tru")
+    assert result.returncode != 0
+    assert "HTTPS='tru' is neither on nor off" in result.stderr
+    assert not (tmp_path / "run/helios/nginx/nginx.conf").exists()
 
 
 # --- hook time limits ------------------------------------------------------------------------------

@@ -69,6 +69,53 @@ helios_is_false() {
     esac
 }
 
+# The on/off settings of the image, each with its default. NVIDIA (true, false or auto) and SUDO
+# (true, false or password) take a third word: desktop.sh and user.sh read them.
+HELIOS_SWITCHES="HTTPS=false DISABLE_IPV6=false HW3D=false HELIOS_ALLOW_SYSTEM_ACCOUNT=false"
+
+# helios_switch_state NAME : print "on" or "off" for the on/off setting NAME, one of
+# HELIOS_SWITCHES (its default when unset or empty). Any other value is a mistake that must not
+# pass for "off" (HTTPS=tru would serve plain HTTP): it is logged, and nothing is printed.
+helios_switch_state() {
+    local name="$1" entry value=""
+    for entry in $HELIOS_SWITCHES; do
+        [[ "${entry%%=*}" == "$name" ]] && value="${entry#*=}"
+    done
+    value="${!name:-$value}"
+    if helios_is_true "$value"; then
+        echo on
+    elif helios_is_false "$value"; then
+        echo off
+    else
+        helios_log settings "$name='$value' is neither on nor off: use true or false (1/0, yes/no and on/off work too)"
+        return 1
+    fi
+}
+
+# helios_switch NAME : succeed when the on/off setting NAME is on, fail when it is off. On a value
+# that is neither, the calling script exits with 1 (helios_switch_state says why).
+helios_switch() {
+    local state
+    state="$(helios_switch_state "$1")" || exit 1
+    [[ "$state" == on ]]
+}
+
+# helios_check_switches : log every on/off setting whose value is neither on nor off, NVIDIA's
+# "auto" aside, and fail when there is one. helios-init runs it first, so a mistyped switch
+# stops the boot before anything has started.
+helios_check_switches() {
+    local entry failed=0
+    for entry in $HELIOS_SWITCHES; do
+        helios_switch_state "${entry%%=*}" >/dev/null || failed=1
+    done
+    local nvidia="${NVIDIA:-false}"
+    if [[ "${nvidia,,}" != auto ]] && ! helios_is_true "$nvidia" && ! helios_is_false "$nvidia"; then
+        helios_log settings "NVIDIA='$nvidia' is none of true, false and auto"
+        failed=1
+    fi
+    return "$failed"
+}
+
 # helios_decimal VALUE MIN MAX : print VALUE as a plain decimal number when it is a whole number
 # from MIN to MAX; fail, printing nothing, otherwise. Digits only. Leading zeros are read as
 # decimal ("08" is 8, "010" is 10), never as octal the way bash arithmetic reads them, and values
@@ -289,7 +336,7 @@ helios_normalize_prefix() {
 
 # helios_https_enabled : succeed when nginx serves HTTP_PORT over TLS (HTTPS=true).
 helios_https_enabled() {
-    helios_is_true "${HTTPS:-false}"
+    helios_switch HTTPS
 }
 
 # helios_local_url PATH : the URL under which this container's nginx answers PATH (which starts

@@ -97,7 +97,7 @@ if [[ -n "$address" ]]; then
     listen="        listen $address:$port$ssl default_server;"
 else
     listen="        listen $port$ssl default_server;"
-    if ! helios_is_true "${DISABLE_IPV6:-false}" && [[ -e "${HELIOS_IPV6_PROBE:-/proc/net/if_inet6}" ]]; then
+    if ! helios_switch DISABLE_IPV6 && [[ -e "${HELIOS_IPV6_PROBE:-/proc/net/if_inet6}" ]]; then
         listen="$listen
         listen [::]:$port$ssl default_server;"
     fi

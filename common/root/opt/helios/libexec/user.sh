@@ -62,7 +62,7 @@ system_account() {
 
 allow_hint="choose another, or set HELIOS_ALLOW_SYSTEM_ACCOUNT=true to take it over on purpose"
 gid_group="$(getent group "$gid" | cut -d: -f1 || true)"
-if helios_is_true "${HELIOS_ALLOW_SYSTEM_ACCOUNT:-false}"; then
+if helios_switch HELIOS_ALLOW_SYSTEM_ACCOUNT; then
     helios_log user "HELIOS_ALLOW_SYSTEM_ACCOUNT=true: system accounts and privileged groups may be used"
 else
     if account="$(system_account "$user")"; then

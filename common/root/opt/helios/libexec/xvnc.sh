@@ -30,7 +30,7 @@ configs="$HELIOS_ETC/kasmvnc.yaml"
 [[ -r "$defaults" ]] && configs="$defaults,$configs"
 
 extra=(-disableBasicAuth -SecurityTypes None)
-if helios_is_true "${HW3D:-false}"; then
+if helios_switch HW3D; then
     extra+=(-hw3d)
 fi
 if [[ -n "${DRINODE:-}" && -e "$DRINODE" ]]; then
