@@ -294,8 +294,8 @@ class FakeSupervisor:
 
     Each start clears supervise/ready (flagready = 0); a newline on the notification pipe sets it;
     the end of the process removes supervise/pid and supervise/ready, appends the death to
-    supervise/death_tally and, while the service wants up, starts it again (1 s after the last
-    start at the earliest). The fake s6-svstat and s6-svdt read exactly that.
+    supervise/death_tally, runs ./finish when there is one and, while the service wants up, starts
+    it again (1 s after the last start at the earliest). The fake s6-svstat and s6-svdt read exactly that.
     """
 
     def __init__(self, stage: Stage, env: dict[str, str]) -> None:
@@ -365,12 +365,34 @@ class FakeSupervisor:
             (supervise / "pid").unlink(missing_ok=True)
             (supervise / "ready").unlink(missing_ok=True)
             self._record_death(supervise, proc.returncode)
+        self._finish(supervise.parent, proc)
         delay = self.started[name] + 1.0 - time.monotonic()
         if delay > 0:
             time.sleep(delay)
         with self.lock:
             if self.wantup.get(name) and self.procs.get(name) is proc:
                 self._spawn(name)
+
+    def _finish(self, service: Path, proc: subprocess.Popen[bytes]) -> None:
+        """Run ./finish as s6-supervise's uplastup_z does: with the exit code (256 when killed by a
+        signal), the signal, the service name and the dead run script's process group (it started
+        the run script with setsid), killed after timeout-finish ms (default 5000)."""
+        if not (service / "finish").is_file():
+            return
+        code, sig = (256, -proc.returncode) if proc.returncode < 0 else (proc.returncode, 0)
+        limit_file = service / "timeout-finish"
+        limit = int(limit_file.read_text()) / 1000 if limit_file.is_file() else 5.0
+        with (self.stage.logs / f"{service.name}.log").open("ab") as log:
+            finish = subprocess.Popen(
+                ["./finish", str(code), str(sig), service.name, str(proc.pid)],
+                cwd=service, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        try:
+            finish.wait(timeout=limit or None)
+        except subprocess.TimeoutExpired:
+            with_group(finish.pid, signal.SIGKILL)
+            finish.wait()
 
     @staticmethod
     def _record_death(supervise: Path, returncode: int) -> None:

@@ -505,3 +505,51 @@ helios_idle_step() {
         echo "reset $remaining_s"
     fi
 }
+
+# helios_group_of PID : succeed, setting HELIOS_PGRP to its process group, when PID is a live
+# process (a zombie holds nothing any more). Read from /proc without a fork (ps is not in every
+# image), so a scan of every process stays quick.
+helios_group_of() {
+    local stat
+    read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+    # The fields after the command name, which may hold spaces and parentheses: state, ppid, pgrp.
+    [[ "${stat##*) }" =~ ^([A-Za-z])\ -?[0-9]+\ ([0-9]+)\  && "${BASH_REMATCH[1]}" != Z ]] || return 1
+    HELIOS_PGRP="${BASH_REMATCH[2]}"
+}
+
+# helios_group_members PGID : print the pids of the live processes of process group PGID.
+helios_group_members() {
+    local entry
+    for entry in /proc/[0-9]*; do
+        helios_group_of "${entry#/proc/}" && [[ "$HELIOS_PGRP" == "$1" ]] && printf '%s\n' "${entry#/proc/}"
+    done
+    return 0
+}
+
+# helios_reap_group NAME PGID : SIGKILL what the dead longrun NAME left in its process group PGID
+# and wait (up to 3 s) until it is gone; for the finish scripts. s6-supervise starts each run
+# script as the leader of a new session and process group, and passes that group to ./finish as
+# its fourth argument once the run script's process has died. A daemon killed without the chance
+# to stop its children (nginx's master, with SIGKILL) leaves them there, holding what the next
+# start needs. Refuses PID 1's group and the caller's own.
+helios_reap_group() {
+    local name="$1" group left tries
+    if ! group="$(helios_decimal "$2" 2 4194304)"; then
+        helios_log "$name" "finish: '$2' is not a process group above 1: nothing stopped"
+        return 1
+    fi
+    if helios_group_of "$BASHPID" && [[ "$HELIOS_PGRP" == "$group" ]]; then
+        helios_log "$name" "finish: $group is this script's own process group: nothing stopped"
+        return 1
+    fi
+    left="$(helios_group_members "$group")"
+    [[ -n "$left" ]] || return 0
+    helios_log "$name" "stopping what the dead service left in its process group $group: pid(s) ${left//$'\n'/ }"
+    kill -KILL -- "-$group" 2>/dev/null
+    for ((tries = 0; tries < 30; tries++)); do
+        [[ -z "$(helios_group_members "$group")" ]] && return 0
+        sleep 0.1
+    done
+    helios_log "$name" "process group $group still has pid(s) $(helios_group_members "$group" | tr '\n' ' ')after 3 s"
+    return 1
+}
