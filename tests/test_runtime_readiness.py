@@ -137,10 +137,11 @@ echo "$(dirname "$0")/Xvnc $1 -auth $HOME/.Xauthority >> $HOME/.vnc/log 2>&1"
     "dbus-launch": 'while [ "${1#--}" != "$1" ]; do shift; done; exec "$@"',
     "xfce4-session": 'exec fake-daemon "$FAKE_NET/session"',
     "s6-pause": "exec sleep infinity",
-    # curl -s -o /dev/null -w '%{http_code}' --max-time 2 URL
+    # curl -s -o /dev/null -w '%{http_code}' --max-time 2 [--unix-socket PATH] URL
     "curl": """
-url="${*: -1}"; hostport="${url#*://}"; hostport="${hostport%%/*}"
-if [ -e "$FAKE_NET/${hostport##*:}" ]; then printf 200; else printf 000; exit 7; fi
+url="${*: -1}"; hostport="${url#*://}"; hostport="${hostport%%/*}"; mark="$FAKE_NET/${hostport##*:}"
+while [ $# -gt 1 ]; do [ "$1" = --unix-socket ] && mark="$2"; shift; done
+if [ -e "$mark" ]; then printf 200; else printf 000; exit 7; fi
 """,
     "pactl": '[ -e "$PULSE_RUNTIME_PATH/native" ]',
     # X answers when its socket is there and the client brings the cookie vncserver wrote.
@@ -243,13 +244,18 @@ class Stage:
         for directory in (self.scandir, self.net, self.logs, self.root / "run/helios/pulse"):
             directory.mkdir(parents=True)
         (self.root / "home/helios").mkdir(parents=True)
+        # What helios-nginx-config and helios-tls make at every start for KasmVNC: its login file and pair.
+        kasmvnc = self.root / "run/helios/kasmvnc"
+        kasmvnc.mkdir(parents=True)
+        for name in ("kasmpasswd", "cert.pem", "key.pem"):
+            (kasmvnc / name).write_text(f"stand-in {name}\n")
         (self.root / "etc/helios/pulse").mkdir(parents=True)
         shutil.copy(OVERLAY / "etc/helios/pulse/default.pa", self.root / "etc/helios/pulse")
         opt = self.root / "opt/helios"
         opt.mkdir(parents=True)
         for name in ("lib", "libexec", "startwm.sh"):
             (opt / name).symlink_to(OVERLAY / "opt/helios" / name)
-        write_tools(opt / "node/bin", {"node": 'exec fake-daemon "$FAKE_NET/6900"'})
+        write_tools(opt / "node/bin", {"node": 'exec fake-daemon "socket:$HELIOS_KCLIENT_SOCKET"'})
         write_tools(self.root / "command", {"with-contenv": 'exec "$@"'})
         write_tools(self.bin, TOOLS)
         (self.bin / "fake-daemon").write_text(FAKE_DAEMON)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_runtime_nginx import OVERLAY, free_port, get, nginx_binary, render
+from tests.test_runtime_nginx import OVERLAY, free_port, get, kasmvnc_pair, nginx_binary, render
 
 FINISH = OVERLAY / "etc/s6-overlay/s6-rc.d/svc-nginx/finish"
 
@@ -52,6 +52,7 @@ def nginx_root() -> Iterator[tuple[Path, int]]:
         root.chmod(0o755)
         port = free_port()
         render(root, HTTP_PORT=str(port))
+        kasmvnc_pair(root)
         yield root, port
 
 

@@ -49,9 +49,15 @@ echo "$name:x:$uid:$gid::$home:$shell" >> "$HELIOS_ROOT/etc/passwd"
     "openssl": """
 case "$1" in
   passwd) printf '$6$fakesalt$%s\\n' "$(sha256sum | cut -c1-20)" ;;
-  req) while [ $# -gt 0 ]; do
-         case "$1" in -keyout) echo key > "$2"; shift ;; -out) echo cert > "$2"; shift ;; esac; shift
-       done ;;
+  req) san=""
+       while [ $# -gt 0 ]; do
+         case "$1" in
+           -keyout) key="$2"; shift ;; -out) out="$2"; shift ;; -addext) san="$2"; shift ;;
+         esac
+         shift
+       done
+       echo key > "$key"; printf 'cert %s\n' "$san" > "$out" ;;
+  x509) while [ $# -gt 0 ]; do [ "$1" = -in ] && cat "$2"; shift; done ;;
 esac
 """,
     # s6-applyuidgid [-z] [-u UID] [-g GID] [-G GIDLIST] [-U] PROG...: set the ids, exec PROG. The
@@ -403,14 +409,22 @@ def test_device_groups_are_joined_and_created(sandbox: Sandbox) -> None:
     assert "card1 belongs to group root" in result.stderr
 
 
-def test_tls_pair_is_made_once_with_a_private_key(sandbox: Sandbox) -> None:
+def test_tls_pairs_nginx_once_root_only_and_kasmvnc_every_start(sandbox: Sandbox) -> None:
     sandbox.run("tls.sh")
     key = sandbox.file("var/lib/helios/tls/key.pem")
     assert key.read_text() == "key\n"
-    assert oct(key.stat().st_mode & 0o777) == "0o640"
-    assert "chown 0:1000" in " ".join(sandbox.calls())
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    kasmvnc_key = sandbox.file("run/helios/kasmvnc/key.pem")
+    assert oct(kasmvnc_key.stat().st_mode & 0o777) == "0o640"
+    calls = sandbox.calls()
+    assert f"chown 0:0 {key} {key.with_name('cert.pem')}" in calls
+    assert f"chown 0:1000 {kasmvnc_key}" in calls, "KasmVNC, as the desktop user, reads its own key"
     sandbox.run("tls.sh")
-    assert sum(call.startswith("openssl req") for call in sandbox.calls()) == 1
+    requests = [call for call in sandbox.calls() if call.startswith("openssl req")]
+    assert len(requests) == 3, "nginx's pair once, KasmVNC's at each start"
+    assert (
+        "subjectAltName=DNS:helios-kasmvnc" in requests[1] and "ec_paramgen_curve:prime256v1" in requests[1]
+    )
 
 
 # --- health -----------------------------------------------------------------------------------------

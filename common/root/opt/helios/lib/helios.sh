@@ -19,6 +19,13 @@ HELIOS_STATE="${HELIOS_STATE:-$HELIOS_ROOT/var/lib/helios}"
 HELIOS_CONTENV="${HELIOS_CONTENV:-$HELIOS_ROOT/run/s6/container_environment}"
 # s6 scan directory, where every supervised service has a directory or link.
 HELIOS_SCANDIR="${HELIOS_SCANDIR:-$HELIOS_ROOT/run/service}"
+# shellcheck disable=SC2034 # read by the scripts that source this library
+{
+    # KasmVNC's per-boot TLS pair and login file, which only nginx's requests can satisfy.
+    HELIOS_KASMVNC_DIR="$HELIOS_RUN/kasmvnc"
+    # kclient's web server: a unix socket that only nginx's workers (and the desktop user) may open.
+    HELIOS_KCLIENT_SOCKET="$HELIOS_RUN/kclient/kclient.sock"
+}
 
 # s6-overlay starts services with a short PATH; add the usual system directories
 # after whatever is already there (so tests can put stubs first).
@@ -332,6 +339,24 @@ helios_normalize_prefix() {
     [[ "$prefix" == /* ]] || prefix="/$prefix"
     [[ "$prefix" == */ ]] || prefix="$prefix/"
     printf '%s\n' "$prefix"
+}
+
+# helios_nginx_workers : set HELIOS_NGINX_USER and HELIOS_NGINX_GROUP to the unprivileged account
+# nginx's workers run as (its name differs per distro: www-data on Debian and Ubuntu, nginx on
+# Alpine and RHEL). Both stay empty when not run as root: nginx then keeps the invoking user.
+helios_nginx_workers() {
+    local candidate entry
+    HELIOS_NGINX_USER="" HELIOS_NGINX_GROUP=""
+    [[ "$(id -u)" == 0 ]] || return 0
+    for candidate in www-data nginx nobody; do
+        if entry="$(getent passwd "$candidate")"; then
+            # shellcheck disable=SC2034 # read by the scripts that source this library
+            HELIOS_NGINX_USER="$candidate"
+            HELIOS_NGINX_GROUP="$(getent group "$(cut -d: -f4 <<<"$entry")" | cut -d: -f1 || true)"
+            HELIOS_NGINX_GROUP="${HELIOS_NGINX_GROUP:-$candidate}"
+            return 0
+        fi
+    done
 }
 
 # helios_https_enabled : succeed when nginx serves HTTP_PORT over TLS (HTTPS=true).

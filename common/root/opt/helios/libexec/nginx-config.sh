@@ -3,8 +3,9 @@
 # oneshot "helios-nginx-config"; svc-nginx runs nginx with the result).
 #
 # Reads:  /etc/helios/nginx/nginx.conf.template
-# Writes: /run/helios/nginx/nginx.conf, the login file /run/helios/nginx/htpasswd
-#         (when a password is set) and the nginx temp directories.
+# Writes: /run/helios/nginx/nginx.conf (root only: it holds KasmVNC's login), the login file
+#         /run/helios/nginx/htpasswd (when a password is set), the nginx temp directories and
+#         KasmVNC's login file /run/helios/kasmvnc/kasmpasswd (a hash; new at every start).
 # Env:    HTTP_PORT (default 3000), HTTP_ADDRESS (default: every address),
 #         PREFIX (default /, normalised to /x/), DISABLE_IPV6 (true: no [::]
 #         listener; also off when the kernel has no IPv6), ALLOWED_HOSTS,
@@ -134,20 +135,11 @@ tls_lines() {
 }
 tls="$(tls_lines)" || exit 1
 
-# The master runs as root; workers need an unprivileged account, whose name
-# differs per distro (www-data on Debian/Ubuntu, nginx on Alpine/RHEL).
+# The master runs as root; the workers as an unprivileged account.
+helios_nginx_workers
+worker_user="$HELIOS_NGINX_USER" worker_group="$HELIOS_NGINX_GROUP"
 user_directive="# workers run as the invoking user"
-worker_user=""
-if [[ "$(id -u)" == 0 ]]; then
-    for candidate in www-data nginx nobody; do
-        if entry="$(getent passwd "$candidate")"; then
-            worker_user="$candidate"
-            worker_group="$(getent group "$(cut -d: -f4 <<<"$entry")" | cut -d: -f1 || true)"
-            user_directive="user $worker_user ${worker_group:-$worker_user};"
-            break
-        fi
-    done
-fi
+[[ -z "$worker_user" ]] || user_directive="user $worker_user $worker_group;"
 
 root_healthz=""
 prefix_extra=""
@@ -232,6 +224,27 @@ unset password
 # Services started later never see the password.
 helios_contenv_unset HTTP_AUTH_PASSWORD
 
+# kasmvnc_login : make KasmVNC's login of this boot and print the Authorization header nginx sends
+# it with. The password, 256 random bits, is written nowhere but in nginx's configuration, which
+# only root reads. KasmVNC (as the desktop user) reads its hash from kasmpasswd: the SHA-256 crypt
+# with the salt "kasm", which KasmVNC hashes a received password with (common/network/websocket.c
+# in KasmVNC 1.5), and the rights to read and write the desktop, not those of its owner API.
+kasmvnc_login() {
+    local secret hash user=helios-proxy file="$HELIOS_KASMVNC_DIR/kasmpasswd"
+    secret="$(openssl rand -hex 32)" && hash="$(printf '%s\n' "$secret" | openssl passwd -5 -salt kasm -stdin)" || {
+        helios_log kasmvnc "openssl could not make KasmVNC's login"
+        return 1
+    }
+    install -d -m 0755 "$HELIOS_KASMVNC_DIR"
+    printf '%s:%s:rw\n' "$user" "$hash" >"$file.tmp"
+    chmod 0644 "$file.tmp"
+    mv -f "$file.tmp" "$file"
+    printf 'Basic %s' "$(printf '%s:%s' "$user" "$secret" | base64 -w 0)"
+}
+kasmvnc_header="$(kasmvnc_login)" || exit 1
+
+install -d -m 0755 "$HELIOS_RUN" "$HELIOS_RUN/nginx"
+umask 077 # the configuration holds KasmVNC's login: root only
 helios_render_template "$template" "$output" \
     "USER_DIRECTIVE=$user_directive" \
     "RUN_DIR=$HELIOS_RUN" \
@@ -246,7 +259,11 @@ helios_render_template "$template" "$output" \
     "PREFIX=$prefix" \
     "HEALTH_MARKER=$(helios_health_marker)" \
     "ROOT_HEALTHZ=$root_healthz" \
-    "PREFIX_EXTRA=$prefix_extra"
+    "PREFIX_EXTRA=$prefix_extra" \
+    "KCLIENT_SOCKET=$HELIOS_KCLIENT_SOCKET" \
+    "KASMVNC_LOGIN=$kasmvnc_header" \
+    "KASMVNC_CERT=$HELIOS_KASMVNC_DIR/cert.pem"
+umask 022
 
 for dir in body proxy fastcgi uwsgi scgi; do
     mkdir -p "$HELIOS_RUN/nginx/tmp/$dir"
