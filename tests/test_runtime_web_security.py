@@ -42,11 +42,27 @@ DAEMON_OFF = "daemon off;"
 WEBSOCKET_KEY = {"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
 
 
+HELD = threading.Event()
+"""Set to let go of every websocket a stand-in backend holds open (a path ending in '?hold')."""
+
+
 def answering(name: str) -> type[http.server.BaseHTTPRequestHandler]:
-    """A handler that answers 200 '<name> <path> login=<the Authorization header, or no>' to GETs."""
+    """A handler that answers 200 '<name> <path> login=<the Authorization header, or no>' to GETs,
+    and takes a websocket upgrade to a path ending in '?hold' (101) and holds it until HELD is set."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
         def do_GET(self) -> None:
+            if self.path.endswith("?hold") and self.headers.get("Upgrade"):
+                self.send_response(101)
+                self.send_header("Upgrade", "websocket")
+                self.send_header("Connection", "Upgrade")
+                self.end_headers()
+                self.wfile.flush()
+                HELD.wait(60)
+                self.close_connection = True
+                return
             body = f"{name} {self.path} login={self.headers.get('Authorization') or 'no'}".encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
@@ -157,6 +173,7 @@ def site() -> Iterator[Callable[..., Site]]:
     TLS with the per-boot pair (as helios-tls makes it) on a free port, which replaces 6901.
     """
     nginx_binary()
+    HELD.clear()
     processes: list[subprocess.Popen[bytes]] = []
     backends: list[socketserver.BaseServer] = []
     directory = tempfile.TemporaryDirectory()
@@ -182,6 +199,7 @@ def site() -> Iterator[Callable[..., Site]]:
         for process in processes:
             process.terminate()
             process.wait(timeout=10)
+        HELD.set()
         for backend in backends:
             backend.shutdown()
             backend.server_close()

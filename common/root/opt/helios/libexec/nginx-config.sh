@@ -206,12 +206,44 @@ write_login() {
     mv -f "$htpasswd.tmp" "$htpasswd"
 }
 
+# login_limit : set login_zone, login_limit and login_cookie, the lines that slow down guessing
+# the web login. A browser that has logged in gets a cookie with a token of this boot on every
+# answer that came from the desktop (only a request that passed the login reaches it, so a
+# failed guess never gets one). Requests without the token may come 5 a second from one client
+# address (bursts of 100, a page load), whatever their credentials: a guesser learns nothing
+# from the 429 it gets past that, and a browser that logged in is never slowed down.
+login_limit() {
+    local token cookie
+    token="$(openssl rand -hex 16)" || {
+        helios_log auth "openssl could not make the login cookie"
+        return 1
+    }
+    cookie="helios_login=$token; Path=$prefix; HttpOnly; SameSite=Lax"
+    helios_https_enabled && cookie="$cookie; Secure"
+    login_zone="    # Guessing the login: see login_limit in nginx-config.sh.
+    map \$cookie_helios_login \$helios_login_pending {
+        \"$token\" \"\";
+        default \$binary_remote_addr;
+    }
+    limit_req_zone \$helios_login_pending zone=helios_login:1m rate=5r/s;
+    map \$upstream_addr \$helios_login_cookie {
+        \"\" \"\";
+        default \"$cookie\";
+    }"
+    login_limit="            limit_req zone=helios_login burst=100 nodelay;"
+    login_cookie="        add_header Set-Cookie \$helios_login_cookie;"
+}
+
 password="$(login_password)" || exit 1
 rm -f "$htpasswd"
+login_zone="    # no login, so no limit on guessing it"
+login_limit="            # no login to guess"
+login_cookie="        # no login cookie"
 if [[ -n "$password" ]]; then
     login_user="${HTTP_AUTH_USER:-$(helios_env USER)}"
     login_user="${login_user:-$HELIOS_DEFAULT_USER}"
     write_login "$login_user" "$password" || exit 1
+    login_limit || exit 1
     auth="        auth_basic \"Helios\";
         auth_basic_user_file $htpasswd;"
     helios_log auth "the page and every websocket require the login of '$login_user'"
@@ -260,6 +292,9 @@ helios_render_template "$template" "$output" \
     "HEALTH_MARKER=$(helios_health_marker)" \
     "ROOT_HEALTHZ=$root_healthz" \
     "PREFIX_EXTRA=$prefix_extra" \
+    "LOGIN_LIMIT_ZONE=$login_zone" \
+    "LOGIN_LIMIT=$login_limit" \
+    "LOGIN_COOKIE=$login_cookie" \
     "KCLIENT_SOCKET=$HELIOS_KCLIENT_SOCKET" \
     "KASMVNC_LOGIN=$kasmvnc_header" \
     "KASMVNC_CERT=$HELIOS_KASMVNC_DIR/cert.pem"
