@@ -15,6 +15,7 @@ import http.client
 import http.server
 import os
 import shutil
+import socket
 import socketserver
 import ssl
 import subprocess
@@ -455,6 +456,38 @@ def test_https_serves_a_mounted_certificate(site: Callable[..., Site], tmp_path:
     conn = http.client.HTTPSConnection("127.0.0.1", web.port, timeout=5, context=context)
     conn.request("GET", "/healthz")
     assert conn.getresponse().status == 503
+
+
+def handshake(port: int, *, ciphers: str | None = None, tls12: bool = False) -> ssl.SSLSocket | None:
+    """A TLS handshake with nginx on ``port`` as a client limited to ``ciphers``/TLS 1.2; None if refused."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    if tls12:
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+    if ciphers:
+        context.set_ciphers(ciphers)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        return context.wrap_socket(raw)
+    except ssl.SSLError:
+        raw.close()
+        return None
+
+
+@pytest.mark.parametrize(
+    "weak", ["AES128-SHA", "AES256-GCM-SHA384", "ECDHE-RSA-AES128-SHA", "DHE-RSA-AES128-GCM-SHA256"]
+)
+def test_tls_12_takes_forward_secret_aead_ciphers_only(site: Callable[..., Site], weak: str) -> None:
+    web = site(lambda root: make_pair(root / "var/lib/helios/tls"), HTTPS="true")
+    try:
+        offered = handshake(web.port, ciphers=f"{weak}:@SECLEVEL=0", tls12=True)
+    except ssl.SSLError:
+        pytest.skip(f"this OpenSSL cannot offer {weak} at all")
+    assert offered is None, f"nginx accepted {weak}"
+    strong = handshake(web.port, ciphers="ECDHE-RSA-AES128-GCM-SHA256", tls12=True)
+    assert strong is not None and strong.version() == "TLSv1.2"
+    modern = handshake(web.port)
+    assert modern is not None and modern.version() == "TLSv1.3"
 
 
 # --- the probes ---------------------------------------------------------------------------------------

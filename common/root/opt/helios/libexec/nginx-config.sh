@@ -104,6 +104,9 @@ else
     fi
 fi
 
+tls12_ciphers=ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384
+tls12_ciphers+=:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305
+
 # tls_lines : the TLS directives for HTTPS=true: the per-container pair of helios-tls, or the
 # mounted HTTPS_CERT and HTTPS_KEY (both, readable, a path nginx can take as is).
 tls_lines() {
@@ -129,6 +132,10 @@ tls_lines() {
     fi
     printf '        ssl_certificate %s;\n        ssl_certificate_key %s;\n' "$cert" "$key"
     printf '        ssl_protocols TLSv1.2 TLSv1.3;\n'
+    # TLS 1.2 with forward secrecy and AEAD only (every TLS 1.3 suite is both); the client picks
+    # among them, and no session ticket outlives the key it was sealed with.
+    printf '        ssl_ciphers %s;\n' "$tls12_ciphers"
+    printf '        ssl_prefer_server_ciphers off;\n        ssl_session_tickets off;\n'
     # A plain http:// request on the TLS port is sent to https:// instead of a 400.
     # shellcheck disable=SC2016 # nginx variables, for nginx to expand
     printf '        error_page 497 =301 https://$http_host$request_uri;\n'
