@@ -497,6 +497,28 @@ helios_health_update() {
     echo ready
 }
 
+# helios_pulse_dir UID : print PULSE_RUNTIME_PATH (default /run/helios/pulse), PulseAudio's
+# runtime folder, which root makes and gives to the desktop user UID at every start. So that
+# this never gives the user a folder of the system (PULSE_RUNTIME_PATH=/etc), it must lie below
+# /run/helios/ or the user's own /run/user/UID/: an absolute path of letters, digits and ._-
+# without . or .. segments. Fails, saying so, on anything else.
+helios_pulse_dir() {
+    local dir="${PULSE_RUNTIME_PATH:-/run/helios/pulse}" segment
+    local -a segments=()
+    IFS=/ read -ra segments <<<"${dir#/}"
+    for segment in "${segments[@]}"; do
+        if [[ ! "$segment" =~ ^[A-Za-z0-9._-]+$ || "$segment" == . || "$segment" == .. ]]; then
+            segments=()
+            break
+        fi
+    done
+    if ((${#segments[@]} == 0)) || [[ "$dir" != /* || ! "$dir/" =~ ^(/run/helios/|/run/user/$1/).+ ]]; then
+        helios_log user "PULSE_RUNTIME_PATH='$dir' must be a folder below /run/helios/ or /run/user/$1/ (letters, digits, '._-', no '.' or '..'), e.g. /run/user/$1/pulse"
+        return 1
+    fi
+    printf '%s\n' "$dir"
+}
+
 # helios_mic_socket : the pipe that carries the browser's microphone: kclient writes into it
 # (MIC_SOCKET) and PulseAudio reads it (module-pipe-source in default.pa). The one place naming it.
 helios_mic_socket() {
