@@ -1,5 +1,10 @@
 """Services that come back from a single death, with the real daemons where they can run here.
 
+PulseAudio: svc-pulseaudio's run script starts the real pulseaudio (as UID 1000) with the
+runtime's default.pa, is killed outright and started again, three times; the microphone's pipe
+source must load every time (PulseAudio 16, module-pipe-source.c: mkfifo fails on an existing
+path). Skipped without pulseaudio, pactl and setpriv.
+
 nginx: s6-supervise starts each run script as the leader of its own session and process group and
 passes that group to ./finish (s6 2.15, src/supervision/s6-supervise.c, doc/servicedir.html). A
 master killed outright leaves its workers in that group, holding the port; svc-nginx's finish
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -134,3 +140,70 @@ def test_finish_never_signals_init_or_its_own_group(tmp_path: Path, group: str) 
     finished = run_finish(tmp_path, "256", "9", "svc-nginx", group)
     assert finished.returncode != 0
     assert "is not a process group above 1: nothing stopped" in finished.stderr
+
+
+# --- PulseAudio's microphone pipe ---------------------------------------------------------------
+
+# s6-notifyoncheck [options] PROG... and s6-setuidgid USER PROG...: run PROG, as UID 1000 for the
+# latter (the desktop user of the test), whatever this machine's passwd says.
+PULSE_TOOLS = {
+    "s6-notifyoncheck": 'while getopts dw:n:c:s:t:T:3: opt; do :; done\nshift $((OPTIND - 1))\nexec "$@"\n',
+    "s6-setuidgid": 'shift\nexec setpriv --reuid=1000 --regid=1000 --clear-groups "$@"\n',
+}
+
+
+@pytest.fixture
+def pulse_root() -> Iterator[Path]:
+    """A root for svc-pulseaudio's run script, its runtime folder the desktop user's (UID 1000)."""
+    for tool in ("pulseaudio", "pactl", "setpriv"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (apt-get install pulseaudio pulseaudio-utils util-linux)")
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        root.chmod(0o755)
+        (root / "etc/helios/pulse").mkdir(parents=True)
+        shutil.copy(OVERLAY / "etc/helios/pulse/default.pa", root / "etc/helios/pulse")
+        for private in ("pulse", "home"):
+            (root / private).mkdir(mode=0o700)
+            os.chown(root / private, 1000, 1000)
+        tools = root / "tools"
+        tools.mkdir()
+        for name, body in PULSE_TOOLS.items():
+            (tools / name).write_text("#!/bin/bash\n" + body)
+            (tools / name).chmod(0o755)
+        run = (OVERLAY / "etc/s6-overlay/s6-rc.d/svc-pulseaudio/run").read_text()
+        (root / "run-pulseaudio").write_text(run.replace("/opt/helios/", f"{OVERLAY}/opt/helios/"))
+        yield root
+
+
+def mic_source_loaded(root: Path) -> bool:
+    listed = subprocess.run(
+        ["setpriv", "--reuid=1000", "--regid=1000", "--clear-groups", "pactl", "list", "short", "sources"],
+        env={"PATH": "/usr/bin:/bin", "PULSE_SERVER": f"unix:{root}/pulse/native", "HOME": str(root / "home")},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return "helios_mic" in listed.stdout
+
+
+def test_the_microphone_comes_back_with_every_start_of_pulseaudio(pulse_root: Path) -> None:
+    """module-pipe-source fails when its pipe exists (mkfifo: File exists) and then removes it:
+    a PulseAudio killed before it could clean up left the microphone off on every second start."""
+    env = {
+        "PATH": f"{pulse_root}/tools:/usr/bin:/bin",
+        "HELIOS_ROOT": str(pulse_root),
+        "PULSE_RUNTIME_PATH": str(pulse_root / "pulse"),
+        "HOME": str(pulse_root / "home"),
+        "USER": "helios",
+    }
+    for start in range(3):
+        server = subprocess.Popen(
+            ["bash", str(pulse_root / "run-pulseaudio")], env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        )  # fmt: skip
+        try:
+            assert wait_for(lambda: mic_source_loaded(pulse_root)), f"start {start + 1}: no microphone"
+            assert (pulse_root / "pulse/mic.sock").is_fifo()
+        finally:
+            os.killpg(server.pid, signal.SIGKILL)  # no chance to remove its pipe
+            server.wait(timeout=10)
+        assert (pulse_root / "pulse/mic.sock").is_fifo(), "the killed server left its pipe"

@@ -447,7 +447,17 @@ def test_a_stale_ready_marker_is_cleared_at_every_start(sandbox: Sandbox) -> Non
 def test_concurrent_health_updates_all_succeed(sandbox: Sandbox) -> None:
     """svc-health's watcher and helios-ready's boot mark both update the marker, at the same moment
     during boot: neither may fail because the other moved its half-written marker away."""
-    for name, body in {"s6-svstat": "echo true true", "s6-svdt": "exit 0"}.items():
+    # Every core service up and ready, never dead; kclient (pid 4242) PulseAudio's client.
+    fakes = {
+        "s6-svstat": '[ "$2" = pid ] && echo 4242 || echo true true',
+        "s6-svdt": "exit 0",
+        "s6-setuidgid": 'shift; exec "$@"',
+        "pactl": """case "$*" in
+            "list short modules") printf '1\\tmodule-pipe-source\\tfile=/run/helios/pulse/mic.sock x\\n' ;;
+            "list clients") printf '\\t\\tapplication.process.id = "4242"\\n' ;;
+        esac""",
+    }
+    for name, body in fakes.items():
         (sandbox.bin / name).write_text(f"#!/bin/bash\n{body}\n")
         (sandbox.bin / name).chmod(0o755)
     marker = sandbox.file("run/helios/health/ready")

@@ -182,6 +182,17 @@ helios_supervise() {
     exec s6-notifyoncheck -w 250 -n 0 -c "$HELIOS_OPT/libexec/check.sh $probe" "$@"
 }
 
+# helios_wait_for PROBE SECONDS : wait until `check.sh PROBE` passes, trying every 0.25 s; fail
+# when it has not passed within SECONDS.
+helios_wait_for() {
+    local tries
+    for ((tries = 4 * $2; tries > 0; tries--)); do
+        "$HELIOS_OPT/libexec/check.sh" "$1" && return 0
+        sleep 0.25
+    done
+    return 1
+}
+
 # helios_supervise_as_user PROBE COMMAND... : helios_supervise, COMMAND run as the desktop user of
 # helios_resolve_user with that user's HOME, USER and LOGNAME (s6-setuidgid changes only the ids).
 helios_supervise_as_user() {
@@ -458,6 +469,21 @@ helios_service_ready() {
     ((recent < HELIOS_HEALTH_DEATHS))
 }
 
+# helios_audio_whole : succeed when sound works end to end: PulseAudio runs the browser
+# microphone's pipe source (module-pipe-source on helios_mic_socket), and kclient, which streams
+# the desktop's sound to the page and the page's microphone back, is connected to this very
+# PulseAudio (one of its clients has kclient's pid). Both go missing when PulseAudio restarts
+# under them. Asked as the desktop user, the owner of PulseAudio.
+helios_audio_whole() {
+    local kclient modules clients user="${HELIOS_USER:-${USER:-helios}}"
+    kclient="$(s6-svstat -o pid "$HELIOS_SCANDIR/svc-kclient" 2>/dev/null)" || return 1
+    helios_decimal "$kclient" 2 4194304 >/dev/null || return 1
+    modules="$(s6-setuidgid "$user" pactl list short modules 2>/dev/null)" || return 1
+    [[ "$modules"$'\n' == *[[:space:]]"file=$(helios_mic_socket)"[[:space:]]* ]] || return 1
+    clients="$(s6-setuidgid "$user" pactl list clients 2>/dev/null)" || return 1
+    [[ "$clients" == *"application.process.id = \"$kclient\""* ]]
+}
+
 # helios_notify_ready : tell s6-supervise that this service is ready. s6 clears a longrun's ready
 # flag at every start and sets it only when the service writes a newline to the fd named by its
 # service directory's notification-fd file (run scripts start in that directory). Closes the fd
@@ -488,6 +514,11 @@ helios_health_update() {
             return 0
         fi
     done
+    if ! helios_audio_whole; then
+        rm -f "$marker"
+        echo "down:audio"
+        return 0
+    fi
     if [[ ! -e "$marker" ]]; then
         # svc-health and helios-ready may both get here at once: each writes a file of its own and
         # renames it over the marker (atomic), so neither moves the other's away.
