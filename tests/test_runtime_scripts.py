@@ -427,6 +427,34 @@ def test_tls_pairs_nginx_once_root_only_and_kasmvnc_every_start(sandbox: Sandbox
     )
 
 
+# --- the X server's keymaps -------------------------------------------------------------------------
+
+
+def test_the_x_servers_keymaps_go_to_a_folder_of_the_users_not_to_tmp(sandbox: Sandbox) -> None:
+    """Xvnc writes its compiled keymap to /var/lib/xkb when it may, else to /tmp (the X server's
+    xkb/ddxLoad.c, OutputDirectory): given to the user, a full /tmp no longer stops it."""
+    folder = sandbox.file("var/lib/xkb")
+    folder.mkdir(parents=True)
+    (folder / "server-1.xkm").write_text("stale")
+    (folder / "README.compiled").write_text("from the package")
+    sandbox.bash("helios_keymap_dir 1000 1000")
+    assert f"chown -h 1000:1000 {folder}" in sandbox.calls()
+    assert sorted(path.name for path in folder.iterdir()) == ["README.compiled"]
+
+
+def test_a_linked_keymap_folder_is_left_alone(sandbox: Sandbox, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "etc"
+    elsewhere.mkdir()
+    sandbox.file("var/lib").mkdir(parents=True)
+    sandbox.file("var/lib/xkb").symlink_to(elsewhere)
+    result = subprocess.run(
+        ["bash", "-c", f'source "{LIB}"; helios_keymap_dir 1000 1000'],
+        env=sandbox.env(), capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "is a symbolic link: keymaps go to /tmp" in result.stderr
+    assert not any(call.startswith("chown") for call in sandbox.calls())
+
+
 # --- health -----------------------------------------------------------------------------------------
 
 

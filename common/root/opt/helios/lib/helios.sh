@@ -550,6 +550,22 @@ helios_pulse_dir() {
     printf '%s\n' "$dir"
 }
 
+# helios_keymap_dir UID GID : give the X server's keymap folder, /var/lib/xkb, to the desktop
+# user. Xvnc, as that user, writes the keymap it compiles at every start there when it may, and
+# into /tmp otherwise (OutputDirectory in the X server's xkb/ddxLoad.c; /var/lib/xkb is the
+# --with-xkb-output of common/build/lib/xorg.sh): with a full /tmp it could not start again.
+# Stale keymaps are removed; a link is never followed. Only logs when it cannot (a read-only /).
+helios_keymap_dir() {
+    local dir="$HELIOS_ROOT/var/lib/xkb"
+    if [[ -L "$dir" ]]; then
+        helios_log xvnc "$dir is a symbolic link: keymaps go to /tmp"
+        return 0
+    fi
+    { install -d "$dir" && chown -h "$1:$2" "$dir" && chmod 0755 "$dir" && rm -f "$dir"/server-*.xkm; } 2>/dev/null ||
+        helios_log xvnc "cannot give $dir to the desktop user (read-only?): keymaps go to /tmp"
+    return 0
+}
+
 # helios_mic_socket : the pipe that carries the browser's microphone: kclient writes into it
 # (MIC_SOCKET) and PulseAudio reads it (module-pipe-source in default.pa). The one place naming it.
 helios_mic_socket() {
