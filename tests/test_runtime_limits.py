@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.test_runtime_web_security import WEBSOCKET, WEBSOCKET_KEY, Site, basic, site
+from tests.test_runtime_web_security import WEBSOCKET, WEBSOCKET_KEY, Site, basic, make_pair, site
 
 __all__ = ["site"]  # the fixture, imported for pytest
 
@@ -144,9 +144,20 @@ def test_without_a_login_there_is_no_cookie_and_no_login_limit(site: Callable[..
 
 
 def test_the_cookie_is_secure_over_https(site: Callable[..., Site]) -> None:
-    from tests.test_runtime_web_security import make_pair
-
     web = site(lambda root: make_pair(root / "var/lib/helios/tls"), HTTPS="true", HTTP_AUTH_PASSWORD="pw")
     answer = web.get("/", Authorization=basic("helios", "pw"))
     assert answer.status == 200
     assert answer.headers["Set-Cookie"].endswith("; Secure")
+
+
+@pytest.mark.slow
+def test_a_stalled_tls_handshake_is_dropped_after_the_header_timeout(site: Callable[..., Site]) -> None:
+    """nginx's HTTP module times the TLS handshake with client_header_timeout (post_accept_timeout)."""
+    web = site(lambda root: make_pair(root / "var/lib/helios/tls"), HTTPS="true")
+    conn = socket.create_connection(("127.0.0.1", web.port), timeout=HEADER_TIMEOUT + 10)
+    conn.sendall(b"\x16\x03\x01")  # the start of a TLS record, and no more
+    started = time.monotonic()
+    with contextlib.suppress(ConnectionResetError):
+        assert conn.recv(1024) == b""
+    waited = time.monotonic() - started
+    assert HEADER_TIMEOUT - 1 <= waited <= HEADER_TIMEOUT + 3, waited

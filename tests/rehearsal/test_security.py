@@ -12,6 +12,7 @@ once, while /healthz is polled: it must be 200 again within the documented bound
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import ssl
@@ -227,6 +228,80 @@ def test_through_nginx_the_desktop_is_there(secured: Container) -> None:
     assert https(secured, "", login=False)[0] == 401
     status, page = https(secured, "")
     assert status == 200 and b"vnc/index.html" in page
+
+
+# --- bursts and stalled clients ---------------------------------------------------------------------
+
+BURST = """
+import base64, json, socket, ssl, sys, time
+port, count, login, cookie = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+context = ssl.create_default_context(); context.check_hostname = False; context.verify_mode = ssl.CERT_NONE
+def ask(path, extra):
+    s = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=30))
+    s.sendall((f"GET {path} HTTP/1.1\\r\\nHost: 127.0.0.1:{port}\\r\\nOrigin: https://127.0.0.1:{port}\\r\\n"
+               f"Authorization: Basic {base64.b64encode(login.encode()).decode()}\\r\\n{extra}\\r\\n").encode())
+    return s, s.recv(64).split(b" ")[1].decode()
+upgrade = ("Upgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Version: 13\\r\\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\nSec-WebSocket-Protocol: binary\\r\\n")
+started = time.monotonic()
+held = [ask("/websockify", upgrade) for _ in range(count)]
+burst = time.monotonic() - started
+started = time.monotonic()
+_, page = ask("/", f"Cookie: {cookie}\\r\\n")
+print(json.dumps({"statuses": [status for _, status in held], "burst": burst, "page": page,
+                  "page_seconds": time.monotonic() - started}))
+"""
+
+
+def login_cookie(container: Container) -> str:
+    """The cookie nginx gives an answer past the login (name=value)."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    request = urllib.request.Request(f"https://127.0.0.1:{HTTP_PORT}/")
+    request.add_header("Authorization", "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode())
+    with container.network(), urllib.request.urlopen(request, timeout=5, context=context) as reply:
+        return str(reply.headers["Set-Cookie"]).split(";", 1)[0]
+
+
+def test_a_burst_of_200_desktop_streams_is_cut_at_16_and_the_page_still_loads(
+    secured: Container, results: Results
+) -> None:
+    cookie = login_cookie(secured)
+    outcome = json.loads(in_namespace(secured, BURST, str(HTTP_PORT), "200", f"{USER}:{PASSWORD}", cookie))
+    statuses = outcome["statuses"]
+    results.record("burst of 200 desktop streams (one client)", f"{statuses.count('101')} opened, "
+                   f"{statuses.count('429')} refused in {outcome['burst']:.1f} s; the page then in "
+                   f"{outcome['page_seconds']:.2f} s")  # fmt: skip
+    assert statuses.count("101") == 16 and set(statuses) == {"101", "429"}, statuses
+    assert outcome["page"] == "200" and outcome["page_seconds"] < 2
+
+
+STALLED = """
+import json, socket, sys, time
+port, count = int(sys.argv[1]), int(sys.argv[2])
+stalled = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(count)]
+for s in stalled:
+    s.sendall(b"\\x16\\x03\\x01")  # the start of a TLS record, and no more
+started = time.monotonic()
+probe = socket.create_connection(("127.0.0.1", port), timeout=5)
+probe.close()
+answered = time.monotonic() - started
+stalled[0].settimeout(30)
+try:
+    stalled[0].recv(1)
+except OSError:
+    pass
+print(json.dumps({"probe_seconds": answered, "dropped_after": time.monotonic() - started}))
+"""
+
+
+def test_600_stalled_handshakes_neither_block_the_page_nor_stay(secured: Container, results: Results) -> None:
+    outcome = json.loads(in_namespace(secured, STALLED, str(HTTP_PORT), "600"))
+    results.record("600 stalled TLS handshakes", f"a new connection in {outcome['probe_seconds']:.2f} s; "
+                   f"stalled ones dropped after {outcome['dropped_after']:.1f} s")  # fmt: skip
+    assert outcome["probe_seconds"] < 2
+    assert 8 <= outcome["dropped_after"] <= 14, outcome
+    assert healthz(secured) == 200
 
 
 # --- the key nginx serves ------------------------------------------------------------------------------
