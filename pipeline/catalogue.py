@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.errors import HeliosError, suggest
-from pipeline.families import FAMILY_NAMES, PACKAGE_LISTS
-from pipeline.layers import Layers, Ref
+from pipeline.families import FAMILIES, FAMILY_NAMES, PACKAGE_LISTS
+from pipeline.layers import USER, Layers, Ref
 from pipeline.layout import CONFIG_NAME, DISTROS_DIR, config_path, distro_dir
 from pipeline.order import BUILD_ORDER, Scope
 from pipeline.tree import Tree
@@ -67,6 +67,15 @@ def _check_aliases(path: str, key: str, value: Any) -> None:
             )
 
 
+def _check_line(path: str, key: str, value: Any) -> None:
+    """A value shown on one line of a table: no line breaks, no terminal escapes."""
+    if not str(value).isprintable():
+        raise HeliosError(
+            f"{path}: key {key!r} holds control characters or line breaks: {value!r}",
+            hint="write it as one line of plain text",
+        )
+
+
 def _check_extends(path: str, key: str, value: Any) -> None:
     check_name(str(value))
 
@@ -91,7 +100,7 @@ def _check_inputs(path: str, key: str, value: Any) -> None:
 
 
 SCHEMA: dict[str, Key] = {
-    "description": Key(str, "one line shown by `helios distros`", inherited=False),
+    "description": Key(str, "one line shown by `helios distros`", inherited=False, check=_check_line),
     "base": Key(str, "base image reference, e.g. rockylinux/rockylinux:9.6"),
     "family": Key(str, "package family", choices=FAMILY_NAMES),
     "packages": Key(str, "which list of common/packages.toml to install", choices=PACKAGE_LISTS),
@@ -239,9 +248,10 @@ class Catalogue:
         chain = [name]
         while (parent := self._raw[chain[-1]].get("extends")) is not None:
             if parent not in self._raw:
+                others = [other for other in self._raw if other not in chain]  # never itself: a cycle
                 raise HeliosError(
                     f"{self.config(chain[-1])}: extends unknown distro {parent!r}",
-                    hint=suggest(parent, self._raw, LIST_DISTROS),
+                    hint=suggest(parent, others, LIST_DISTROS),
                 )
             if parent in chain:
                 cycle = " -> ".join([*chain, parent])
@@ -262,12 +272,9 @@ class Catalogue:
         merged.setdefault("packages", merged.get("family"))
         for key, spec in SCHEMA.items():
             if spec.required and key not in merged:
-                where = "or in a distro it extends " if spec.inherited else ""
-                raise HeliosError(
-                    f"{self.config(name)}: missing key {key!r}",
-                    hint=f"set it in this file {where}({spec.doc})",
-                )
+                raise self._missing(name, lineage if spec.inherited else (name,), key, spec)
             merged.setdefault(key, spec.default)
+        self._check_packages(name, lineage, merged["family"], merged["packages"])
         return Distro(
             name=name,
             description=merged["description"],
@@ -284,18 +291,62 @@ class Catalogue:
             lineage=lineage,
         )
 
+    def _missing(self, name: str, lineage: tuple[str, ...], key: str, spec: Key) -> HeliosError:
+        """A required key no distro of ``lineage`` sets, blamed on the file most likely to be edited."""
+        blamed = self._blamed(lineage)
+        where = "or in a distro it extends " if spec.inherited else ""
+        return HeliosError(
+            f"{blamed}: missing key {key!r}{self._for(name, blamed)}",
+            hint=f"set it in this file {where}({spec.doc})",
+        )
+
+    def _check_packages(self, name: str, lineage: tuple[str, ...], family: str, packages: str) -> None:
+        """The package list belongs to the distro's family: rhel's list never reaches apt."""
+        lists = FAMILIES[family].package_lists
+        if packages not in lists:
+            blamed = self._blamed(lineage)
+            raise HeliosError(
+                f"{blamed}: packages = {packages!r} is not a list of the {family!r} family"
+                + self._for(name, blamed),
+                hint=f"set `packages` in this file to one of: {', '.join(lists)}",
+            )
+
+    def _for(self, name: str, blamed: Ref | str) -> str:
+        """ " (for NAME, which extends it)" when ``blamed`` is not ``name``'s own file."""
+        return "" if blamed == self.config(name) else f" (for {name}, which extends it)"
+
+    def _blamed(self, names: tuple[str, ...]) -> Ref | str:
+        """Of the distro.toml files of ``names``, the user's nearest one, else the first one.
+
+        A problem that involves our files and the user's is the user's to fix: their file changed.
+        """
+        configs = [self.config(name) for name in names]
+        users = [config for config in configs if isinstance(config, Ref) and config.layer == USER]
+        return (users or configs)[0]
+
     def _index_aliases(self) -> dict[str, str]:
         index: dict[str, str] = {}
         for distro in self.distros.values():
             for alias in distro.aliases:
                 clash = alias if alias in self.distros else index.get(alias)
                 if clash is not None:
-                    raise HeliosError(
-                        f"{self.config(distro.name)}: alias {alias!r} is already taken by {clash!r}",
-                        hint="aliases must be unique across all distros and differ from distro names",
-                    )
+                    raise self._alias_clash(alias, distro.name, clash)
                 index[alias] = distro.name
         return index
+
+    def _alias_clash(self, alias: str, declared_by: str, taken_by: str) -> HeliosError:
+        """``declared_by`` names ``alias``, which ``taken_by`` already is or names: blame the user's side."""
+        blamed = self._blamed((declared_by, taken_by))
+        other = taken_by if blamed == self.config(declared_by) else declared_by
+        if alias == taken_by:
+            clash = f"alias {alias!r} of {declared_by!r} is also the name of the distro {taken_by!r}"
+        else:
+            first, second = sorted((declared_by, taken_by))
+            clash = f"alias {alias!r} is named by both {first!r} and {second!r}"
+        return HeliosError(
+            f"{blamed}: {clash} ({other}: {self.config(other)})",
+            hint="aliases must be unique across all distros and differ from distro names",
+        )
 
     def config(self, name: str) -> Ref | str:
         """Where distro ``name``'s distro.toml comes from (for messages)."""

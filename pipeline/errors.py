@@ -39,15 +39,36 @@ class HeliosError(Exception):
 
         An error with problems is their summary: a plain line after them, as compilers end with
         theirs, so it is what a long list ends on.
+
+        Control characters in a message (a name, a value, a hook's output) are escaped, so what is
+        printed is what it says; a message's own line breaks (a hook's last lines) are kept.
         """
+        message = "\n".join(map(printable, self.message.split("\n")))
         if self.problems:
             lines = [line for problem in self.problems for line in problem.report()]
-            lines.append(self.message)
+            lines.append(message)
         else:
-            lines = [f"error: {self.message}"]
+            lines = [f"error: {message}"]
         if self.hint:
-            lines.append(f"hint: {self.hint}")
+            lines.append(f"hint: {printable(self.hint)}")
         return lines
+
+
+def printable(text: str) -> str:
+    """``text`` with every character that is not printable escaped, as Python escapes it in a repr.
+
+    A name or value from the user (a file name, a distro's description, an argument) can hold
+    terminal escapes or line breaks; printed raw they would rewrite the screen or forge a line.
+    Bytes that are not UTF-8 (kept by Python as surrogates) are shown as the bytes they were.
+    """
+    return "".join(char if char.isprintable() else _escaped(char) for char in text)
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte, kept by surrogateescape
+        return f"\\x{code - 0xDC00:02x}"
+    return repr(char)[1:-1] if code < 0x10000 else f"\\U{code:08x}"
 
 
 def suggest(name: str, known: Iterable[str], otherwise: str) -> str:

@@ -13,7 +13,15 @@ from datetime import UTC, datetime
 import dagger
 from dagger import dag
 
-from pipeline.imageconfig import ENTRYPOINT, HEALTHCHECK, HTTP_PORT
+from pipeline.imageconfig import (
+    ENTRYPOINT,
+    HEALTH_INTERVAL_S,
+    HEALTH_RETRIES,
+    HEALTH_START_PERIOD_S,
+    HEALTH_TIMEOUT_S,
+    HEALTHCHECK,
+    HTTP_PORT,
+)
 from pipeline.layers import REPO, USER, Ref
 from pipeline.linkcheck import LINK_CHECK
 from pipeline.mirror import INPUTS_ENV, INPUTS_MOUNT
@@ -208,6 +216,25 @@ def s6_overlay(plan: Plan, inputs: dagger.Directory | None = None) -> dagger.Dir
     )
 
 
+STAMPED = "/helios/stamped"
+
+
+def with_file_times(directory: dagger.Directory, epoch: int, tool_image: str) -> dagger.Directory:
+    """``directory`` with every file, folder and link given the time ``epoch``, links not followed.
+
+    Not Directory.with_timestamps: in Dagger 0.21 it follows links, so it fails on a link whose
+    target lies outside the folder (step 8 packs absolute links such as etc/kasmvnc) and would touch
+    the engine's own file where one points, and it leaves the links' own times as they were.
+    """
+    return (
+        dag.container()
+        .from_(tool_image)
+        .with_directory(STAMPED, directory)
+        .with_exec(["find", STAMPED, "-exec", "touch", "-h", "-d", f"@{epoch}", "{}", "+"])
+        .directory(STAMPED)
+    )
+
+
 def image(
     sources: Sources, plan: Plan, *, labels: dict[str, str] | None = None, epoch: int | None = None
 ) -> dagger.Container:
@@ -218,7 +245,7 @@ def image(
     """
 
     def stamped(directory: dagger.Directory) -> dagger.Directory:
-        return directory if epoch is None else directory.with_timestamps(epoch)
+        return directory if epoch is None else with_file_times(directory, epoch, plan.web_image)
 
     web = web_client(sources, plan)
     ctr = (
@@ -236,7 +263,11 @@ def image(
         .without_default_args()
         .with_exposed_port(HTTP_PORT, description="Helios web desktop")
         .with_docker_healthcheck(
-            list(HEALTHCHECK), interval="30s", timeout="5s", start_period="5m", retries=3
+            list(HEALTHCHECK),
+            interval=f"{HEALTH_INTERVAL_S}s",
+            timeout=f"{HEALTH_TIMEOUT_S}s",
+            start_period=f"{HEALTH_START_PERIOD_S}s",
+            retries=HEALTH_RETRIES,
         )
     )
     for name, value in (labels or {}).items():

@@ -1,4 +1,4 @@
-"""Refusing a ``--hooks`` directory that the build would not copy as the plan reads it."""
+"""The module's tree check: the checks of `helios validate`, on a ``--hooks`` directory as exported."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.errors import HeliosError
-from pipeline.tree import tree_hazards
+from pipeline.layers import Layers
+from pipeline.tree import LocalTree, Tree, tree_hazards
+from pipeline.validate import tree_problems
 
 if TYPE_CHECKING:  # the CLI's engine-free commands import this module without dagger
     import dagger
+
+LABEL = "--hooks"
 
 
 def first_hazard(problems: list[HeliosError], listed_by: str) -> HeliosError:
@@ -20,14 +24,16 @@ def first_hazard(problems: list[HeliosError], listed_by: str) -> HeliosError:
     return HeliosError(first.message + more, hint=first.hint)
 
 
-async def check_hooks_directory(hooks: dagger.Directory, label: str = "--hooks") -> None:
-    """Raise when ``hooks`` holds a link out of the tree, a name with control characters, ...
+async def directory_problems(repo: Tree, hooks: dagger.Directory | None) -> list[HeliosError]:
+    """What `helios validate` finds in our tree ``repo`` with the user's ``hooks`` over it.
 
-    A directory offers no readlink, so it is exported into the function's own container (where
-    links stay links) and checked there by the same rule as a local tree.
+    A directory offers no readlink, and a snapshot sees files only, so ``hooks`` is exported into
+    the function's own container (links stay links, empty folders stay folders) and checked there
+    exactly as the CLI checks a local tree.
     """
+    if hooks is None:
+        return tree_problems(Layers(repo))
     with tempfile.TemporaryDirectory(prefix="helios-hooks-") as folder:
         await hooks.export(folder)
-        problems = tree_hazards(Path(folder), label)
-    if problems:
-        raise first_hazard(problems, "`helios validate --hooks DIR`")
+        root = Path(folder)
+        return tree_problems(Layers(repo, LocalTree(root), user_label=LABEL), tree_hazards(root, LABEL))

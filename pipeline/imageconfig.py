@@ -14,6 +14,12 @@ ENTRYPOINT = ("/init",)
 # probe follows HTTP_PORT, PREFIX, HTTPS and HTTP_ADDRESS of the running container. The start
 # period matches s6-overlay's boot limit (S6_CMD_WAIT_FOR_SERVICES_MAXTIME in common/image.toml): 5 minutes.
 HEALTHCHECK = ("/opt/helios/libexec/check.sh", "healthz")
+# Its timing, in seconds (Docker's defaults for the probe time-out and retries are too lax for a
+# desktop whose start-up is bounded by s6's 5-minute boot limit).
+HEALTH_INTERVAL_S = 30
+HEALTH_TIMEOUT_S = 5
+HEALTH_START_PERIOD_S = 300
+HEALTH_RETRIES = 3
 
 
 def load_image_env(tree: Tree) -> dict[str, str]:

@@ -84,5 +84,11 @@ class Layers:
     def read_bytes(self, ref: Ref) -> bytes:
         return self.tree(ref.layer).read_bytes(ref.path)
 
+    def head(self, ref: Ref, count: int) -> bytes:
+        return self.tree(ref.layer).head(ref.path, count)
+
+    def size(self, ref: Ref) -> int:
+        return self.tree(ref.layer).size(ref.path)
+
     def digest(self, ref: Ref) -> str:
         return self.tree(ref.layer).digest(ref.path)

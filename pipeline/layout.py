@@ -87,3 +87,9 @@ NAME_PATTERNS = (
     f"{DISTROS_DIR}/*/{ROOT}/**/*",
 )
 """Files the core needs by name only (hooks, extras, overlays)."""
+
+
+def is_script(path: str) -> bool:
+    """A hook, drop-in or library script: a ``*.sh`` file of a build folder (not an overlay's)."""
+    parts = path.split("/")
+    return path.endswith(".sh") and BUILD in parts[:-1] and ROOT not in parts[:-1]

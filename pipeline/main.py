@@ -8,7 +8,8 @@ here only picks targets and hands them to the engine-free core and :mod:`pipelin
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import dagger
@@ -21,7 +22,8 @@ from pipeline import shipping, smoke, supply
 from pipeline.errors import HeliosError
 from pipeline.failure import engine_error
 from pipeline.graph import Sources
-from pipeline.hookcheck import check_hooks_directory
+from pipeline.hookcheck import directory_problems, first_hazard
+from pipeline.imagerewrite import ImageRewrites
 from pipeline.layers import Layers
 from pipeline.layout import source_ignore
 from pipeline.mirror import plan_inputs
@@ -39,7 +41,11 @@ from pipeline.release import (
 from pipeline.render import distros_table, inputs_table, plan_table
 from pipeline.signing import Login, Signing
 from pipeline.snapshot import snapshot
+from pipeline.spelling import Front, spell
 from pipeline.stepmounts import PACKAGES_TXT
+
+MODULE = Front.MODULE
+"""This front end: hints name options as `dagger call` spells them."""
 
 # Only the hook tree is uploaded: edits elsewhere (pipeline code, tests, docs) never touch a build key.
 SOURCE_FILTER = source_ignore()
@@ -85,15 +91,33 @@ def never_cached(func: Callable[P, R]) -> Callable[P, R]:
     return registered
 
 
+def refuse_blank(function: str, arguments: Mapping[str, object]) -> None:
+    """No argument means anything when blank: ``--channel=""`` (an unset variable) is a mistake.
+
+    Taken as "not given" it would, for one, publish release tags from a script meant for a channel.
+    """
+    for name, value in arguments.items():
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(item, str) and not item.strip() for item in values):
+            flag = "--" + name.replace("_", "-")
+            raise HeliosError(
+                f"{function.replace('_', '-')}: {flag} was given an empty value",
+                hint="pass a value, or leave it out (is a shell variable unset?)",
+            )
+
+
 def user_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     """Report a HeliosError, or an engine error, as the function's one-line error with a hint.
 
     No traceback: the error says what failed and what to do; the engine's own log shows the call.
+    A blank argument is refused before the function runs.
     """
+    signature = inspect.signature(fn)
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
+            refuse_blank(fn.__name__, signature.bind(*args, **kwargs).arguments)
             return await fn(*args, **kwargs)
         except HeliosError as error:
             raise FunctionError(str(error)) from None
@@ -131,6 +155,11 @@ class Helios:
     offline: Annotated[
         bool, Doc("never fetch a pinned input from upstream: one the --inputs mirror lacks is an error")
     ] = False
+    image_rewrite: Annotated[
+        list[str] | None,
+        Doc("pull images from where your site keeps them: FROM=TO rules, e.g. docker.io=registry.corp/hub "
+            "(a registry or repository prefix, or one image by tag or digest; see docs/engine.md)"),
+    ] = None  # fmt: skip
     revision: Annotated[str, Doc("source revision for the image label, e.g. the git commit")] = ""
     source_url: Annotated[str, Doc("source repository URL for the image label")] = ""
     source_date_epoch: Annotated[
@@ -239,13 +268,14 @@ class Helios:
         how = Signing(cosign_key, cosign_password, oidc_token)
         if not how.enabled:
             raise HeliosError(
-                "nothing to sign with", hint="pass --cosign-key=file://cosign.key or --oidc-token=env:VAR"
+                "nothing to sign with",
+                hint=f"pass {spell('a cosign key', MODULE)} or {spell('a keyless signing token', MODULE)}",
             )
-        check_credentials(username, password is not None)
+        check_credentials(username, password is not None, MODULE)
         if cosign_key is not None:
             await supply.check_key_secret(cosign_key)
         login = Login(reference[0].partition("@")[0] if reference else "", username, password)
-        return [a.line() for a in await supply.sign_pushed(reference, login, how)]
+        return [a.line() for a in await supply.sign_pushed(reference, login, how, self._rewrites())]
 
     @function
     @user_errors
@@ -295,7 +325,7 @@ class Helios:
         table = plan_table(planned, digests=digests)
         if planner.mirror is None:
             return table
-        return table + "\n\n" + inputs_table(planned, "--inputs", planner.mirror.entries.__contains__)
+        return table + "\n\n" + inputs_table(planned, planner.mirror)
 
     @function
     @user_errors
@@ -315,13 +345,18 @@ class Helios:
         if offline and self.mirror is None:
             raise HeliosError("--offline needs --inputs", hint="make a mirror first: see docs/inputs.md")
         repo = await snapshot(self.source, digests=digests)
-        if self.hooks is not None:
-            await check_hooks_directory(self.hooks)
+        # The checks of `helios validate`, before anything is planned or built.
+        problems = await directory_problems(repo, self.hooks)
+        if problems:
+            raise first_hazard(problems, "`helios validate --hooks DIR`")
         user = await snapshot(self.hooks, digests=digests) if self.hooks is not None else None
         listed = (
             await list_mirror(self.mirror, offline=offline) if mirror and self.mirror is not None else None
         )
-        return Planner(Layers(repo, user, user_label="hooks"), mirror=listed)
+        return Planner(Layers(repo, user, user_label="hooks"), mirror=listed, rewrites=self._rewrites())
+
+    def _rewrites(self) -> ImageRewrites:
+        return ImageRewrites(self.image_rewrite or ())
 
     async def _platform(self, platform: str | None) -> str:
         return check_platform(platform if platform is not None else str(await dag.default_platform()))
@@ -355,7 +390,7 @@ class Helios:
         signing: Signing | None = None,
     ) -> list[str]:
         address = check_address(address)
-        check_credentials(username, password is not None)
+        check_credentials(username, password is not None, MODULE)
         how = signing or Signing()
         if how.key is not None:
             await supply.check_key_secret(how.key)
@@ -369,6 +404,6 @@ class Helios:
             username=username,
             password=password,
         )
-        extras = supply.Supply(Login(address, username, password), how, sbom)
+        extras = supply.Supply(Login(address, username, password), how, sbom, self._rewrites())
         attached = await supply.attach_and_sign(images, shipped, extras, version=helios_version())
         return supply.report_lines(shipped, attached)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import HeliosError
@@ -148,17 +148,50 @@ def s6_inputs(versions: Mapping[str, Any], arch: str) -> tuple[Input, ...]:
     return tuple(assets)
 
 
+class State(enum.StrEnum):
+    """What a build will find at an input's place in the mirror."""
+
+    SOUND = "sound"
+    """There, and verified against its pin."""
+    CORRUPT = "corrupt"
+    """Something is there that a step would refuse: wrong content, unreadable, a folder, a bad link."""
+    MISSING = "missing"
+    """Nothing is there: the step fetches it upstream (or fails, offline)."""
+    UNCHECKED = "unchecked"
+    """There, but not verified here (each step verifies its own entries as it reads them)."""
+
+
+Verifier = Callable[["Input"], "str | None"]
+"""What is wrong with an input's entry (None: sound); raises NotVerifiable when it cannot tell."""
+
+
+class NotVerifiable(Exception):  # noqa: N818 -- a reason, not a failure
+    """An entry that cannot be verified here, and why (e.g. git is not installed)."""
+
+
+REPAIR_HINT = (
+    "repair the mirror with `helios inputs DIR` on a connected machine (it replaces corrupt entries and "
+    "adds missing ones), then carry DIR over"
+)
+
+
 @dataclass(frozen=True)
 class Mirror:
     """What a mirror holds, and how a build uses it.
 
     ``entries`` maps each entry's path (``sha256/<hex>``, ``git/.../<commit>.bundle``) to a digest
     of its content, so a plan's step digests change exactly when an entry the step reads changes.
+    ``problems`` maps the places where an entry should be but something else stands (a folder, a
+    link to nothing, an unreadable file) to what is wrong. ``verify``, where the mirror can be
+    read here, checks an entry against its pin.
     """
 
     entries: Mapping[str, str]
     offline: bool = False
     location: str = "the input mirror"
+    problems: Mapping[str, str] = field(default_factory=dict)
+    verify: Verifier | None = None
+    _states: dict[str, tuple[State, str]] = field(default_factory=dict, compare=False, repr=False)
 
     def has(self, item: Input) -> bool:
         return item.path in self.entries
@@ -167,17 +200,51 @@ class Mirror:
         """The paths of ``inputs`` that the mirror holds, in order, without repeats."""
         return tuple(dict.fromkeys(i.path for i in inputs if self.has(i)))
 
-    def require(self, inputs: Iterable[Input], what: str) -> None:
-        """In an offline build, fail unless the mirror holds every one of ``inputs``."""
-        if not self.offline:
-            return
-        missing = [i for i in inputs if not self.has(i)]
-        if missing:
-            lines = "; ".join(f"{i.name} ({i.pin_label}) at {self.location}/{i.path}" for i in missing)
-            raise HeliosError(
-                f"offline build: {what} needs inputs the mirror lacks: {lines}",
-                hint="add them with `helios inputs DIR` on a connected machine, then carry DIR over",
-            )
+    def state(self, item: Input) -> tuple[State, str]:
+        """What a step will find at ``item``'s place, and why when it is not sound (checked once)."""
+        if item.path not in self._states:
+            self._states[item.path] = self._state(item)
+        return self._states[item.path]
+
+    def _state(self, item: Input) -> tuple[State, str]:
+        if item.path in self.problems:
+            return State.CORRUPT, self.problems[item.path]
+        if not self.has(item):
+            return State.MISSING, ""
+        if self.verify is None:
+            return State.UNCHECKED, "its step verifies it"
+        try:
+            problem = self.verify(item)
+        except NotVerifiable as reason:
+            return State.UNCHECKED, str(reason)
+        return (State.SOUND, "") if problem is None else (State.CORRUPT, problem)
+
+    def refusals(self, inputs: Iterable[Input]) -> list[HeliosError]:
+        """Why the mirror cannot serve a build that consumes ``inputs``: one error per input.
+
+        A corrupt entry would fail its step (a step never falls back to upstream from a corrupt
+        entry), so it is refused before anything runs; offline, so is a missing one.
+        """
+        problems = []
+        for item in unique(inputs):
+            state, why = self.state(item)
+            what, where = f"{item.name} ({item.pin_label})", f"{self.location}/{item.path}"
+            if state is State.CORRUPT:
+                problems.append(HeliosError(f"{where}, {what}: {why}"))
+            elif state is State.MISSING and self.offline:
+                problems.append(
+                    HeliosError(f"offline build: {what} is not in the mirror: expected at {where}")
+                )
+        return problems
+
+
+def empty_mirror(given: str) -> HeliosError:
+    """The mirror ``given`` (e.g. "--inputs ./m") holds no entry at all: most likely the wrong folder."""
+    layout = f"{FILES_DIR}/<sha256>, {GIT_DIR}/<owner>/<repo>/<commit>.bundle"
+    return HeliosError(
+        f"{given} holds no mirror entries ({layout})",
+        hint="fill it with `helios inputs DIR`, or pass the folder that holds the mirror",
+    )
 
 
 def entry_kind(path: str) -> tuple[Kind, str] | None:

@@ -15,7 +15,17 @@ import anyio
 import dagger
 from dagger import dag
 
-from pipeline.mirror import BUNDLE_SUFFIX, FILES_DIR, GIT_DIR, Input, Kind, Mirror, entry_kind, unique
+from pipeline.mirror import (
+    BUNDLE_SUFFIX,
+    FILES_DIR,
+    GIT_DIR,
+    Input,
+    Kind,
+    Mirror,
+    empty_mirror,
+    entry_kind,
+    unique,
+)
 
 ENTRY_GLOBS = (f"{FILES_DIR}/*", f"{GIT_DIR}/*/*/*{BUNDLE_SUFFIX}")
 
@@ -24,6 +34,12 @@ async def list_mirror(directory: dagger.Directory, *, offline: bool = False) -> 
     """The entries of the mirror ``directory`` (laid out as docs/inputs.md says), with digests."""
     paths = [path for pattern in ENTRY_GLOBS for path in await directory.glob(pattern)]
     entries: dict[str, str] = {}
+    # A glob names folders with a trailing slash: one named like an entry is not one.
+    problems = {
+        path.rstrip("/"): "is a folder, not a file"
+        for path in paths
+        if path.endswith("/") and entry_kind(path.rstrip("/")) is not None
+    }
 
     async def digest(path: str) -> None:
         entries[path] = await directory.file(path).digest()
@@ -32,7 +48,9 @@ async def list_mirror(directory: dagger.Directory, *, offline: bool = False) -> 
         for path in paths:
             if entry_kind(path) is not None:
                 group.start_soon(digest, path)
-    return Mirror(entries, offline=offline, location="--inputs")
+    if not entries and not problems:
+        raise empty_mirror("--inputs")
+    return Mirror(entries, offline=offline, location="--inputs", problems=problems)
 
 
 def bundle_script(item: Input) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -20,6 +20,7 @@ from pipeline.errors import HeliosError
 from pipeline.hookenv import path_env
 from pipeline.imageconfig import load_image_env
 from pipeline.imageref import check_reference
+from pipeline.imagerewrite import NO_REWRITES, ImageRewrites
 from pipeline.layers import REPO, USER, Layers, Ref
 from pipeline.layout import (
     COMMON_BUILD,
@@ -33,10 +34,20 @@ from pipeline.layout import (
     drop_in_folder,
     library_part,
 )
-from pipeline.mirror import INPUTS_ENV, INPUTS_MOUNT, OFFLINE_ENV, Input, Mirror, s6_inputs, step_inputs
+from pipeline.mirror import (
+    INPUTS_ENV,
+    INPUTS_MOUNT,
+    OFFLINE_ENV,
+    REPAIR_HINT,
+    Input,
+    Mirror,
+    plan_inputs,
+    s6_inputs,
+    step_inputs,
+)
 from pipeline.order import BUILD_ORDER, Action, Feed, Scope, Stage, Step, library_closure
 from pipeline.platforms import arch_of, check_platform
-from pipeline.tree import Tree
+from pipeline.tree import MAX_SCRIPT_BYTES, Tree, too_large
 from pipeline.versions import image_ref, load_versions, section_env
 
 
@@ -119,20 +130,26 @@ class Planner:
     """Resolves plans against one tree, or the repository's tree with a user's hooks over it."""
 
     def __init__(
-        self, source: Tree | Layers, versions: Mapping[str, Any] | None = None, mirror: Mirror | None = None
+        self,
+        source: Tree | Layers,
+        versions: Mapping[str, Any] | None = None,
+        mirror: Mirror | None = None,
+        rewrites: ImageRewrites = NO_REWRITES,
     ) -> None:
         self.layers = source if isinstance(source, Layers) else Layers(source)
         self.catalogue = Catalogue(self.layers)
         self.versions = load_versions() if versions is None else versions
         self.mirror = mirror
         """A local input mirror the build takes pinned inputs from (None: the network only)."""
+        self.rewrites = rewrites
+        """Where the site keeps the images the plan pulls (pipeline/imagerewrite.py)."""
 
     def plan(self, distro_name: str, platform: str, *, base: str | None = None) -> Plan:
         """The plan for ``distro_name`` (name or alias) on ``platform``; ``base`` overrides its image."""
         distro = self.catalogue.get(distro_name)
         platform = check_platform(platform)
-        base = _check_base(distro, base)
-        web_image = image_ref(self.versions, "node")
+        base = self.rewrites.apply(_check_base(distro, base))
+        web_image = self.rewrites.apply(image_ref(self.versions, "node"))
         packages = self._packages(distro)
         chains = {
             Stage.WEB: _digest("web", web_image),
@@ -145,7 +162,8 @@ class Planner:
             if step.is_hook:
                 inputs: list[object] = [chains[step.stage], planned.env]
                 for run in planned.runs:
-                    inputs += [run.mounted, self._digest(run.script), [self._digest(f) for f in run.files]]
+                    script = self._script_digest(run.script)
+                    inputs += [run.mounted, script, [self._digest(f) for f in run.files]]
                 fed: dict[Feed, object] = {Feed.PACKAGE_LIST: packages, Feed.WEB_CLIENT: chains[Stage.WEB]}
                 inputs += [fed[feed] for feed in step.consumes]
                 if planned.mirrored:
@@ -171,9 +189,34 @@ class Planner:
             s6_overlay=self._s6(),
         )
 
+    def plan_all(self, targets: Iterable[tuple[str, str]], *, base: str | None = None) -> list[Plan]:
+        """The plans of ``targets`` (distro, platform), refused when the mirror cannot serve them.
+
+        Every pinned input the plans consume is looked up in the mirror before anything runs: a
+        corrupt entry would fail its step, and offline a missing one would (see Mirror.refusals).
+        """
+        plans = [self.plan(distro, platform, base=base) for distro, platform in targets]
+        if self.mirror is not None:
+            problems = self.mirror.refusals(plan_inputs(plans))
+            if problems:
+                raise HeliosError(
+                    f"the input mirror {self.mirror.location} cannot serve this build: "
+                    f"{len(problems)} input(s) above",
+                    problems=problems,
+                    hint=REPAIR_HINT,
+                )
+        return plans
+
     def _digest(self, ref: Ref) -> str:
         # By content only, as the engine keys files: moving a file between layers re-runs nothing.
         return self.layers.digest(ref)
+
+    def _script_digest(self, script: Ref) -> str:
+        """A script's digest; one too large to be a script is refused before it is read."""
+        size = self.layers.size(script)
+        if size > MAX_SCRIPT_BYTES:
+            raise too_large(script, size, MAX_SCRIPT_BYTES, "script")
+        return self._digest(script)
 
     def _entry_digests(self, paths: tuple[str, ...]) -> list[tuple[str, str]]:
         entries = self.mirror.entries if self.mirror is not None else {}
@@ -198,10 +241,7 @@ class Planner:
 
     def _resolve(self, step: Step, distro: Distro, platform: str) -> PlannedStep:
         if step.action is Action.JOIN:
-            s6 = s6_inputs(self.versions, arch_of(platform))
-            if self.mirror is not None:  # no hook can stand in for it: an offline build needs it
-                self.mirror.require(s6, f"step {step.number} (s6-overlay for {arch_of(platform)})")
-            return self._with_inputs(PlannedStep(step), s6)
+            return self._with_inputs(PlannedStep(step), s6_inputs(self.versions, arch_of(platform)))
         if step.action is Action.OVERLAY:
             return PlannedStep(step, overlays=self._overlays(step, distro))
         hook = self.hook_ref(step, distro)

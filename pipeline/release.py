@@ -14,6 +14,7 @@ from pipeline.catalogue import Catalogue
 from pipeline.errors import HeliosError
 from pipeline.imageref import NAME, TAG
 from pipeline.platforms import PLATFORMS, check_platform
+from pipeline.spelling import Front, spell
 
 DEFAULT_PLATFORMS = tuple(PLATFORMS)
 LATEST = "latest"
@@ -68,7 +69,7 @@ def default_tags(version: str, distro: str, *, is_default: bool, channel: str | 
     On a ``channel`` (e.g. "unstable" for builds of main) they are ``<channel>-<distro>`` and,
     for the default distro, ``<channel>``, so such builds never overwrite a release's tags.
     """
-    if channel:
+    if channel is not None:
         return [f"{channel}-{distro}", *([channel] if is_default else [])]
     tags = [f"{version}-{distro}", distro]
     return [*tags, LATEST] if is_default else tags
@@ -83,14 +84,15 @@ def tags_for(
     channel: str | None = None,
 ) -> list[str]:
     """The tags to push: the ``override`` list when given, else :func:`default_tags`; all validated."""
-    if override and channel:
+    if override and channel is not None:
         raise HeliosError(
             "both custom tags and a channel were given", hint="use --tag or --channel, not both"
         )
     if override:
         chosen = list(override)
     else:
-        chosen = default_tags(version, distro, is_default=is_default, channel=channel and check_tag(channel))
+        checked = None if channel is None else check_tag(channel)  # "" is refused, not taken as none
+        chosen = default_tags(version, distro, is_default=is_default, channel=checked)
     return [check_tag(tag) for tag in dict.fromkeys(chosen)]
 
 
@@ -207,12 +209,16 @@ def check_password_env(
         )
 
 
-def check_credentials(username: str | None, has_password: bool) -> None:
-    """A registry login needs both a username and a password secret, or neither."""
-    if username and not has_password:
+def check_credentials(username: str | None, has_password: bool, front: Front) -> None:
+    """A registry login needs both a username and a password secret, or neither.
+
+    The hint names the password option as ``front`` (the module or the CLI) spells it.
+    """
+    password = spell("the registry password", front)
+    if username is not None and not has_password:
         raise HeliosError(
             f"--username {username} was given without a password",
-            hint="pass the password as a secret, e.g. --password=env://REGISTRY_TOKEN",
+            hint=f"pass the password as a secret, e.g. {password}",
         )
-    if has_password and not username:
+    if has_password and username is None:
         raise HeliosError("a password was given without --username", hint="pass both, or neither")

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterable, Mapping
 
 from pipeline.catalogue import Catalogue
+from pipeline.errors import printable
 from pipeline.layout import COMMON_BUILD, COMMON_ROOT, HOOK_LIBRARY, LIBRARY_PARTS, distro_build, distro_root
+from pipeline.mirror import Mirror, State
 from pipeline.order import BUILD_ORDER, Action, Scope
 from pipeline.plan import Plan
+from pipeline.spelling import ROWS, Front, Spelled
 
 DIGEST_WIDTH = 12
 
 
 def _table(rows: list[list[str]]) -> str:
+    """Aligned columns; a cell's control characters (a user's path, say) are shown escaped."""
+    rows = [[printable(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
@@ -64,7 +69,7 @@ def plan_table(plan: Plan, *, digests: bool = False) -> str:
     library = next((f for p in plan.steps for r in p.runs for f in r.files if f.path == HOOK_LIBRARY), None)
     if library is not None:
         title += f"; every script gets {library} as /helios/hooks/lib.sh, with the parts its step uses"
-    return title + "\n" + _table(rows)
+    return printable(title) + "\n" + _table(rows)
 
 
 def _is_library(path: str) -> bool:
@@ -103,14 +108,55 @@ def distros_markdown(catalogue: Catalogue) -> str:
     return _markdown(rows)
 
 
-def inputs_table(plan: Plan, location: str, held: Callable[[str], bool]) -> str:
-    """Per step, the pinned upstream inputs it consumes and whether the mirror at ``location`` holds each."""
+def images_table(plans: Iterable[Plan], tools: Mapping[str, str]) -> str:
+    """Every image the plans pull (and the publishing ``tools``), once each, with what pulls it.
+
+    A registry mirror of an air-gapped site must hold each of them: digest-pinned ones as copies of
+    the very same manifest (``skopeo copy --all`` keeps it).
+    """
+    used: dict[str, list[str]] = {}
+    chosen = list(plans)
+    for plan in chosen:
+        used.setdefault(plan.base, []).append(f"base of {plan.distro.name} ({plan.platform})")
+    for plan in chosen:
+        used.setdefault(plan.web_image, []).append(
+            "the web stage (step 1), s6-overlay's unpacking, smoke's probe"
+        )
+    for name, image in tools.items():
+        used.setdefault(image, []).append(f"publish: {name}")
+    rows = [["IMAGE", "PULLED FOR"]]
+    rows += [[image, "; ".join(dict.fromkeys(uses))] for image, uses in used.items()]
+    return _table(rows)
+
+
+def inputs_table(plan: Plan, mirror: Mirror) -> str:
+    """Per step, the pinned inputs it consumes and what the step will find of each in ``mirror``.
+
+    An entry is shown sound only once it has been verified against its pin; a corrupt one says
+    what is wrong with it.
+    """
     rows = [["#", "INPUT", "PIN", "MIRROR PATH", "IN MIRROR"]]
-    wanted: set[str] = set()
+    states: dict[str, State] = {}
     for planned in plan.steps:
         for item in planned.inputs:
-            wanted.add(item.path)
-            rows.append([str(planned.step.number), item.name, item.pin_label, item.path,
-                         "yes" if held(item.path) else "MISSING"])  # fmt: skip
-    have = sum(1 for path in wanted if held(path))
-    return f"inputs from {location}: {have} of {len(wanted)} in the mirror\n" + _table(rows)
+            state, why = mirror.state(item)
+            states[item.path] = state
+            shown = state.value if state in (State.SOUND, State.MISSING) else f"{state.value}: {why}"
+            rows.append([str(planned.step.number), item.name, item.pin_label, item.path, shown])
+    counts = ", ".join(f"{sum(1 for s in states.values() if s is state)} {state.value}" for state in State)
+    return f"inputs from {mirror.location}: {len(states)} pinned, {counts}\n" + _table(rows)
+
+
+def spelling_markdown(front: Front) -> str:
+    """The table README shows for ``front``: its spelling of each thing, then the other front end's."""
+    other = Front.CLI if front is Front.MODULE else Front.MODULE
+
+    def cell(spelled: Spelled) -> str:
+        code = ", ".join(f"`{part}`" for part in spelled.text.split(", ") if part)
+        if not code:
+            return spelled.note
+        return f"{code} ({spelled.note})" if spelled.note else code
+
+    rows = [["to set", f"`{front.value}`", f"`{other.value}`"]]
+    rows += [[row.what, cell(row.spelled(front)), cell(row.spelled(other))] for row in ROWS]
+    return _markdown(rows)

@@ -51,7 +51,7 @@ def plan_images(
     base: str | None = None,
 ) -> list[Built]:
     """Plans and lazy images for ``targets``; every bad input fails here, before any work runs."""
-    plans = [planner.plan(target.distro, target.platform, base=base) for target in targets]
+    plans = planner.plan_all(((target.distro, target.platform) for target in targets), base=base)
     return images_of(plans, sources, metadata)
 
 

@@ -5,19 +5,26 @@ from __future__ import annotations
 import anyio
 import dagger
 
-from pipeline.layout import NAME_PATTERNS, TEXT_PATTERNS
-from pipeline.tree import SnapshotTree
+from pipeline.layout import NAME_PATTERNS, TEXT_PATTERNS, is_script
+from pipeline.tree import MAX_SCRIPT_BYTES, SnapshotTree
 
-# The files the core reads (pipeline/layout.py): configs are loaded with their text, everything
-# else by name only.
+# The files the core reads (pipeline/layout.py): configs are loaded with their text, scripts with
+# their size and first line (what validation checks), everything else by name only.
 
 
 async def snapshot(source: dagger.Directory, *, digests: bool = False) -> SnapshotTree:
     """A snapshot of ``source`` with config texts; with ``digests``, content digests of every file."""
     files: dict[str, bytes | None] = {}
+    heads: dict[str, bytes] = {}
+    sizes: dict[str, int] = {}
 
     async def read(path: str) -> None:
         files[path] = (await source.file(path).contents()).encode()
+
+    async def read_head(path: str) -> None:
+        sizes[path] = await source.file(path).size()
+        if sizes[path] <= MAX_SCRIPT_BYTES:  # larger is refused by size; its first line could be all of it
+            heads[path] = (await source.file(path).contents(limit_lines=1)).encode()
 
     async with anyio.create_task_group() as group:
         for pattern in TEXT_PATTERNS:
@@ -27,6 +34,10 @@ async def snapshot(source: dagger.Directory, *, digests: bool = False) -> Snapsh
         for path in await source.glob(pattern):
             if not path.endswith("/"):
                 files.setdefault(path, None)
+    async with anyio.create_task_group() as group:
+        for path in files:
+            if is_script(path):
+                group.start_soon(read_head, path)
     known: dict[str, str] = {}
     if digests:
         # Hooks and configs are digested file by file, overlays as whole directories.
@@ -44,4 +55,4 @@ async def snapshot(source: dagger.Directory, *, digests: bool = False) -> Snapsh
                 group.start_soon(file_digest, path)
             for path in overlays:
                 group.start_soon(dir_digest, path)
-    return SnapshotTree(files=files, digests=known)
+    return SnapshotTree(files=files, digests=known, heads=heads, sizes=sizes)

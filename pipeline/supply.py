@@ -14,6 +14,7 @@ import dagger
 
 from pipeline import sbom, signing
 from pipeline.errors import HeliosError
+from pipeline.imagerewrite import NO_REWRITES, ImageRewrites
 from pipeline.release import check_address
 from pipeline.shipping import Built, Progress, Shipped, by_distro
 from pipeline.toolpins import tool_image
@@ -41,6 +42,8 @@ class Supply:
     login: signing.Login
     signing: signing.Signing = field(default_factory=signing.Signing)
     sbom: bool = True
+    rewrites: ImageRewrites = NO_REWRITES
+    """Where the site keeps the tool images (pipeline/imagerewrite.py)."""
 
     @property
     def wanted(self) -> bool:
@@ -82,7 +85,8 @@ async def attach_and_sign(
     if not supply.wanted:
         return []
     address = check_address(supply.login.address)  # as shipping pushed it: stripped, no tag
-    ctr = signing.tools(tool_image("oras"), tool_image("cosign"), supply.login)
+    tools = {name: tool_image(name, rewrites=supply.rewrites) for name in ("oras", "cosign", "syft")}
+    ctr = signing.tools(tools["oras"], tools["cosign"], supply.login)
     variants = by_distro(images)
     pushed = index_digests(shipped, address)
     attached: list[Attached] = []
@@ -90,7 +94,7 @@ async def attach_and_sign(
 
     async def one_sbom(distro: str, subject: str, built: Built) -> None:
         platform = built.target.platform
-        document = sbom.sbom(built.image, scanner=tool_image("syft"), name=address, version=version)
+        document = sbom.sbom(built.image, scanner=tools["syft"], name=address, version=version)
         if progress:
             progress(f"attaching the SBOM of {distro} ({platform}) to {subject}")
         try:
@@ -122,7 +126,10 @@ async def attach_and_sign(
 
 
 async def sign_pushed(
-    references: Sequence[str], login: signing.Login, how: signing.Signing
+    references: Sequence[str],
+    login: signing.Login,
+    how: signing.Signing,
+    rewrites: ImageRewrites = NO_REWRITES,
 ) -> list[Attached]:
     """Sign digests pushed earlier (images and SBOMs, as publish printed them); their signatures."""
     subjects = [signing.digest_reference(ref) for ref in references]
@@ -130,7 +137,7 @@ async def sign_pushed(
         raise HeliosError(
             "no reference to sign", hint="pass the references publish printed, e.g. --reference=REF"
         )
-    ctr = signing.tools(tool_image("oras"), tool_image("cosign"), login)
+    ctr = signing.tools(tool_image("oras", rewrites=rewrites), tool_image("cosign", rewrites=rewrites), login)
     return await sign_all(ctr, how, subjects, {})
 
 

@@ -8,6 +8,7 @@ root}``): it cannot replace the package list or the image configuration.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Sequence
 
 from pipeline.errors import HeliosError, suggest
 from pipeline.layers import REPO, Layers, Ref
@@ -29,11 +30,34 @@ from pipeline.layout import (
 from pipeline.order import BUILD_ORDER, Scope
 from pipeline.plan import Planner
 from pipeline.platforms import PLATFORMS
-from pipeline.tree import Tree
+from pipeline.tree import MAX_SCRIPT_BYTES, Tree, too_large
 
 # Top-level folders that merged-/usr bases (Debian 12+, Ubuntu, EL9) make links into /usr.
 MERGED_USR = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 RUNTIME_STATE = ("run", "var/run")
+
+
+def tree_problems(layers: Layers, hazards: Sequence[HeliosError] = ()) -> list[HeliosError]:
+    """Every problem `helios validate` reports, which `build`, `publish` and `plan` refuse first.
+
+    ``hazards`` are what :func:`pipeline.tree.tree_hazards` found in the user's hooks tree on disk
+    (links out of it, unreadable files, odd names); a folder that is no hooks tree stops there.
+    """
+    problems = list(hazards)
+    if any(" is not a hooks tree" in problem.message for problem in problems):
+        return problems
+    try:
+        problems += validate_tree(layers)
+    except HeliosError as error:  # a file or folder that cannot be read stops the walk
+        problems.append(error)
+    return unique_problems(problems)  # an unreadable file is found by both walks
+
+
+def refusal(problems: list[HeliosError], checked: str) -> HeliosError:
+    """One error for ``problems`` (not empty): the problem itself, or each of them and their count."""
+    if len(problems) == 1:
+        return problems[0]
+    return HeliosError(f"{len(problems)} problem(s) found in {checked}", problems=problems)
 
 
 def validate_tree(source: Tree | Layers) -> list[HeliosError]:
@@ -65,7 +89,7 @@ def unique_problems(problems: list[HeliosError]) -> list[HeliosError]:
 
 
 def _no_shebang(layers: Layers, number: int, script: Ref) -> HeliosError | None:
-    if layers.read_bytes(script)[:2] == b"#!":
+    if layers.head(script, 2) == b"#!":
         return None
     return HeliosError(
         f"step {number}: {script} has no shebang", hint="start it with a line such as #!/usr/bin/env bash"
@@ -189,7 +213,7 @@ class LayoutCheck:
         path = f"{folder}/{entry}"
         if entry in hooks or any(fnmatch.fnmatch(entry, p) for p in extras):
             if self.tree.is_file(path):
-                return []
+                return self._script_size(path) if entry.endswith(".sh") else []
             return [HeliosError(f"{self._ref(path)} is not a regular file", hint="hooks are files")]
         known = f"known hooks here: {', '.join(hooks)}"
         hint = suggest(entry, hooks, known)
@@ -202,14 +226,22 @@ class LayoutCheck:
             return [
                 HeliosError(f"{self._ref(folder)} must be a folder", hint="it holds the hook library's parts")
             ]
-        return [
-            HeliosError(
-                f"{self._ref(f'{folder}/{entry}')} is not a library part",
-                hint="parts are files named <part>.sh",
-            )
-            for entry in self.tree.list_dir(folder)
-            if not entry.endswith(".sh") or not self.tree.is_file(f"{folder}/{entry}")
-        ]
+        problems = []
+        for entry in self.tree.list_dir(folder):
+            path = f"{folder}/{entry}"
+            if not entry.endswith(".sh") or not self.tree.is_file(path):
+                hint = "parts are files named <part>.sh"
+                problems.append(HeliosError(f"{self._ref(path)} is not a library part", hint=hint))
+            else:
+                problems += self._script_size(path)
+        return problems
+
+    def _script_size(self, path: str) -> list[HeliosError]:
+        """A script (hook, drop-in, library part) larger than any script should be."""
+        size = self.tree.size(path)
+        return (
+            [too_large(self._ref(path), size, MAX_SCRIPT_BYTES, "script")] if size > MAX_SCRIPT_BYTES else []
+        )
 
     def _drop_in_folder(self, folder: str) -> list[HeliosError]:
         problems = []
@@ -221,7 +253,9 @@ class LayoutCheck:
                 problems.append(
                     HeliosError(f"{self._ref(path)} is not a file", hint="drop-in folders are flat")
                 )
-            elif entry.endswith(".sh") and self.tree.read_bytes(path)[:2] != b"#!":
+            elif entry.endswith(".sh") and self._script_size(path):
+                problems += self._script_size(path)
+            elif entry.endswith(".sh") and self.tree.head(path, 2) != b"#!":
                 problems.append(
                     HeliosError(f"{self._ref(path)} has no shebang", hint="start it with #!/usr/bin/env bash")
                 )

@@ -138,6 +138,21 @@ sha256 = { amd64 = "121212121212121212121212121212121212121212121212121212121212
 """
 
 
+@pytest.fixture
+def no_engine(monkeypatch):
+    """Fails the test if a command reaches for a Dagger engine: what it refuses, it refuses before."""
+    import contextlib
+
+    from pipeline.cli import run
+
+    @contextlib.asynccontextmanager
+    async def connection(config=None):
+        raise AssertionError("the engine was reached")
+        yield
+
+    monkeypatch.setattr(run.dagger, "connection", connection)
+
+
 @pytest.fixture(autouse=True)
 def fixture_versions(request, tmp_path_factory, monkeypatch):
     """Fixture trees plan against fixed versions, so their tests do not follow the real pins.

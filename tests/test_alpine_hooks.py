@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.catalogue import Catalogue
 from pipeline.packages import package_list
+from pipeline.plan import Planner
 from pipeline.tree import LocalTree
 from tests.conftest import REPO
 
@@ -55,17 +56,44 @@ def test_alpine_step_2_has_what_kasmvnc_1_5_cmakelists_requires() -> None:
     """pkg_check_modules(FFMPEG ...), (VIDEO_ACCELERATION libva libva-drm libdrm), (CPUID libcpuid),
     (FMT fmt), tbb and find_library(yuv) in KasmVNC v1.5.0's CMakeLists.txt files."""
     names = set(apk_adds(ALPINE_KASM.read_text()))
-    needed = {"ffmpeg-dev", "libva-dev", "libdrm-dev", "libcpuid-dev", "fmt-dev", "onetbb-dev", "libyuv-dev"}
+    needed = {"ffmpeg-dev", "libva-dev", "libdrm-dev", "fmt-dev", "onetbb-dev", "libyuv-dev"}
     assert needed <= names, f"missing: {sorted(needed - names)}"
+
+
+ALPINE_LIBCPUID = REPO / "distros" / "alpine" / "build" / "kasm.d" / "60-libcpuid.sh"
+
+
+@pytest.mark.real_versions
+@pytest.mark.parametrize("platform", ["linux/amd64", "linux/arm64"])
+def test_alpine_builds_libcpuid_from_the_pin_on_both_architectures(platform: str) -> None:
+    """Alpine's libcpuid APKBUILD (community/libcpuid) builds for arch="x86 x86_64" only: aarch64 has
+    no libcpuid-dev, so step 2 builds the pinned release on every architecture, and neither step 2 nor
+    the image asks apk for libcpuid."""
+    step = Planner(LocalTree(REPO)).plan("alpine", platform).step(2)
+    assert [run.script.path for run in step.runs][-1] == str(ALPINE_LIBCPUID.relative_to(REPO))
+    assert "build_static_libcpuid" in ALPINE_LIBCPUID.read_text().split()
+    assert step.env["LIBCPUID_SHA256"] and step.env["LIBCPUID_VERSION"]
+    assert not {"libcpuid", "libcpuid-dev"} & set(apk_adds(ALPINE_KASM.read_text()))
+    assert "libcpuid" not in package_list((REPO / "common" / "packages.toml").read_text(), "alpine")
+
+
+def test_alpine_step_2_names_the_x_macros_autoreconf_needs() -> None:
+    """The X server's configure.ac calls XORG_MACROS_VERSION: step 5's autoreconf needs xorg-macros.m4."""
+    assert "util-macros" in apk_adds(ALPINE_KASM.read_text())
+
+
+def test_alpine_step_6_installs_the_libuv_headers_kclients_native_module_includes() -> None:
+    """Alpine's nodejs is built --shared-libuv, so nodejs-dev has no uv.h; pulseaudio2's
+    src/common.hh (kclient's native module) includes <uv.h>."""
+    assert "libuv-dev" in apk_adds((REPO / "distros" / "alpine" / "build" / "kclient.sh").read_text())
 
 
 # KasmVNC 1.5's Xvnc links these dynamically when step 2 installs the -dev package on the left
 # (pkg-config's CPUID, FMT, TBB, VIDEO_ACCELERATION and find_library(yuv) in common/rfb): the
-# image must carry the package on the right (Alpine 3.22: fmt in main, onetbb, libcpuid, libva,
-# libyuv in main or community, as pkgs.alpinelinux.org lists them for v3.22).
+# image must carry the package on the right (Alpine 3.22: fmt in main, onetbb, libva, libyuv in
+# main or community). libcpuid is linked static (kasm.d/60-libcpuid.sh).
 ALPINE_DYNAMIC = {
     "fmt-dev": "fmt",
-    "libcpuid-dev": "libcpuid",
     "libva-dev": "libva",
     "libyuv-dev": "libyuv",
     "onetbb-dev": "onetbb",

@@ -7,7 +7,7 @@ import pytest
 from pipeline.catalogue import Catalogue, check_name
 from pipeline.errors import HeliosError
 from pipeline.tree import LocalTree
-from tests.conftest import BASE_DISTRO, REPO
+from tests.conftest import BASE_DISTRO, CHILD_DISTRO, REPO, write_files
 
 SHIPPED = {"debian", "kali", "ubuntu", "jammy", "rhel", "alma", "alpine"}
 
@@ -122,9 +122,95 @@ def test_alias_clash_is_refused(make_tree):
     message = error_of(
         make_tree, {"distros/child/distro.toml": 'description = "x"\nextends = "base"\naliases = ["base"]\n'}
     )
-    assert "alias 'base' is already taken" in message
+    assert "alias 'base' of 'child' is also the name of the distro 'base'" in message
 
 
 def test_folder_with_a_bad_name_is_refused(make_tree):
     message = error_of(make_tree, {"distros/Bad Name/distro.toml": BASE_DISTRO})
     assert "distros/Bad Name/ is not a valid distro folder name" in message
+
+
+@pytest.mark.parametrize("name", sorted(Catalogue(LocalTree(REPO)).distros))
+def test_every_shipped_base_image_is_pinned(name: str) -> None:
+    """A tag that moves (`latest`, or none) would build another base each week."""
+    base = Catalogue(LocalTree(REPO)).get(name).base
+    repository, _, digest = base.partition("@")
+    tag = repository.rsplit("/", 1)[-1].partition(":")[2]
+    assert digest or (tag and tag != "latest"), (
+        f"{name}'s base {base!r} is not pinned to a fixed tag or digest"
+    )
+
+
+# --- a user's distros over ours: the message names the user's file, the one that changed ---------
+
+
+def user_catalogue(make_tree, tmp_path, files: dict[str, str]) -> Catalogue:
+    from pipeline.layers import Layers
+
+    site = write_files(tmp_path / "site", files)
+    return Catalogue(Layers(LocalTree(make_tree()), LocalTree(site), user_label=str(site)))
+
+
+def user_error(make_tree, tmp_path, files: dict[str, str]) -> HeliosError:
+    with pytest.raises(HeliosError) as caught:
+        user_catalogue(make_tree, tmp_path, files)
+    return caught.value
+
+
+def test_an_alias_clash_with_our_distro_names_the_users_file(make_tree, tmp_path):
+    mine = f"{tmp_path}/site/distros/mine/distro.toml"
+    error = user_error(
+        make_tree, tmp_path, {"distros/mine/distro.toml": CHILD_DISTRO + 'aliases = ["fixture"]\n'}
+    )
+    assert error.message.startswith(f"{mine}: alias 'fixture' is named by both 'base' and 'mine'")
+    assert "(base: distros/base/distro.toml)" in error.message
+
+
+def test_a_user_distro_named_as_our_alias_names_the_users_file(make_tree, tmp_path):
+    folder = f"{tmp_path}/site/distros/fixture/distro.toml"
+    error = user_error(
+        make_tree, tmp_path, {"distros/fixture/distro.toml": BASE_DISTRO.replace("fixture", "f2")}
+    )
+    assert error.message.startswith(
+        f"{folder}: alias 'fixture' of 'base' is also the name of the distro 'fixture'"
+    )
+
+
+def test_a_key_missing_from_the_users_parent_names_the_users_file_and_the_child(make_tree, tmp_path):
+    from pipeline.layers import Layers
+
+    repo = make_tree({"distros/aaa/distro.toml": 'description = "first in order"\nextends = "base"\n'})
+    site = write_files(tmp_path / "site", {"distros/base/distro.toml": 'description = "mine"\n'})
+    with pytest.raises(HeliosError) as caught:
+        Catalogue(Layers(LocalTree(repo), LocalTree(site), user_label=str(site)))
+    assert (
+        caught.value.message
+        == f"{site}/distros/base/distro.toml: missing key 'base' (for aaa, which extends it)"
+    )
+
+
+def test_a_misspelt_parent_never_suggests_the_distro_itself(make_tree):
+    message = error_of(make_tree, {"distros/child/distro.toml": 'description = "x"\nextends = "chil"\n'})
+    assert "extends unknown distro 'chil'" in message
+    assert "did you mean 'child'" not in message
+
+
+@pytest.mark.parametrize("text", ["red \x1b[31malert", "two\nlines", "tab\there", "line\u2028separator"])
+def test_a_description_must_be_one_printable_line(make_tree, text):
+    escaped = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)  # TOML's escapes
+    config = BASE_DISTRO.replace('"A fixture distro"', f'"{escaped}"')
+    message = error_of(make_tree, {"distros/base/distro.toml": config})
+    assert "key 'description' holds control characters or line breaks" in message
+
+
+def test_the_package_list_must_belong_to_the_family(make_tree, tmp_path):
+    mine = f"{tmp_path}/site/distros/child/distro.toml"
+    error = user_error(
+        make_tree, tmp_path, {"distros/child/distro.toml": CHILD_DISTRO + 'packages = "rhel"\n'}
+    )
+    assert error.message.startswith(f"{mine}: packages = 'rhel' is not a list of the 'debian' family")
+    assert error.hint == "set `packages` in this file to one of: debian, ubuntu"
+    ubuntu = user_catalogue(
+        make_tree, tmp_path, {"distros/child/distro.toml": CHILD_DISTRO + 'packages = "ubuntu"\n'}
+    )
+    assert ubuntu.get("child").packages == "ubuntu"

@@ -68,7 +68,7 @@ def test_unknown_distro_is_a_one_line_error_with_a_suggestion(make_tree):
     assert_user_error(result, "unknown distro 'chil'", "known distros: base, child", "did you mean 'child'")
 
 
-@pytest.mark.parametrize("name", ["../x", "a b", "rhel/9", ""])
+@pytest.mark.parametrize("name", ["../x", "a b", "rhel/9", " rhel"])
 def test_names_that_are_not_plain_are_refused(make_tree, name):
     assert_user_error(run("plan", "--distro", name, "--root", str(make_tree())), "not a valid distro name")
 

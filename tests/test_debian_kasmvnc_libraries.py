@@ -25,11 +25,19 @@ LIB = REPO / "common/build/lib.sh"
 APT_GET = """#!/bin/sh
 echo "apt-get $*" >>"$STUB_LOG"
 """
-# apt-cache depends' own output: the package, then one indented "Depends: name" line a dependency.
-APT_CACHE_WITHOUT_YUV = """#!/bin/sh
+# apt-cache's own output. `depends`: the package, then one indented "Depends: name" line a
+# dependency; "E: No packages found" for a package the lists lack. `policy`: the package with its
+# "Candidate:" line, and nothing at all (exit 0) for a package the lists lack for this architecture.
+# MISSING names the packages this archive lacks (an arm64 archive lacks libcpuid-dev).
+APT_CACHE = """#!/bin/sh
 for last; do :; done
-case $last in
-  libyuv-dev) echo "E: No packages found" >&2; exit 0 ;;
+case " $MISSING " in
+  *" $last "*)
+    [ "$1" = policy ] || echo "E: No packages found" >&2
+    exit 0 ;;
+esac
+case $1 in
+  policy) printf '%s:\\n  Installed: (none)\\n  Candidate: 1.0-1\\n  Version table:\\n' "$last" ;;
   *) printf '%s\\n  Depends: %s\\n  Depends: libc6-dev\\n' "$last" "$(echo "$last" | sed 's/-dev$/42/')" ;;
 esac
 """
@@ -41,7 +49,9 @@ def linked_dev_packages() -> list[str]:
     return match.group(1).split()
 
 
-def run_drop_in(tmp_path: Path, stubs: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], str]:
+def run_drop_in(
+    tmp_path: Path, stubs: dict[str, str], missing: str = ""
+) -> tuple[subprocess.CompletedProcess[str], str]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name, text in stubs.items():
@@ -50,15 +60,21 @@ def run_drop_in(tmp_path: Path, stubs: dict[str, str]) -> tuple[subprocess.Compl
     log = tmp_path / "stub.log"
     log.touch()
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "HELIOS_LIB": str(LIB),
-           "HELIOS_STEP": "9", "STUB_LOG": str(log)}  # fmt: skip
+           "HELIOS_STEP": "9", "HELIOS_ARCH": "arm64", "STUB_LOG": str(log), "MISSING": missing}  # fmt: skip
     result = subprocess.run(["bash", str(DROP_IN)], env=env, capture_output=True, text=True, check=False)
     return result, log.read_text()
 
 
 def test_it_covers_what_step_2_installs_for_xvnc_to_link() -> None:
+    """Each -dev package is in step 2's list, or installed by one of its drop-ins."""
     step_2 = (REPO / "distros/debian/build/kasm.sh").read_text()
+    drop_ins = "\n".join(path.read_text() for path in (REPO / "distros/debian/build/kasm.d").glob("*.sh"))
     for dev in linked_dev_packages():
-        assert re.search(rf"^\s+{re.escape(dev)} \\$", step_2, re.M), f"{dev} is not installed by step 2"
+        listed = re.search(rf"^\s+{re.escape(dev)} \\$", step_2, re.M)
+        dropped_in = re.search(
+            rf"apt-get install -y --no-install-recommends {re.escape(dev)}$", drop_ins, re.M
+        )
+        assert listed or dropped_in, f"{dev} is not installed by step 2"
 
 
 def real_depends(dev: str) -> list[str]:
@@ -84,10 +100,30 @@ def test_it_installs_the_runtime_libraries_this_archive_pairs_with_them(tmp_path
 
 
 def test_a_dev_package_the_archive_lacks_stops_the_step_naming_it(tmp_path: Path) -> None:
-    result, log = run_drop_in(tmp_path, {"apt-get": APT_GET, "apt-cache": APT_CACHE_WITHOUT_YUV})
+    result, log = run_drop_in(tmp_path, {"apt-get": APT_GET, "apt-cache": APT_CACHE}, missing="libyuv-dev")
     assert result.returncode != 0
     assert "[helios step 9] error: apt knows no library package that libyuv-dev depends on" in result.stderr
     assert "apt-get install" not in log
+
+
+def test_libcpuid_an_archive_lacks_is_left_to_step_2s_static_build(tmp_path: Path) -> None:
+    """Debian's arm64 archive has no libcpuid-dev: step 2 linked libcpuid static, so nothing of it
+    is installed here, and every other library still is."""
+    result, log = run_drop_in(tmp_path, {"apt-get": APT_GET, "apt-cache": APT_CACHE}, missing="libcpuid-dev")
+    assert result.returncode == 0, result.stderr
+    installed = log.split("--no-install-recommends", 1)[1].split()
+    assert installed == sorted(
+        dev.replace("-dev", "42") for dev in linked_dev_packages() if dev != "libcpuid-dev"
+    )
+    assert (
+        "no libcpuid-dev for arm64 in the archive: step 2 linked it static" in result.stdout + result.stderr
+    )
+
+
+def test_only_libcpuid_may_be_missing(tmp_path: Path) -> None:
+    result, _ = run_drop_in(tmp_path, {"apt-get": APT_GET, "apt-cache": APT_CACHE}, missing="libfmt-dev")
+    assert result.returncode != 0
+    assert "apt knows no library package that libfmt-dev depends on" in result.stderr
 
 
 @pytest.mark.real_versions

@@ -5,17 +5,23 @@ and an empty dpkg status), so nothing on this machine changes and every dependen
 must resolve from the archive alone. It needs `apt-get`, the archive's signing keyring and the
 network; without one of them the test skips and says which.
 
-Two lists are resolved: step 9's runtime list (common/packages.toml) and step 2's build
-dependencies (distros/debian/build/kasm.sh: `apt-get build-dep` plus its `apt-get install` list).
+The lists of every apt-installing step are resolved, for amd64 and arm64 (Helios builds both):
+step 2's build dependencies (distros/debian/build/kasm.sh: `apt-get build-dep` plus its `apt-get
+install` list) and its kasm.d drop-in (libcpuid-dev where the archive has it, else the tools of the
+static build), step 6's list (distros/debian/build/kclient.sh), step 9's runtime list
+(common/packages.toml) and its system.d drop-in, which runs for real here against the archive with
+apt in simulate mode (APT::Get::Simulate).
 
 Where the archives are is never written here; it comes from the machine at run time:
-- Debian 13 trixie: the Debian archive (and its security archive) of this machine's own apt
-  configuration, as `apt-get indextargets` reports it (deb822 .sources and one-line lists alike),
-  or the mirror URL in HELIOS_DEBIAN_MIRROR.
+- Debian 13 trixie, amd64 and arm64: the Debian archive (and its security archive) of this
+  machine's own apt configuration, as `apt-get indextargets` reports it (deb822 .sources and
+  one-line lists alike), or the mirror URL in HELIOS_DEBIAN_MIRROR.
 - Ubuntu 24.04 noble and 22.04 jammy (the ubuntu list serves both): the mirror URL in
   HELIOS_UBUNTU_MIRROR, else an Ubuntu archive of this machine's apt configuration (amd64, the
   components of the official ubuntu images). It also needs the Ubuntu archive keyring (Debian's
   `ubuntu-keyring` package, which .ci/run installs). Without a mirror or keyring it skips, saying so.
+- Kali rolling has no archive reachable from here; the GitHub workflow resolves the lists inside
+  the distros' own base images (.github/workflows, job package-lists).
 """
 
 from __future__ import annotations
@@ -39,6 +45,12 @@ pytestmark = pytest.mark.network
 
 REPO = Path(__file__).resolve().parent.parent
 STEP2_HOOK = REPO / "distros/debian/build/kasm.sh"
+STEP2_LIBCPUID = REPO / "distros/debian/build/kasm.d/60-libcpuid.sh"
+STEP6_HOOK = REPO / "distros/debian/build/kclient.sh"
+STEP9_DROP_IN = REPO / "distros/debian/build/system.d/50-kasmvnc-libraries.sh"
+LIB = REPO / "common/build/lib.sh"
+STATIC_BUILD_TOOLS = ("cmake", "gcc", "make", "pkg-config", "curl", "tar")
+"""What build_static_library runs (common/build/lib/static.sh), from step 2's own list."""
 UBUNTU_COMPONENTS = "main restricted universe multiverse"  # as in the official ubuntu images
 
 
@@ -71,7 +83,7 @@ def _configured(origin: str) -> dict[str, str]:
     return found
 
 
-def _trixie() -> Archive:
+def _trixie(architecture: str | None = None) -> Archive:
     mirror = os.environ.get("HELIOS_DEBIAN_MIRROR", "").rstrip("/")
     configured = _configured("Debian")
     main = mirror or configured.get("Debian")
@@ -85,7 +97,12 @@ def _trixie() -> Archive:
     if not mirror and configured.get("Debian-Security"):
         sources.append((configured["Debian-Security"], "trixie-security"))
     return Archive(
-        "trixie", "debian", "/usr/share/keyrings/debian-archive-keyring.gpg", tuple(sources), "main"
+        f"trixie ({architecture or _architecture()})",
+        "debian",
+        "/usr/share/keyrings/debian-archive-keyring.gpg",
+        tuple(sources),
+        "main",
+        architecture,
     )
 
 
@@ -108,6 +125,7 @@ def _ubuntu(release: str) -> Archive:
 
 ARCHIVES = {
     "debian-trixie": _trixie,
+    "debian-trixie-arm64": lambda: _trixie("arm64"),
     "ubuntu-noble": lambda: _ubuntu("noble"),
     "ubuntu-jammy": lambda: _ubuntu("jammy"),
 }
@@ -184,6 +202,19 @@ def _apt(conf: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProc
     )
 
 
+def _simulate_install(conf: Path, names: list[str], what: str, archive: Archive) -> str:
+    """apt-get's simulated install of ``names`` (no recommends, as the hooks do); its output.
+
+    Fails naming ``what`` and apt's errors when a name or a hard dependency does not resolve."""
+    result = _apt(conf, "-s", "-y", "--no-install-recommends", "install", *names, timeout=600)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, (
+        f"{what} does not resolve on {archive.name}:\n"
+        + "\n".join(line for line in output.splitlines() if line.startswith(("E:", " ")))[-3000:]
+    )
+    return output
+
+
 @pytest.fixture(scope="module", params=sorted(ARCHIVES))
 def updated_root(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """An apt root whose package lists are fresh from the archive (one update per archive)."""
@@ -199,7 +230,7 @@ def updated_root(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
             + (" (install the ubuntu-keyring package)" if archive.list_name == "ubuntu" else "")
         )
 
-    conf = _apt_root(tmp_path_factory.mktemp(f"apt-{archive.name}"), archive)
+    conf = _apt_root(tmp_path_factory.mktemp(f"apt-{request.param}"), archive)
     update = _apt(conf, "update")
     output = update.stdout + update.stderr
     if update.returncode != 0 or "\nErr:" in f"\n{output}" or "W: Failed to fetch" in output:
@@ -216,12 +247,7 @@ def test_package_list_resolves_against_the_archive(updated_root) -> None:
     names = package_list((REPO / PACKAGES_FILE).read_text(), archive.list_name)
     assert names, f"the {archive.list_name} list is empty"
     # The same flags as system.sh: recommends stay out, every hard dependency must resolve.
-    result = _apt(conf, "-s", "-y", "--no-install-recommends", "install", *names, timeout=600)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, (
-        f"the {archive.list_name} list of {PACKAGES_FILE} does not resolve on {archive.name}:\n"
-        + "\n".join(line for line in output.splitlines() if line.startswith(("E:", " ")))[-3000:]
-    )
+    output = _simulate_install(conf, names, f"the {archive.list_name} list of {PACKAGES_FILE}", archive)
     installed = {line.split()[1] for line in output.splitlines() if line.startswith("Inst ")}
     missing = [name for name in names if name not in installed]
     assert not missing, f"not installed by the simulation (virtual or unknown?): {missing}"
@@ -242,10 +268,19 @@ def step2_packages(hook: str) -> tuple[list[str], list[str]]:
 
 
 def test_step2_names_what_kasmvnc_1_5_needs() -> None:
-    """KasmVNC 1.5's CMake requires libcpuid, fmt, libva(-drm), libyuv and freetype (TBB optional)."""
+    """KasmVNC 1.5's CMake requires libcpuid, fmt, libva(-drm), libyuv and freetype (TBB optional);
+    libcpuid comes from the drop-in, which builds it where the archive lacks it."""
     _, install = step2_packages(STEP2_HOOK.read_text())
-    for name in ("libcpuid-dev", "libfmt-dev", "libva-dev", "libyuv-dev", "libfreetype-dev", "libtbb-dev"):
+    for name in (
+        "libfmt-dev",
+        "libva-dev",
+        "libyuv-dev",
+        "libfreetype-dev",
+        "libtbb-dev",
+        *STATIC_BUILD_TOOLS,
+    ):
         assert name in install, f"{STEP2_HOOK.name} does not install {name}"
+    assert "apt-get install -y --no-install-recommends libcpuid-dev" in STEP2_LIBCPUID.read_text()
 
 
 def test_step2_build_dependencies_resolve_against_the_archive(updated_root) -> None:
@@ -256,12 +291,7 @@ def test_step2_build_dependencies_resolve_against_the_archive(updated_root) -> N
     assert result.returncode == 0, (
         f"build-dep {build_dep} fails on {archive.name}:\n{result.stdout[-2000:]}{result.stderr}"
     )
-    result = _apt(conf, "-s", "-y", "--no-install-recommends", "install", *install, timeout=600)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, (
-        f"the step-2 list of {STEP2_HOOK.relative_to(REPO)} does not resolve on {archive.name}:\n"
-        + "\n".join(line for line in output.splitlines() if line.startswith(("E:", " ")))[-3000:]
-    )
+    _simulate_install(conf, install, f"the step-2 list of {STEP2_HOOK.relative_to(REPO)}", archive)
 
 
 def test_no_archive_host_this_machine_uses_is_written_in_the_repository() -> None:
@@ -320,3 +350,55 @@ def test_the_icon_package_ships_the_theme_xsettings_names(updated_root, tmp_path
     assert theme in shipped, (
         f"xsettings.xml names {theme!r}; {icons} on {archive.name} ship {sorted(shipped)}"
     )
+
+
+def _install_list(hook: Path) -> list[str]:
+    return step2_packages(hook.read_text())[1]
+
+
+def _has_candidate(conf: Path, name: str) -> bool:
+    """The hook library's own answer (apt_has_candidate), asked of this archive."""
+    asked = subprocess.run(
+        ["bash", "-c", f'source "{LIB}" && apt_has_candidate "$1"', "apt", name],
+        env={"APT_CONFIG": str(conf), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    return asked.returncode == 0
+
+
+def test_step2_drop_in_has_libcpuid_from_the_archive_or_the_tools_to_build_it(updated_root) -> None:
+    archive, conf = updated_root
+    if _has_candidate(conf, "libcpuid-dev"):
+        result = _apt(conf, "-s", "-y", "--no-install-recommends", "install", "libcpuid-dev")
+        assert result.returncode == 0, f"libcpuid-dev has a candidate on {archive.name} but does not install"
+    else:
+        shown = _apt(conf, "-s", "-y", "--no-install-recommends", "install", "libcpuid-dev")
+        assert shown.returncode != 0, "apt_has_candidate says no, apt-get would install it"
+        missing = [tool for tool in STATIC_BUILD_TOOLS if tool not in _install_list(STEP2_HOOK)]
+        assert not missing, f"{archive.name} has no libcpuid-dev and step 2 lacks {missing} to build it"
+
+
+def test_step6_packages_resolve_against_the_archive(updated_root) -> None:
+    archive, conf = updated_root
+    install = _install_list(STEP6_HOOK)
+    assert install, f"no apt-get install line found in {STEP6_HOOK}"
+    _simulate_install(conf, install, f"the step-6 list of {STEP6_HOOK.relative_to(REPO)}", archive)
+
+
+def test_step9_drop_in_runs_against_the_archive(updated_root, tmp_path: Path) -> None:
+    """The drop-in itself, with this archive's real apt-cache, and apt-get in simulate mode."""
+    archive, conf = updated_root
+    simulate = tmp_path / "simulate.conf"
+    # apt reads one APT_CONFIG file: the private root's settings, then simulate mode.
+    simulate.write_text(conf.read_text() + 'APT::Get::Simulate "true";\n')
+    result = subprocess.run(
+        ["bash", str(STEP9_DROP_IN)],
+        env={"APT_CONFIG": str(simulate), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C",
+             "HELIOS_LIB": str(LIB), "HELIOS_STEP": "9", "HELIOS_ARCH": archive.architecture or _architecture()},
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"the step-9 drop-in fails on {archive.name}:\n{output[-3000:]}"
+    installed = {line.split()[1] for line in result.stdout.splitlines() if line.startswith("Inst ")}
+    assert any(name.startswith("libfmt") for name in installed), sorted(installed)
+    assert any("cpuid" in name for name in installed) == _has_candidate(conf, "libcpuid-dev")

@@ -141,30 +141,37 @@ def _deb(tmp: Path, *, signed_bytes: bytes | None = None, origin: bool = True) -
     return deb
 
 
-@pytest.fixture
-def stubs(tmp_path: Path):
-    bin_dir = tmp_path / "bin"
+def write_stubs(tmp: Path, tools: dict[str, str]) -> Path:
+    """The stand-in ``tools`` in tmp/bin, the two keys curl serves, and a vglserver_config that logs."""
+    bin_dir = tmp / "bin"
     bin_dir.mkdir()
-    for name, body in {"curl": CURL, "gpg": GPG, "apt-get": APT_GET, "apt-cache": APT_CACHE}.items():
+    for name, body in tools.items():
         (bin_dir / name).write_text(body)
         (bin_dir / name).chmod(0o755)
-    (tmp_path / "project.asc").write_text(KEY)
-    (tmp_path / "index.asc").write_text(KEY)
-    vgl = tmp_path / "vgl/bin"
+    (tmp / "project.asc").write_text(KEY)
+    (tmp / "index.asc").write_text(KEY)
+    vgl = tmp / "vgl/bin"
     vgl.mkdir(parents=True)
     (vgl / "vglserver_config").write_text('#!/bin/sh\necho "vglserver_config $*" >>"$STUB_LOG"\n')
     (vgl / "vglserver_config").chmod(0o755)
-    return tmp_path
+    return tmp
 
 
-def run_virtualgl(tmp: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """Source the hook (main does not run when sourced) and call its VirtualGL function."""
+@pytest.fixture
+def stubs(tmp_path: Path):
+    return write_stubs(tmp_path, {"curl": CURL, "gpg": GPG, "apt-get": APT_GET, "apt-cache": APT_CACHE})
+
+
+def run_hook_function(
+    hook: Path, function: str, tmp: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Source ``hook`` (its main does not run when sourced) and call ``function``, with the stand-ins
+    of ``tmp`` first on PATH and ``env`` over the step's usual variables."""
     base = {
         "PATH": f"{tmp / 'bin'}:/usr/bin:/bin",
         "HELIOS_LIB": str(LIB),
         "HELIOS_STEP": "9",
         "HELIOS_ARCH": "amd64",
-        "APT_ETC": str(tmp / "etc-apt"),
         "VGL_PREFIX": str(tmp / "vgl"),
         "STUB_DIR": str(tmp),
         "STUB_LOG": str(tmp / "calls.log"),
@@ -172,12 +179,17 @@ def run_virtualgl(tmp: Path, **env: str) -> subprocess.CompletedProcess[str]:
         "TMPDIR": str(tmp),
     }
     return subprocess.run(
-        ["bash", "-c", 'source "$1" && virtualgl', "step9-test", str(HOOK)],
+        ["bash", "-c", f'source "$1" && {function}', "step9-test", str(hook)],
         env=base | env,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def run_virtualgl(tmp: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """The Debian hook's VirtualGL function, its apt configuration under ``tmp``."""
+    return run_hook_function(HOOK, "virtualgl", tmp, {"APT_ETC": str(tmp / "etc-apt"), **env})
 
 
 def test_a_stalled_repository_cannot_hang_the_step(stubs: Path) -> None:
@@ -267,13 +279,17 @@ def test_an_index_that_cannot_be_fetched_is_the_step_s_own_error(stubs: Path) ->
 
 
 def test_the_pinned_fingerprint_is_the_one_the_rhel_hook_trusts() -> None:
-    """Both families trust the same VirtualGL project key, at the same key-repository commit."""
-    rhel = (REPO / "distros/rhel/build/system.sh").read_text()
-    debian = HOOK.read_text()
-    for line in (f"VGL_KEY_FINGERPRINT={PINNED}",):
-        assert line in rhel and line in debian
-    key_url = next(line for line in rhel.splitlines() if line.startswith("VGL_KEY_URL="))
-    assert key_url in debian
+    """Both families trust the same VirtualGL project key: the library's, defined nowhere else."""
+    part = (REPO / "common/build/lib/virtualgl.sh").read_text()
+    assert f"VGL_KEY_FINGERPRINT={PINNED}" in part.splitlines()
+    assert any(line.startswith("VGL_KEY_URL=https://") for line in part.splitlines())
+    for hook in (REPO / "distros/rhel/build/system.sh", HOOK):
+        own = [
+            line
+            for line in hook.read_text().splitlines()
+            if line.startswith(("VGL_KEY_URL=", "VGL_KEY_FINGERPRINT="))
+        ]
+        assert not own, f"{hook.relative_to(REPO)} pins its own VirtualGL key: {own}"
 
 
 @pytest.mark.skipif(shutil.which("gpg") is None, reason="gpg is not installed")

@@ -60,11 +60,16 @@ def test_workflows_run_the_commands_users_run():
     assert "publish-all" in release and "--password=env://REGISTRY_TOKEN" in release
     from pipeline.catalogue import Catalogue
     from pipeline.tree import LocalTree
+    from tests.engine.conftest import ALL_DISTROS
 
-    matrix = re.search(r"distro: \[(.+?)\]", ci)
-    assert matrix and set(matrix.group(1).replace(" ", "").split(",")) == set(
-        Catalogue(LocalTree(REPO)).names()
-    )
+    def matrix(job: str) -> set[str]:
+        found = re.search(r"distro: \[(.+?)\]", ci.split(f"\n  {job}:", 1)[1])
+        assert found, f"job {job} has no distro matrix"
+        return set(found.group(1).replace(" ", "").split(","))
+
+    engine, build = matrix("engine-tests"), matrix("build")
+    assert engine == set(ALL_DISTROS), "one engine-test leg per distro the engine tests cover"
+    assert build == set(Catalogue(LocalTree(REPO)).names()), "every distro is built"
 
 
 def test_the_module_runtime_pins_every_third_party_dependency():

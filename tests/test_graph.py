@@ -171,6 +171,11 @@ def edit(root: Path, path: str) -> None:
             True,
         ),
         ("common/build/lib/packages.sh", ["step 9", "step 10"], True),
+        (
+            "common/build/lib/apt.sh",
+            ["step 2", "step 2 kasm.d-50-kasmvnc-libraries.sh", *KASM_FROM(3), "step 9", "step 10"],
+            True,
+        ),
         ("common/build/lib/arch.sh", ["step 8"], True),
     ],
 )

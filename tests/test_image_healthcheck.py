@@ -22,7 +22,7 @@ def test_the_image_config_has_a_health_check_of_the_desktop(make_tree) -> None:
     assert len(checks) == 1
     args = checks[0].args
     assert args["args"] == ["/opt/helios/libexec/check.sh", "healthz"]
-    assert args["startPeriod"] == "5m", "as long as s6-overlay lets the boot take"
+    assert args["startPeriod"] == "300s", "as long as s6-overlay lets the boot take"
     assert not args.get("shell"), "exec form: the image need not have a shell on PATH for it"
 
 

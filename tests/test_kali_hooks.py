@@ -33,6 +33,7 @@ def test_kali_step_2_installs_the_pinned_cmake_3_before_steps_3_and_4(platform: 
     assert [run.script.path for run in step.runs] == [
         "distros/debian/build/kasm.sh",
         "distros/kali/build/kasm.d/50-cmake3.sh",
+        "distros/debian/build/kasm.d/60-libcpuid.sh",  # builds with CMake 3 where it builds at all
     ]
     assert step.env["CMAKE_VERSION"].startswith("3.")
     assert step.env["CMAKE_URL"] == CMAKE["url"][arch]
@@ -44,7 +45,8 @@ def test_kali_step_2_installs_the_pinned_cmake_3_before_steps_3_and_4(platform: 
 @pytest.mark.parametrize("distro", ["debian", "ubuntu", "jammy"])
 def test_only_kali_replaces_the_distro_cmake(distro: str) -> None:
     step = Planner(LocalTree(REPO)).plan(distro, "linux/amd64").step(2)
-    assert [run.script.path for run in step.runs] == ["distros/debian/build/kasm.sh"]
+    assert not [run.script.path for run in step.runs if "cmake" in run.script.path]
+    assert "CMAKE_URL" not in step.env
 
 
 def fake_cmake_release(tmp_path: Path, reports: str) -> Path:

@@ -116,16 +116,27 @@ def test_a_mirror_gives_env_and_entries_only_to_steps_with_inputs(make_tree) -> 
     assert 9 not in changed  # no input: the mirror does not touch it
 
 
-def test_offline_sets_the_flag_and_needs_s6_overlay_in_the_mirror(make_tree) -> None:
+def test_offline_sets_the_flag_and_refuses_every_input_the_mirror_lacks(make_tree) -> None:
     plain = Planner(LocalTree(make_tree())).plan("base", "linux/amd64")
+    every = [i.path for i in plan_inputs([plain])]
     s6 = [i.path for i in plain.step(11).inputs]
-    plan = Planner(LocalTree(make_tree()), mirror=mirror_with(*s6, offline=True)).plan("base", "linux/amd64")
+    planner = Planner(LocalTree(make_tree()), mirror=mirror_with(*every, offline=True))
+    (plan,) = planner.plan_all([("base", "linux/amd64")])
     assert plan.step(1).env["HELIOS_OFFLINE"] == "true"
+    lacking = [s6[0], plain.step(4).inputs[0].path]  # s6-overlay's, and a hook's (KasmVNC)
+    partial = [path for path in every if path not in lacking]
     with pytest.raises(HeliosError) as caught:
-        Planner(LocalTree(make_tree()), mirror=mirror_with(*s6[1:], offline=True)).plan("base", "linux/amd64")
-    message = caught.value.message
-    assert "offline build" in message and "s6-overlay-noarch.tar.xz" in message and f"/m/{s6[0]}" in message
-    assert "helios inputs" in (caught.value.hint or "")
+        Planner(LocalTree(make_tree()), mirror=mirror_with(*partial, offline=True)).plan_all(
+            [("base", "linux/amd64")]
+        )
+    messages = [problem.message for problem in caught.value.problems]
+    assert len(messages) == 2, messages
+    assert any(m.startswith("offline build: s6-overlay-noarch.tar.xz (sha256 ") for m in messages)
+    assert any(m.startswith("offline build: kasmvnc (commit ") and f"/m/{lacking[1]}" in m for m in messages)
+    assert "helios inputs" in (caught.value.hint or "")  # one hint for them all
+    assert "cannot serve this build: 2 input(s)" in caught.value.message
+    online = Planner(LocalTree(make_tree()), mirror=mirror_with(*partial)).plan_all([("base", "linux/amd64")])
+    assert online[0].step(4).mirrored == ()  # not offline: a missing input comes from upstream
 
 
 # --- graph ---------------------------------------------------------------------------------------
@@ -281,7 +292,7 @@ def test_review_names_each_bad_entry_once_and_lists_unused_ones(tmp_path: Path) 
 
 
 @pytest.mark.real_versions
-def test_plan_with_inputs_shows_what_each_step_reads_and_what_the_mirror_has(tmp_path: Path) -> None:
+def test_plan_with_inputs_shows_what_each_step_reads_and_what_it_will_find(tmp_path: Path) -> None:
     plan = Planner(LocalTree(REPO)).plan("debian", "linux/amd64")
     kasmvnc = plan.step(4).inputs[0].path
     root = write_mirror(tmp_path / "m", {kasmvnc: b"x"})
@@ -290,11 +301,15 @@ def test_plan_with_inputs_shows_what_each_step_reads_and_what_the_mirror_has(tmp
     )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert any(line.startswith("4 ") and kasmvnc in line and line.rstrip().endswith("yes") for line in lines)
     assert any(
-        line.startswith("11 ") and "s6-overlay-x86_64.tar.xz" in line and "MISSING" in line for line in lines
+        line.startswith("4 ") and kasmvnc in line and "corrupt: git cannot clone it as a bundle" in line
+        for line in lines
     )
-    assert f"inputs from {root}: 1 of" in result.output
+    assert any(
+        line.startswith("11 ") and "s6-overlay-x86_64.tar.xz" in line and line.endswith("missing")
+        for line in lines
+    )
+    assert "0 sound, 1 corrupt" in result.output
 
 
 @pytest.mark.real_versions

@@ -21,8 +21,13 @@ class FakeFile:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    async def contents(self) -> str:
-        return self.path.read_text()
+    async def contents(self, *, offset_lines: int | None = None, limit_lines: int | None = None) -> str:
+        """As the engine's: the lines after ``offset_lines``, at most ``limit_lines`` of them."""
+        lines = self.path.read_text().splitlines(keepends=True)[offset_lines or 0 :]
+        return "".join(lines if limit_lines is None else lines[:limit_lines])
+
+    async def size(self) -> int:
+        return self.path.stat().st_size
 
     async def digest(self) -> str:
         return "sha256:" + hashlib.sha256(self.path.read_bytes()).hexdigest()
@@ -35,7 +40,10 @@ class FakeDirectory:
         self.root = root
 
     async def glob(self, pattern: str) -> list[str]:
-        return sorted(p.relative_to(self.root).as_posix() for p in self.root.glob(pattern) if p.is_file())
+        """As the engine's (core/directory.go, Glob): matching paths, folders with a trailing slash."""
+        return sorted(
+            p.relative_to(self.root).as_posix() + ("/" if p.is_dir() else "") for p in self.root.glob(pattern)
+        )
 
     def file(self, path: str) -> FakeFile:
         return FakeFile(self.root / path)
@@ -83,7 +91,7 @@ def test_the_source_is_taken_once_with_an_allow_list():
     assert source.ignore == SOURCE_FILTER and source.doc
 
 
-MODULE_WIDE = ("hooks", "inputs", "offline", "revision", "source_url", "source_date_epoch")
+MODULE_WIDE = ("hooks", "inputs", "offline", "image_rewrite", "revision", "source_url", "source_date_epoch")
 
 
 def test_build_arguments_are_optional_except_the_distro():
@@ -212,20 +220,20 @@ def test_the_runtime_registers_the_module_wide_inputs_on_the_constructor(tmp_pat
     ]
 
 
-def test_readme_tells_which_edits_invalidate_function_caches():
+def test_the_guide_tells_which_edits_invalidate_function_caches():
     """`source` is a content-hashed input of every function, so hook edits change every cache key."""
     import json
     import re
 
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("## Developing the module", 1)[1].split("\n## ", 1)[0]
+    guide = (REPO / "docs/development.md").read_text()
+    section = guide.split("## Developing the module", 1)[1].split("\n## ", 1)[0]
     text = " ".join(section.split())
     assert "never invalidates function caches" not in text
     # The folders the `source` argument keeps reach every function's key through it.
     sentences = re.split(r"(?<=\.) ", text)
     kept = sorted({pattern[1:].split("/")[0] for pattern in SOURCE_FILTER if pattern.startswith("!")})
     claim = next((s for s in sentences if "`source`" in s and "content-hashed" in s), "")
-    assert claim, "README must say that `source` is a content-hashed input of every function"
+    assert claim, "docs/development.md must say that `source` is a content-hashed input of every function"
     assert all(f"`{folder}/`" in claim for folder in kept), claim
     # Folders out of both the module's source and `source` reach no function cache.
     excluded = {p[1:] for p in json.loads((REPO / "dagger.json").read_text())["include"] if p[0] == "!"}

@@ -211,6 +211,6 @@ def test_the_module_installs_and_registers_in_the_engines_python_runtime(runtime
     assert registered.returncode == 0, registered.stderr
     main = json.loads(registered.stdout)["objects"]["Helios"]
     assert main["constructor"]["args"] == [
-        "source", "hooks", "inputs", "offline", "revision", "source_url", "source_date_epoch"
+        "source", "hooks", "inputs", "offline", "image_rewrite", "revision", "source_url", "source_date_epoch"
     ]  # fmt: skip
     assert {"build", "publish", "publish_all", "smoke"} <= set(main["functions"])

@@ -18,6 +18,7 @@ from pipeline.release import (
     tags_by_distro,
     tags_for,
 )
+from pipeline.spelling import Front
 from pipeline.tree import LocalTree
 from tests.conftest import BASE_DISTRO, REPO
 
@@ -98,13 +99,20 @@ def test_custom_tags_are_for_one_distro_only():
     assert tags_by_distro(["rhel", "ubuntu"], "1", ["ubuntu"], None)["ubuntu"][-1] == "latest"
 
 
-def test_a_username_needs_a_password_and_the_other_way_round():
-    check_credentials(None, False)
-    check_credentials("me", True)
-    with pytest.raises(HeliosError, match="without a password"):
-        check_credentials("me", False)
+@pytest.mark.parametrize(
+    ("front", "spelling"),
+    [(Front.MODULE, "--password=env://REGISTRY_TOKEN"), (Front.CLI, "--password-env REGISTRY_TOKEN")],
+)
+def test_a_username_needs_a_password_and_the_other_way_round(front, spelling):
+    check_credentials(None, False, front)
+    check_credentials("me", True, front)
+    with pytest.raises(HeliosError, match="without a password") as caught:
+        check_credentials("me", False, front)
+    assert caught.value.hint == f"pass the password as a secret, e.g. {spelling}"
     with pytest.raises(HeliosError, match="without --username"):
-        check_credentials(None, True)
+        check_credentials(None, True, front)
+    with pytest.raises(HeliosError, match="without a password"):
+        check_credentials("", False, front)  # an empty name is no name: refused, not ignored
 
 
 def test_only_one_distro_may_be_the_default(make_tree):

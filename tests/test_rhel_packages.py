@@ -149,14 +149,44 @@ def function_body(script: str, name: str) -> str:
     return match.group(1)
 
 
+def static_recipes() -> dict[str, set[str]]:
+    """The library's build_static_* recipes: function name -> the modules its build_static_library builds."""
+    part = (LIB.parent / "lib" / "static.sh").read_text()
+    recipes: dict[str, set[str]] = {}
+    for name in re.findall(r"^(build_static_lib\w+)\(\) \{", part, flags=re.MULTILINE):
+        body = re.sub(r"\\\n", " ", function_body(part, name))
+        recipes[name] = {
+            m
+            for words in shell_commands(body)
+            if words[:1] == ["build_static_library"]
+            for m in words[2].split()
+        }
+    return recipes
+
+
 def static_builds() -> set[str]:
-    """The pkg-config modules the RHEL step-2 drop-ins build with build_static_library."""
+    """The pkg-config modules the RHEL step-2 drop-ins build with build_static_library or a recipe of it."""
+    recipes = static_recipes()
     modules: set[str] = set()
     for drop_in in DROP_INS:
         for words in shell_commands(drop_in.read_text()):
             if words[:1] == ["build_static_library"]:
                 modules.update(words[2].split())
+            elif words[:1] and words[0] in recipes:
+                modules.update(recipes[words[0]])
     return modules
+
+
+def test_the_librarys_recipes_build_libcpuid_and_libwebp_with_sharpyuv() -> None:
+    recipes = static_recipes()
+    assert recipes["build_static_libcpuid"] == {"libcpuid"}
+    assert recipes["build_static_libwebp"] == {"libwebp", "libsharpyuv"}
+
+
+def test_rhel_step_2_names_the_x_macros_autoreconf_needs() -> None:
+    """The X server's configure.ac calls XORG_MACROS_VERSION: autoreconf (step 5) needs util-macros'
+    xorg-macros.m4, which must not depend on another package happening to pull it in."""
+    assert "xorg-x11-util-macros" in dnf_installs((RHEL_BUILD / "kasm.sh").read_text())
 
 
 def test_enable_epel_crb_installs_only_base_and_extras_packages() -> None:

@@ -459,6 +459,25 @@ def test_links_in_a_persisted_home_are_not_followed(sandbox: Sandbox, tmp_path: 
     )
 
 
+def test_an_empty_home_of_roots_is_a_new_volume_and_becomes_the_users(sandbox: Sandbox) -> None:
+    """`docker run -v helios-home:/home/helios` mounts an empty folder owned by root there."""
+    home = sandbox.file("home/helios")
+    home.mkdir(parents=True)
+    result = sandbox.run("user.sh")
+    assert f"{home} is a new, empty volume: given to helios" in result.stderr
+    assert f"chown 1000:1000 {home}" in sandbox.calls()
+    assert (home / ".profile").is_file(), "then completed from /etc/skel"
+
+
+def test_a_home_of_roots_with_files_is_left_alone(sandbox: Sandbox) -> None:
+    home = sandbox.file("home/helios")
+    home.mkdir(parents=True)
+    (home / "mine").write_text("a bind mount of the host's\n")
+    result = sandbox.run("user.sh")
+    assert "new, empty volume" not in result.stderr
+    assert not any(call.startswith("chown") and str(home) in call for call in sandbox.calls())
+
+
 def test_a_home_that_is_a_file_does_not_stop_the_boot(sandbox: Sandbox) -> None:
     sandbox.file("home").mkdir()
     sandbox.file("home/helios").write_text("not a folder\n")
@@ -510,6 +529,7 @@ def completed_by_the_user(sandbox: Sandbox) -> None:
 
     other = sandbox.file("home/other")
     other.mkdir(mode=0o755)
+    (other / "notes").write_text("root's\n")  # not empty: not a new volume, so not taken over
     result = sandbox.run("user.sh", USER="other", UID="4712")
     assert not (other / ".profile").exists(), "root wrote into a home the user cannot write"
     assert "could not be created in" in result.stderr and "is the home owned by UID 4712?" in result.stderr

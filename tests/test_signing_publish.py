@@ -43,7 +43,7 @@ class FakeTools:
         self.fail = fail
 
     def install(self, monkeypatch) -> FakeTools:
-        monkeypatch.setattr(supply, "tool_image", lambda name: f"{name}:v1@sha256:" + "9" * 64)
+        monkeypatch.setattr(supply, "tool_image", lambda name, rewrites=None: f"{name}:v1@sha256:" + "9" * 64)
         monkeypatch.setattr(signing, "attach_sbom", self.attach)
         monkeypatch.setattr(signing, "sign", self.sign)
         monkeypatch.setattr(signing, "discover", self.discover)

@@ -246,11 +246,14 @@ def test_links_inside_a_hooks_tree_are_fine(make_tree, tmp_path):
     assert result.exit_code == 0, result.output
 
 
-def test_a_build_names_the_first_hazard_and_counts_the_rest(make_tree, tmp_path):
+def test_a_build_lists_every_problem_validate_lists(make_tree, tmp_path):
     hooks = hooks_tree(tmp_path, "/opt", b"tab\there")  # a linked folder, and a name with a tab
-    result = invoke("build", "-d", "base", "--root", str(make_tree()), "--hooks", str(hooks))
-    assert_user_error(result, "(and 1 more: `helios validate --hooks")
-    assert "motd is a symlink to '/opt'" in result.stderr and "\t" not in result.stderr
+    root = str(make_tree())
+    result = invoke("build", "-d", "base", "--root", root, "--hooks", str(hooks))
+    assert_user_error(result, "motd is a symlink to '/opt'", "etc/tab\\there': the name holds control")
+    assert "\t" not in result.stderr
+    validated = invoke("validate", "--root", root, "--hooks", str(hooks))
+    assert result.stderr == validated.stderr  # the same checks, reported the same way
 
 
 @pytest.fixture

@@ -68,6 +68,7 @@ main() {
   export npm_config_nodedir
   npm_config_nodedir=$(node_headers_prefix)
   log "node $(node --version), npm $(npm --version), headers in $npm_config_nodedir/include/node"
+  node_trusts_system_cas
 
   if [[ -f "$DEST/package-lock.json" ]]; then
     (cd "$DEST" && npm ci --omit=dev --no-audit --no-fund)

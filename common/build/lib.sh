@@ -21,10 +21,13 @@
 #   git       git_checkout, git_apply_patches
 #   arch      uname_arch, multiarch_triplet
 #   packages  load_package_list
+#   apt       enable_deb_src, apt_has_candidate
 #   release   install_release, install_nodejs
 #   el9       enable_epel_crb
-#   static    build_static_library
+#   static    build_static_library, build_static_libcpuid, build_static_libwebp
 #   xorg      build_xorg_server
+#   node      node_trusts_system_cas
+#   virtualgl virtualgl_wanted, virtualgl_fetch
 #   mirror    (internal: the input-mirror rules of download and git)
 
 _helios_part=${BASH_SOURCE[0]%/*}

@@ -43,6 +43,7 @@ install_dependencies() {
   local tree=$1
   [[ -f "$tree/package-lock.json" ]] ||
     die "no package-lock.json in $tree after the patches: a novnc-*lockfile*.patch must add one for KasmWeb $KASMWEB_COMMIT (see novnc-05-lockfile.patch for how to regenerate it)"
+  node_trusts_system_cas
   (cd "$tree" && npm ci --no-audit --no-fund)
 }
 

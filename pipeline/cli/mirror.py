@@ -5,13 +5,14 @@ Engine-free: it needs the network (to upstream) and git, nothing else.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from pipeline.cli.common import HooksOption, RootOption, open_layers
-from pipeline.errors import BuildError, HeliosError
+from pipeline.cli.common import HooksOption, RootOption, checked_layers
+from pipeline.errors import BuildError, HeliosError, printable
 from pipeline.mirror import plan_inputs
 from pipeline.plan import Planner
 from pipeline.platforms import PLATFORMS
@@ -21,12 +22,16 @@ RETRY_HINT = "check the network (or the pin, if the download is corrupt) and run
 
 
 def inputs(
-    folder: Annotated[Path, typer.Argument(help="The mirror folder; created if missing, completed if not.")],
+    folder: Annotated[
+        Path,
+        typer.Argument(metavar="FOLDER", help="The mirror folder; created if missing, completed if not."),
+    ],
     distro: Annotated[
         list[str] | None,
         typer.Option(
             "--distro",
             "-d",
+            metavar="NAME",
             help="Only what these distros need; repeatable. Default: all.",
             show_default=False,
         ),
@@ -34,6 +39,7 @@ def inputs(
     platform: Annotated[
         list[str] | None,
         typer.Option(
+            metavar="PLATFORM",
             help="Only for these platforms; repeatable. Default: linux/amd64 and linux/arm64.",
             show_default=False,
         ),
@@ -49,10 +55,10 @@ def inputs(
 
     if folder.exists() and not folder.is_dir():
         raise HeliosError(f"{folder} is not a folder", hint="pass a folder for the mirror")
-    planner = Planner(open_layers(root, hooks))
+    planner = Planner(checked_layers(root, hooks))
     targets = matrix(planner.catalogue, distro, platform or list(PLATFORMS))
     wanted = plan_inputs(planner.plan(t.distro, t.platform) for t in targets)
-    folder.mkdir(parents=True, exist_ok=True)
+    writable_folder(folder)
     outcomes = make_mirror(folder, wanted)
     failed = []
     for outcome in outcomes:
@@ -64,9 +70,25 @@ def inputs(
             message = f"{item.path} ({item.name} from {item.url}): {outcome.detail}"
             failed.append(BuildError(message, hint=RETRY_HINT))
         else:
-            typer.echo(line)
+            typer.echo(printable(line))
     counts = {a: sum(1 for o in outcomes if o.action == a) for a in ("added", "replaced", "kept")}
     summary = f"{folder}: " + ", ".join(f"{n} {a}" for a, n in counts.items())
     if failed:
         raise BuildError(f"{summary}, {len(failed)} failed", problems=failed)
-    typer.echo(summary)
+    typer.echo(printable(summary))
+
+
+def writable_folder(folder: Path) -> None:
+    """Make ``folder`` (and its parents) if missing; an error when it cannot be made or written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise HeliosError(
+            f"cannot make the mirror folder {folder}: {error.strerror}",
+            hint="pass a folder you may create, or create it first",
+        ) from None
+    if not os.access(folder, os.W_OK | os.X_OK, effective_ids=os.access in os.supports_effective_ids):
+        raise HeliosError(
+            f"cannot write into the mirror folder {folder}: permission denied",
+            hint="pass a folder you may write to",
+        )

@@ -15,10 +15,11 @@ import dagger
 from dagger import dag
 
 from pipeline import shipping, supply
-from pipeline.cli.jobs import Destination, Job
+from pipeline.cli.jobs import Destination, Export, Job
 from pipeline.errors import BuildError, HeliosError
 from pipeline.failure import engine_error
 from pipeline.graph import Sources
+from pipeline.imagerewrite import ImageRewrites
 from pipeline.layout import host_include
 from pipeline.shipping import Shipped
 from pipeline.signing import Login, Signing
@@ -59,7 +60,7 @@ async def _export(image: dagger.Container, target: Path) -> str:
     return _sha256(target)
 
 
-async def _build(job: Job, export: Path | None) -> list[Shipped]:
+async def _build(job: Job, export: Export | None) -> list[Shipped]:
     async with dagger.connection(dagger.Config(log_output=sys.stderr)):
         images = _images(job)
         try:
@@ -68,7 +69,9 @@ async def _build(job: Job, export: Path | None) -> list[Shipped]:
             for built in images:
                 reference, digest = "(built)", "-"
                 if export is not None:
-                    path = export / shipping.tarball_name(built.target) if export.is_dir() else export
+                    if export.folder:
+                        export.path.mkdir(exist_ok=True)  # checked writable before the build
+                    path = export.target(shipping.tarball_name(built.target))
                     _say(f"exporting {path}")
                     digest, reference = await _export(built.image, path), str(path)
                 shipped.append(Shipped(built.target.distro, built.target.platform, reference, digest))
@@ -98,6 +101,7 @@ async def _publish(job: Job, destination: Destination) -> list[Shipped]:
                 Login(destination.address, destination.username, secret),
                 _signing(destination),
                 destination.sbom,
+                ImageRewrites(job.rewrites),
             )
             attached = await supply.attach_and_sign(
                 images, shipped, extras, version=job.metadata.version, progress=_say
@@ -139,12 +143,12 @@ def _on_engine(work: Callable[[], Awaitable[list[Shipped]]]) -> list[Shipped]:
     except dagger.DaggerError as error:
         raise BuildError(
             f"could not start or reach a Dagger engine: {error}",
-            hint="install the Dagger CLI 0.21.8 and a container runtime (README: Building), "
+            hint="install the Dagger CLI 0.21.8 and a container runtime (README: Quick start), "
             "or run under `dagger run`, or point _EXPERIMENTAL_DAGGER_RUNNER_HOST at an engine",
         ) from None
 
 
-def run_build(job: Job, export: Path | None) -> list[Shipped]:
+def run_build(job: Job, export: Export | None) -> list[Shipped]:
     """Build the job's images concurrently on an engine; with ``export``, write their OCI tarballs."""
     return _on_engine(lambda: _build(job, export))
 

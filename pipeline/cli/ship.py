@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,15 +12,17 @@ import typer
 from pipeline.cli.common import (
     BaseOption,
     HooksOption,
+    ImageRewriteOption,
     InputsOption,
     OfflineOption,
     RootOption,
     find_root,
     open_planner,
 )
-from pipeline.cli.jobs import Destination, Job
-from pipeline.errors import HeliosError
-from pipeline.plan import Planner
+from pipeline.cli.jobs import Destination, Job, export_to
+from pipeline.errors import HeliosError, printable
+from pipeline.mirror import Mirror, State, plan_inputs
+from pipeline.plan import Plan, Planner
 from pipeline.platforms import host_default
 from pipeline.release import (
     DEFAULT_PLATFORMS,
@@ -32,18 +35,26 @@ from pipeline.release import (
     matrix,
     tags_by_distro,
 )
+from pipeline.spelling import Front
 
 if TYPE_CHECKING:  # shipping imports dagger-io, which the engine-free commands never load
     from pipeline.shipping import Shipped
 
 DistrosOption = Annotated[
     list[str] | None,
-    typer.Option("--distro", "-d", help="Distro name or alias; repeat for several.", show_default=False),
+    typer.Option(
+        "--distro", "-d", metavar="NAME", help="Distro name or alias; repeat for several.", show_default=False
+    ),
 ]
 AllOption = Annotated[bool, typer.Option("--all", help="Every distro of the catalogue.")]
 PlatformsOption = Annotated[
     list[str] | None,
-    typer.Option("--platform", help="linux/amd64 or linux/arm64; repeat for several.", show_default=False),
+    typer.Option(
+        "--platform",
+        metavar="PLATFORM",
+        help="linux/amd64 or linux/arm64; repeat for several.",
+        show_default=False,
+    ),
 ]
 
 
@@ -76,16 +87,28 @@ def prepare(
     base: str | None,
     inputs: Path | None = None,
     offline: bool = False,
+    rewrites: list[str] | None = None,
 ) -> Job:
     """Everything a build needs, checked: the tree, each target's plan (made once), and metadata.
 
     Every bad input fails here, before the engine starts.
     """
-    planner = open_planner(root, hooks, inputs, offline)
+    planner = open_planner(root, hooks, inputs, offline, rewrites)
     targets = choose_targets(planner, distros, every, platforms, default_platforms)
-    plans = tuple(planner.plan(target.distro, target.platform, base=base) for target in targets)
+    plans = tuple(planner.plan_all(((t.distro, t.platform) for t in targets), base=base))
+    if planner.mirror is not None:
+        warn_unchecked(planner.mirror, plans)
     checkout = find_root(Path.cwd()) if root is None else root
-    return Job(checkout, hooks, plans, metadata_for(checkout), inputs)
+    return Job(checkout, hooks, plans, metadata_for(checkout), inputs, tuple(rewrites or ()))
+
+
+def warn_unchecked(mirror: Mirror, plans: Sequence[Plan]) -> None:
+    """Name the entries the build takes unchecked (git bundles without git): their steps check them."""
+    for item in plan_inputs(plans):
+        state, why = mirror.state(item)
+        if state is State.UNCHECKED:
+            where = f"{mirror.location}/{item.path} ({item.name})"
+            typer.echo(printable(f"warning: {where} was not checked here: {why}"), err=True)
 
 
 def check_signing(key: Path | None, password_env: str | None, token_env: str | None) -> None:
@@ -126,56 +149,62 @@ def build(
     platform: PlatformsOption = None,
     base: BaseOption = None,
     export: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
+            metavar="PATH",
             help="Write OCI tarballs: a file for one image, a folder (helios-<distro>-<arch>.tar) "
-            "for several. Written only when the build succeeds.",
+            "for several or for a PATH ending in /, made if missing. Written only when the build succeeds.",
         ),
     ] = None,
     hooks: HooksOption = None,
     inputs: InputsOption = None,
     offline: OfflineOption = False,
+    image_rewrite: ImageRewriteOption = None,
     root: RootOption = None,
 ) -> None:
     """Build images on a Dagger engine, several at once (needs the engine; see README)."""
-    job = prepare(root, hooks, distro, every, platform, [host_default()], base, inputs, offline)
-    if export is not None:
-        several = len(job.plans) > 1
-        if several and not export.is_dir():
-            raise HeliosError(
-                f"--export {export} must be an existing folder for {len(job.plans)} images",
-                hint="create the folder; each image is written there as helios-<distro>-<arch>.tar",
-            )
-        if not several and not export.parent.is_dir():
-            raise HeliosError(
-                f"cannot write {export}: {export.parent} is not a folder", hint="create it first"
-            )
+    job = prepare(
+        root, hooks, distro, every, platform, [host_default()], base, inputs, offline, image_rewrite
+    )
+    written = export_to(export, len(job.plans)) if export is not None else None
     from pipeline.cli.run import run_build  # imports dagger-io, so only here
 
-    print_summary(run_build(job, export))
+    print_summary(run_build(job, written))
 
 
 def publish(
-    address: Annotated[str, typer.Option(help="Registry repository without a tag, e.g. ghcr.io/org/helios.")],
+    address: Annotated[
+        str,
+        typer.Option(
+            metavar="REPOSITORY", help="Registry repository without a tag, e.g. ghcr.io/org/helios."
+        ),
+    ],
     distro: DistrosOption = None,
     every: AllOption = False,
     tag: Annotated[
         list[str] | None,
         typer.Option(
-            help="Tag to push instead of <version>-<distro> and <distro>; repeatable.", show_default=False
+            metavar="TAG",
+            help="Tag to push instead of <version>-<distro> and <distro>; repeatable.",
+            show_default=False,
         ),
     ] = None,
     channel: Annotated[
         str | None,
         typer.Option(
-            help="Publish as <channel>-<distro> (e.g. unstable) instead of release tags.", show_default=False
+            metavar="CHANNEL",
+            help="Publish as <channel>-<distro> (e.g. unstable) instead of release tags.",
+            show_default=False,
         ),
     ] = None,
     platform: PlatformsOption = None,
-    username: Annotated[str | None, typer.Option(help="Registry username.", show_default=False)] = None,
+    username: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Registry username.", show_default=False)
+    ] = None,
     password_env: Annotated[
         str | None,
         typer.Option(
+            metavar="VAR",
             help="Name of the environment variable holding the registry password or token "
             "(never pass the password itself on the command line).",
             show_default=False,
@@ -185,23 +214,31 @@ def publish(
     hooks: HooksOption = None,
     inputs: InputsOption = None,
     offline: OfflineOption = False,
+    image_rewrite: ImageRewriteOption = None,
     root: RootOption = None,
     sbom: Annotated[
         bool, typer.Option(help="Attach each image's SPDX SBOM to it as an OCI referrer.")
     ] = True,
     cosign_key: Annotated[
         Path | None,
-        typer.Option(help="Sign the pushed digests with this cosign private key file.", show_default=False),
+        typer.Option(
+            metavar="FILE",
+            help="Sign the pushed digests with this cosign private key file.",
+            show_default=False,
+        ),
     ] = None,
     cosign_password_env: Annotated[
         str | None,
         typer.Option(
-            help="Name of the environment variable holding the cosign key's password.", show_default=False
+            metavar="VAR",
+            help="Name of the environment variable holding the cosign key's password.",
+            show_default=False,
         ),
     ] = None,
     oidc_token_env: Annotated[
         str | None,
         typer.Option(
+            metavar="VAR",
             help="Sign keyless (Sigstore): name of the environment variable holding an OIDC token "
             "of audience sigstore.",
             show_default=False,
@@ -216,9 +253,11 @@ def publish(
     address = check_address(address)
     if password_env is not None:
         check_password_env(password_env, os.environ)
-    check_credentials(username, password_env is not None)
+    check_credentials(username, password_env is not None, Front.CLI)
     check_signing(cosign_key, cosign_password_env, oidc_token_env)
-    job = prepare(root, hooks, distro, every, platform, list(DEFAULT_PLATFORMS), base, inputs, offline)
+    job = prepare(
+        root, hooks, distro, every, platform, list(DEFAULT_PLATFORMS), base, inputs, offline, image_rewrite
+    )
     distros = [plan.distro.name for plan in job.plans]
     defaults = [plan.distro.name for plan in job.plans if plan.distro.is_default]
     tags_by_distro(distros, job.metadata.version, defaults, tag, channel)

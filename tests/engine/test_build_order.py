@@ -7,24 +7,21 @@ from pathlib import Path
 
 import dagger
 import pytest
-from dagger import dag
 
 from pipeline import graph
 from pipeline.failure import describe_failure
-from pipeline.graph import Sources
 from pipeline.layers import Layers
 from pipeline.plan import Planner
 from pipeline.platforms import host_default
 from pipeline.tree import LocalTree
-from tests.engine.conftest import FIXTURE
+from tests.engine.conftest import FIXTURE, setting, sources
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 def build(root: Path) -> tuple[object, dagger.Container]:
-    plan = Planner(LocalTree(root)).plan("tiny", host_default())
-    source = dag.host().directory(str(root))
-    return plan, graph.image(Sources(source), plan, labels={"io.helios.test": "fixture"})
+    plan = setting().planner(root).plan("tiny", host_default())
+    return plan, graph.image(sources(root), plan, labels={"io.helios.test": "fixture"})
 
 
 async def read(image: dagger.Container, path: str) -> str:
@@ -87,9 +84,20 @@ async def test_a_users_hooks_tree_adds_drop_ins_and_wins_overlays(engine, tmp_pa
     (site / "common/root/etc/helios").mkdir(parents=True)
     (site / "common/root/etc/helios/precedence").write_text("user\n")
     layers = Layers(LocalTree(FIXTURE), LocalTree(site), user_label="site")
-    plan = Planner(layers).plan("tiny", host_default())
-    sources = Sources(dag.host().directory(str(FIXTURE)), dag.host().directory(str(site)))
-    image = graph.image(sources, plan)
+    run = setting()
+    plan = Planner(layers, mirror=run.mirror(), rewrites=run.rewrites).plan("tiny", host_default())
+    image = graph.image(sources(FIXTURE, site), plan)
     system = [line for line in (await read(image, "/etc/helios-system.log")).split("\n") if line]
     assert system == ["9 distros/tiny/build/system.sh", "10 common/build/system.sh", "10 user drop-in"]
     assert (await read(image, "/etc/helios/precedence")).strip() == "user"
+
+
+async def test_every_copied_file_and_link_gets_the_epoch(engine):
+    """Step 8's absolute links made Directory.with_timestamps fail (it follows links): times come
+    from `touch -h` instead, links' own times included."""
+    plan = setting().planner(FIXTURE).plan("tiny", host_default())
+    image = graph.image(sources(FIXTURE), plan, epoch=981173106)
+    paths = ["/opt/helios/kasmvnc.version", "/opt/helios/dangling", "/etc/helios/precedence", "/init"]
+    times = await image.with_exec(["stat", "-c", "%Y %N", *paths]).stdout()
+    assert [line.split(" ", 1)[0] for line in times.splitlines()] == ["981173106"] * 4, times
+    assert "'/opt/helios/dangling' -> '/usr/local/etc/nowhere'" in times

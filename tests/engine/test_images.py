@@ -10,18 +10,13 @@ import uuid
 
 import dagger
 import pytest
-from dagger import dag
 
 from pipeline import graph, smoke
-from pipeline.graph import Sources
-from pipeline.plan import Planner
 from pipeline.platforms import host_default
-from pipeline.tree import LocalTree
-from tests.engine.conftest import FIXTURE
+from tests.engine.conftest import ALL_DISTROS, require_distro, setting, sources
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-REPO = FIXTURE.parents[2]
 KEY_FILES = [
     "/usr/local/bin/Xvnc",
     "/usr/local/share/kasmvnc/www/index.html",
@@ -37,12 +32,14 @@ KEY_FILES = [
 
 
 def image_of(distro: str):
-    plan = Planner(LocalTree(REPO)).plan(distro, host_default())
-    source = dag.host().directory(str(REPO), include=["common/**", "distros/**"])
-    return plan, graph.image(Sources(source), plan)
+    """The plan and lazy image of ``distro`` for the engine's platform, in this run's setting."""
+    require_distro(distro)
+    run = setting()
+    plan = run.planner().plan(distro, host_default())
+    return plan, graph.image(sources(run.repo, include=["common/**", "distros/**"]), plan)
 
 
-@pytest.mark.parametrize("distro", ["debian", "rhel", "alpine"])
+@pytest.mark.parametrize("distro", ALL_DISTROS)
 async def test_each_family_builds_an_image_with_the_key_files(engine, distro):
     _, image = image_of(distro)
     missing = await image.with_exec(

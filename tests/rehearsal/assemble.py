@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pipeline.linkcheck import LINK_CHECK
 from pipeline.mirror import Mirror
@@ -27,6 +28,7 @@ from pipeline.versions import load_versions
 from tests.rehearsal.chroot import (
     CACHE,
     IMAGE_PATH,
+    AptSources,
     Exec,
     RootfsSpec,
     host_apt_sources,
@@ -35,7 +37,7 @@ from tests.rehearsal.chroot import (
     remove_tree,
     run_in,
 )
-from tests.rehearsal.inputs import prepare_inputs, sha256_of
+from tests.rehearsal.inputs import Inputs, prepare_inputs, sha256_of, steps_reading
 from tests.rehearsal.results import Results
 from tests.rehearsal.steps import StageRunner, StepError, write_package_list
 
@@ -58,10 +60,15 @@ class Built:
     plan: Plan
 
 
-def rehearse_build(repo: Path, shared_inputs: Path, results: Results) -> Built:
-    """Steps 1-13 of the Debian distro for the host's platform; the assembled image."""
-    arch = host_arch()
+def rehearse_build(repo: Path, shared_inputs: Path, results: Results, arch: str | None = None) -> Built:
+    """Steps 1-13 of the Debian distro for ``arch`` (default: the host's); the assembled image.
+
+    Another architecture than the host's runs every exec under QEMU's user emulation
+    (chroot.emulation_problem), and s6-overlay's stand-in is cross-compiled for it.
+    """
+    arch = arch or host_arch()
     platform = check_platform(f"linux/{arch}")
+    results.record("platform", platform + ("" if arch == host_arch() else f" (emulated on {host_arch()})"))
     versions = load_versions()
     sources = host_apt_sources()
     logs = results.logs
@@ -71,17 +78,7 @@ def rehearse_build(repo: Path, shared_inputs: Path, results: Results) -> Built:
     # Which steps read a section: from a plan without a mirror, so the real pins are compared.
     bare = Planner(LocalTree(repo), versions).plan(DISTRO, platform)
     started = time.monotonic()
-    inputs = prepare_inputs(
-        versions,
-        shared=shared_inputs,
-        sources=sources,
-        suite=DISTRO_SUITE,
-        arch=arch,
-        xorg_version=bare.distro.xorg_version,
-        env_of=lambda section: [p.step.number for p in bare.steps if section in p.step.versions],
-        substitute=results.substitute,
-        log=logs / "inputs.log",
-    )
+    inputs = debian_inputs(bare, versions, shared_inputs, sources, results)
     results.timing("inputs (mirror, Debian sources, substitutes)", time.monotonic() - started)
     planner = Planner(LocalTree(repo), versions, mirror=_mirror_of(inputs.mirror))
     plan = planner.plan(DISTRO, platform)
@@ -101,7 +98,7 @@ def rehearse_build(repo: Path, shared_inputs: Path, results: Results) -> Built:
     def web() -> Path:
         root = WORK / "web"
         results.timing("rootfs web (bookworm + Node)", make_rootfs(bookworm, root, logs / "rootfs-web.log"))
-        node_env = _install_node(root, inputs.mirror, plan, overrides)
+        node_env = install_node(root, inputs.mirror, plan, overrides)
         stage = runner(Stage.WEB, root, {"PATH": IMAGE_PATH, **node_env})
         stage.run_stage()
         return stage.out
@@ -125,7 +122,7 @@ def rehearse_build(repo: Path, shared_inputs: Path, results: Results) -> Built:
         system_done.result()
 
     started = time.monotonic()
-    _assemble(plan, repo, image_build, kasm.out, shared_inputs, results)
+    _assemble(plan, repo, image_build, kasm.out, shared_inputs, results, arch)
     remove_tree(WORK / "image-old")
     if IMAGE.exists():
         IMAGE.rename(WORK / "image-old")
@@ -135,6 +132,24 @@ def rehearse_build(repo: Path, shared_inputs: Path, results: Results) -> Built:
     results.record("image size (MiB, without package caches and lists)", _size_mib(IMAGE))
     results.record("image", str(IMAGE))
     return Built(IMAGE, plan)
+
+
+def debian_inputs(
+    bare: Plan, versions: Mapping[str, Any], shared: Path, sources: AptSources, results: Results
+) -> Inputs:
+    """The rehearsal mirror filled for ``bare`` (the Debian plan made without a mirror, so that it
+    names the real pins); substitutes are reported to ``results``."""
+    return prepare_inputs(
+        versions,
+        shared=shared,
+        sources=sources,
+        suite=DISTRO_SUITE,
+        arch=bare.arch,
+        xorg_version=bare.distro.xorg_version,
+        env_of=steps_reading(bare),
+        substitute=results.substitute,
+        log=results.logs / "inputs.log",
+    )
 
 
 def _mirror_of(folder: Path) -> Mirror:
@@ -173,11 +188,11 @@ def _substitutions(results: Results, plan: Plan, overrides: dict[int, dict[str, 
     )
 
 
-def _install_node(
+def install_node(
     root: Path, mirror: Path, plan: Plan, overrides: dict[int, dict[str, str]]
 ) -> dict[str, str]:
     """Node into /usr/local of the web rootfs, from the tarball stand-in, as the Node image does."""
-    version = plan.step(6).env["NODEJS_VERSION"]
+    version = overrides.get(6, {}).get("NODEJS_VERSION", plan.step(6).env["NODEJS_VERSION"])
     sha256 = overrides.get(6, {}).get("NODEJS_SHA256", plan.step(6).env["NODEJS_SHA256"])
     subprocess.run(
         ["tar", "-xJf", str(mirror / "sha256" / sha256), "-C", str(root / "usr/local"),
@@ -188,13 +203,15 @@ def _install_node(
     return {"NODE_VERSION": version}
 
 
-def _assemble(plan: Plan, repo: Path, image: Path, kasm_out: Path, shared: Path, results: Results) -> None:
+def _assemble(
+    plan: Plan, repo: Path, image: Path, kasm_out: Path, shared: Path, results: Results, arch: str
+) -> None:
     """Steps 11-13 over the system rootfs ``image``, in the graph's order."""
     from tests.rehearsal.s6 import s6_overlay_tree
 
     s6_version = plan.s6_overlay["version"]
     started = time.monotonic()
-    s6 = s6_overlay_tree(WORK / "s6", shared)
+    s6 = s6_overlay_tree(WORK / "s6", shared, arch=arch)
     results.timing("s6-overlay from source", time.monotonic() - started)
     results.substitute(
         f"s6-overlay {s6_version} release tarballs (step 11)",

@@ -20,13 +20,15 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from PIL import Image
 from websockets.sync.client import ClientConnection, connect
 
-from tests.rehearsal.boot import Container, wait_until
+from tests.rehearsal.boot import wait_until
+from tests.rehearsal.pixels import Verdict, classify, differing_share
 
 VIEWPORT = (1280, 720)
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
@@ -42,6 +44,32 @@ CLIENT_STATE = """(() => {
   if (cls.contains('noVNC_disconnected')) return 'disconnected';
   return 'connecting';
 })()"""
+
+
+class Place(Protocol):
+    """Where the browser runs: an nsenter prefix for processes, and a block for this process's sockets."""
+
+    def enter(self, *, mount: bool = False) -> list[str]: ...
+
+    def network(self) -> AbstractContextManager[None]: ...
+
+
+class Booted(Protocol):
+    """A running container: an nsenter prefix into it, and its PID 1's host pid (for /proc/<pid>/root)."""
+
+    def enter(self, *, mount: bool = False) -> list[str]: ...
+
+    @property
+    def pid(self) -> int: ...
+
+
+SCREEN_MATCH = 0.03
+"""At most this share of pixels may differ between the browser's screenshot and the X root window
+(KasmVNC's lossy encoding, the client's control-bar handle)."""
+DESKTOP_DRAWN = 90
+"""Seconds XFCE may take, after the client connects, to draw its panel on a loaded machine."""
+XAUTHORITY = "/home/helios/.Xauthority"
+"""The desktop user's X cookie (default user: helios), written by KasmVNC's vncserver."""
 
 
 class BrowserError(RuntimeError):
@@ -97,7 +125,7 @@ class DevTools:
 
 
 @contextlib.contextmanager
-def browser(container: Container, viewport: tuple[int, int] = VIEWPORT) -> Iterator[DevTools]:
+def browser(container: Place, viewport: tuple[int, int] = VIEWPORT) -> Iterator[DevTools]:
     """Headless Chromium in the container's network, with one page of ``viewport`` size."""
     binary = chromium_binary()
     if binary is None:
@@ -134,10 +162,11 @@ def browser(container: Container, viewport: tuple[int, int] = VIEWPORT) -> Itera
         log.unlink(missing_ok=True)
 
 
-def x_root_window(container: Container, display: str, xauthority: str) -> Image.Image:
+def x_root_window(container: Booted, display: str, xauthority: str) -> Image.Image:
     """The X server's root window, grabbed inside the container by the image's ffmpeg (x11grab) as
-    an XWD dump, with the X cookie file ``xauthority``. From inside: Xvnc has no abstract socket
-    (`-nolisten local`), so no client outside the container's file system can reach it.
+    an XWD dump, with the X cookie file ``xauthority`` (a path inside the container). From inside:
+    Xvnc has no abstract socket (`-nolisten local`), so no client outside the container's file
+    system can reach it.
     """
     proc = subprocess.run(
         [*container.enter(mount=True), "env", f"XAUTHORITY={xauthority}", "ffmpeg", "-hide_banner",
@@ -178,3 +207,24 @@ def parse_xwd(data: bytes) -> Image.Image:
     # LSBFirst (0): blue's byte comes first; 32-bit pixels carry one unused byte.
     raw = {(0, 32): "BGRX", (1, 32): "XRGB", (0, 24): "BGR", (1, 24): "RGB"}[byte_order, bits_per_pixel]
     return Image.frombuffer("RGB", (width, height), pixels, "raw", raw, bytes_per_line, 1).copy()
+
+
+def desktop_view(
+    page: DevTools, container: Booted, display: str, timeout: float = DESKTOP_DRAWN
+) -> tuple[Image.Image, Image.Image]:
+    """The browser's screenshot and the X root window, once they agree on an XFCE desktop.
+
+    Connected means the X server is up, not that XFCE has drawn its panel yet, and the first frames
+    may still be on their way: this polls until the two agree on a desktop, or ``timeout`` runs out;
+    then it returns the last pair, for the caller's assertions to say what was seen.
+    """
+
+    def pair() -> tuple[Image.Image, Image.Image]:
+        return page.screenshot(), x_root_window(container, display, XAUTHORITY)
+
+    def settled() -> tuple[Image.Image, Image.Image] | None:
+        shot, grab = pair()
+        agree = differing_share(shot, grab) <= SCREEN_MATCH
+        return (shot, grab) if agree and classify(shot) is Verdict.DESKTOP else None
+
+    return wait_until(settled, timeout) or pair()

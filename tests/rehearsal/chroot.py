@@ -1,7 +1,11 @@
 """Root filesystems made with debootstrap, and commands run inside them like a container exec.
 
 A rootfs comes from a cached pristine tarball (keyed by suite, architecture, variant, extra
-packages and archive), so only the first run pays for debootstrap. Every command runs in its own
+packages and archive), so only the first run pays for debootstrap. A rootfs of another
+architecture than the host's (arm64 on an amd64 machine) is made in debootstrap's two stages: the
+packages are unpacked from the host, then the second stage runs inside the rootfs under QEMU's user
+emulation, which the kernel starts for every foreign binary through binfmt_misc
+(:func:`emulation_problem` says why it cannot, when it cannot). Every command runs in its own
 mount and PID namespaces (``unshare``): /proc, /dev, /sys and the step's bind mounts exist only
 there, and the kernel removes them, and kills every process the command left behind, the moment it
 ends, whether it succeeded, failed or was killed. The host's mount table never changes.
@@ -30,7 +34,6 @@ IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 """PATH of Debian's official images (and of the Node image built on them)."""
 HOST_EXTRA_CAS = Path("/usr/local/share/ca-certificates")
 """Certificate authorities the host adds to its trust store (a TLS-inspecting egress proxy, say)."""
-HOST_CA_TARGET = "/run/host-ca-certificates.crt"
 ROOTFS_RECIPE = 1
 _TARBALL_LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_LOCK = threading.Lock()
@@ -115,6 +118,39 @@ def host_arch() -> str:
     ).stdout.strip()
 
 
+QEMU_MACHINE = {"amd64": "x86_64", "arm64": "aarch64"}
+"""Debian architecture -> QEMU's name for it, which names its binfmt_misc entry (qemu-<name>)."""
+BINFMT = Path("/proc/sys/fs/binfmt_misc")
+
+
+def emulation_problem(arch: str, binfmt: Path = BINFMT) -> str | None:
+    """Why binaries of ``arch`` cannot run chrooted on this host, or None when they can.
+
+    The host's own architecture always runs. Another one needs QEMU's binfmt_misc entry enabled with
+    the F flag: the kernel then opens the interpreter when the entry is registered, so it runs
+    inside a chroot that holds no copy of it (Debian's qemu-user-static registers it so).
+    """
+    if arch == host_arch():
+        return None
+    machine = QEMU_MACHINE.get(arch)
+    if machine is None:
+        return f"no QEMU emulation is known for the architecture {arch!r}"
+    entry = binfmt / f"qemu-{machine}"
+    fix = f"install qemu-user-static and binfmt-support, then run update-binfmts --enable qemu-{machine}"
+    if not entry.is_file():
+        return f"{arch} binaries cannot run here: binfmt_misc has no {entry} ({fix})"
+    lines = entry.read_text().splitlines()
+    if "enabled" not in lines:
+        return f"{arch} binaries cannot run here: {entry} is disabled ({fix})"
+    flags = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("flags:")), "")
+    if "F" not in flags:
+        return (
+            f"{entry} lacks the F (fix-binary) flag, so its interpreter cannot be found inside a "
+            f"chroot: register it as Debian's qemu-user-static does ({fix})"
+        )
+    return None
+
+
 @dataclass(frozen=True)
 class RootfsSpec:
     """What a pristine root filesystem is made of; its digest keys the cached tarball."""
@@ -167,7 +203,21 @@ def _build_tarball(spec: RootfsSpec, tarball: Path, log: Path) -> None:
     argv = ["debootstrap", f"--variant={spec.variant}", f"--arch={spec.arch}", f"--keyring={spec.keyring}"]
     if spec.include:
         argv.append("--include=" + ",".join(spec.include))
+    foreign = spec.arch != host_arch()
+    if foreign:
+        problem = emulation_problem(spec.arch)
+        if problem:
+            raise ChrootError(f"cannot make a {spec.suite} rootfs for {spec.arch}: {problem}")
+        argv.append("--foreign")
     _run([*argv, spec.suite, str(staging), spec.sources.archive], log)
+    if foreign:
+        # The packages are unpacked; configuring them runs their own (emulated) programs.
+        second = Exec(["/debootstrap/debootstrap", "--second-stage"], {"PATH": IMAGE_PATH})
+        code = run_in(staging, second, log)
+        if code != 0:
+            raise ChrootError(
+                f"debootstrap's second stage in {staging} failed with exit code {code} (log: {log})"
+            )
     (staging / "etc/apt/sources.list").unlink(missing_ok=True)
     (staging / "etc/apt/sources.list.d").mkdir(parents=True, exist_ok=True)
     (staging / "etc/apt/sources.list.d/debian.sources").write_text(spec.sources.deb822(spec.suite))
@@ -201,20 +251,80 @@ def mounts_below(path: Path) -> list[str]:
     return found
 
 
-def host_trust() -> tuple[list[Bind], dict[str, str]]:
-    """The host's extra certificate authorities for an exec: a bind and the env naming it for Node.
-
-    As a Dagger engine installs its custom CAs into every exec, a machine whose network needs its
-    own CA gets it into the rehearsal's execs too; npm (Node's own CA store) reads it through
-    NODE_EXTRA_CA_CERTS. Nothing when the host adds no CA.
-    """
+def host_certificates() -> list[bytes]:
+    """The certificate authorities the host adds to its trust store (``HOST_EXTRA_CAS``), PEM each."""
     certs = sorted(HOST_EXTRA_CAS.rglob("*.crt")) if HOST_EXTRA_CAS.is_dir() else []
-    if not certs:
-        return [], {}
-    bundle = CACHE / "host-ca-certificates.crt"
-    bundle.parent.mkdir(parents=True, exist_ok=True)
-    bundle.write_bytes(b"".join(cert.read_bytes().rstrip() + b"\n" for cert in certs))
-    return [Bind(bundle, HOST_CA_TARGET)], {"NODE_EXTRA_CA_CERTS": HOST_CA_TARGET}
+    return [cert.read_bytes().rstrip() + b"\n" for cert in certs]
+
+
+# The stores of the families Dagger knows (engine/engineutil/cacerts/distros.go): where custom
+# certificates go, the bundle, and the command that rebuilds the bundle from them.
+DEBIAN_LIKE = (
+    "usr/local/share/ca-certificates",
+    "etc/ssl/certs/ca-certificates.crt",
+    "update-ca-certificates",
+)
+
+
+@dataclass
+class HostTrust:
+    """The host's extra certificate authorities put into an exec's root as a Dagger engine does.
+
+    Before every exec the engine writes its custom certificates into the system's store of the
+    container (``/usr/local/share/ca-certificates`` and ``update-ca-certificates`` when the image
+    has it, else appended to the bundle) and takes them out again after it, so curl, git and apt
+    trust them and nothing of them stays in the image. Node does not read that store by itself
+    (common/build/lib/node.sh). Debian-like roots only: the rehearsal builds Debian.
+    """
+
+    root: Path
+    certs: list[bytes]
+    log: Path
+    _written: list[Path] = field(default_factory=list)
+    _bundle: bytes | None = None
+    _updated: bool = False
+
+    def install(self) -> None:
+        if not self.certs:
+            return
+        folder, bundle, update = self.root / DEBIAN_LIKE[0], self.root / DEBIAN_LIKE[1], DEBIAN_LIKE[2]
+        folder.mkdir(parents=True, exist_ok=True)
+        for index, pem in enumerate(self.certs):
+            path = folder / f"helios-host-{index}.crt"
+            if not path.exists():
+                path.write_bytes(pem)
+                self._written.append(path)
+        self._updated = self._has(update)
+        if self._updated:
+            self._update()
+        else:
+            self._bundle = bundle.read_bytes() if bundle.is_file() else None
+            bundle.parent.mkdir(parents=True, exist_ok=True)
+            with bundle.open("ab") as out:
+                out.write(b"".join(self.certs))
+
+    def uninstall(self) -> None:
+        if not self.certs:
+            return
+        for path in self._written:
+            path.unlink(missing_ok=True)
+        bundle = self.root / DEBIAN_LIKE[1]
+        if self._updated or self._has(DEBIAN_LIKE[2]):  # the exec may have installed ca-certificates
+            self._update()
+        elif self._bundle is not None:
+            bundle.write_bytes(self._bundle)
+        else:
+            bundle.unlink(missing_ok=True)
+
+    def _has(self, command: str) -> bool:
+        return any((self.root / d / command).is_file() for d in ("usr/sbin", "usr/bin", "sbin", "bin"))
+
+    def _update(self) -> None:
+        code = run_in(self.root, Exec([DEBIAN_LIKE[2]], {"PATH": IMAGE_PATH}), self.log)
+        if code != 0:
+            raise ChrootError(
+                f"{DEBIAN_LIKE[2]} in {self.root} failed with exit code {code} (log: {self.log})"
+            )
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,13 @@ from tests.rehearsal.results import REPO, Results, results_dir
 
 HERE = Path(__file__).parent
 SELECT = "rehearsal tests run only when selected: python -m pytest -m rehearsal tests/rehearsal"
+ARM64 = "rehearsal_arm64"
+"""The marker that selects the whole rehearsal for linux/arm64 under emulation (on demand, not CI)."""
+
+
+def emulated_arm64(config: pytest.Config) -> bool:
+    """Whether this session rehearses linux/arm64 (``-m rehearsal_arm64``) instead of the host's platform."""
+    return ARM64 in (config.option.markexpr or "").replace(f"not {ARM64}", "")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -26,8 +33,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if HERE in item.path.parents:
             item.add_marker(pytest.mark.rehearsal)
+            if emulated_arm64(config):
+                item.add_marker(pytest.mark.rehearsal_arm64)
             if not selected:
                 item.add_marker(pytest.mark.skip(reason=SELECT))
+
+
+@pytest.fixture(scope="session")
+def rehearsal_arch(request: pytest.FixtureRequest) -> str:
+    """The architecture the session builds and boots: arm64 under ``-m rehearsal_arm64``, else the host's."""
+    from tests.rehearsal.chroot import host_arch
+
+    return "arm64" if emulated_arm64(request.config) else host_arch()
 
 
 def shared_inputs_dir() -> Path:
@@ -35,8 +52,11 @@ def shared_inputs_dir() -> Path:
     return Path(os.environ.get("HELIOS_REHEARSAL_INPUTS", REPO.parent / "shared" / "inputs"))
 
 
-def missing_prerequisite() -> str | None:
-    """Why the build cannot run on this machine, or None."""
+def missing_prerequisite(arch: str | None = None) -> str | None:
+    """Why the build for ``arch`` (default: the host's) cannot run on this machine, or None."""
+    from tests.rehearsal.chroot import emulation_problem
+    from tests.rehearsal.s6 import cross_target
+
     if os.geteuid() != 0:
         return "the rehearsal needs root (debootstrap, chroot, mount namespaces)"
     for tool in ("debootstrap", "unshare", "npm", "zstd", "xz"):
@@ -44,6 +64,13 @@ def missing_prerequisite() -> str | None:
             return f"the rehearsal needs {tool} on PATH"
     if not (shared_inputs_dir() / "git").is_dir():
         return f"no shared input mirror at {shared_inputs_dir()} (set HELIOS_REHEARSAL_INPUTS)"
+    if arch is not None:
+        problem = emulation_problem(arch)
+        if problem:
+            return problem
+        target = cross_target(arch)
+        if target and shutil.which(f"{target}-gcc") is None:
+            return f"s6 for {arch} is cross-compiled: apt-get install gcc-{target}"
     return None
 
 
@@ -56,16 +83,16 @@ def results() -> Iterator[Results]:
 
 
 @pytest.fixture(scope="session")
-def built(results: Results):
-    """The Debian image built for real by steps 1-13 (see assemble.py)."""
+def built(results: Results, rehearsal_arch: str):
+    """The Debian image built for real by steps 1-13 (see assemble.py), for ``rehearsal_arch``."""
     from tests.rehearsal.assemble import rehearse_build
     from tests.rehearsal.steps import StepError
 
-    reason = missing_prerequisite()
+    reason = missing_prerequisite(rehearsal_arch)
     if reason:
         pytest.skip(reason)
     try:
-        return rehearse_build(REPO, shared_inputs_dir(), results)
+        return rehearse_build(REPO, shared_inputs_dir(), results, rehearsal_arch)
     except StepError as error:
         results.record("build failure", str(error))
         raise

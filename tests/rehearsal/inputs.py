@@ -1,9 +1,14 @@
 """The rehearsal's input mirror: every pinned input the Debian build reads, in the mirror layout.
 
 - git sources: the bundles of the shared input mirror (``git/<owner>/<repo>/<commit>.bundle``);
-- libjpeg-turbo and the X server: Debian's ``.orig.tar.gz`` of the pinned upstream version, fetched
-  with ``apt-get source --download-only``; they must have exactly the pinned sha256 (Debian packages
-  the upstream release archive), else the rehearsal stops: no pin is weakened for them;
+- libjpeg-turbo, the X server and libwebp: Debian's ``.orig.tar.gz`` of the pinned upstream version,
+  fetched with ``apt-get source --download-only``; they must have exactly the pinned sha256 (Debian
+  packages the upstream release archive), else the rehearsal stops: no pin is weakened for them;
+- libcpuid (read where a step-2 drop-in builds it: arm64): its pinned tag archive is ``git archive``
+  of the tag's commit, gzipped with ``gzip -n``, so it is made from the input mirror's bundle
+  ``git/anrieff/libcpuid/<commit>.bundle`` and must have the pinned sha256; a mirror without that
+  bundle gets Debian's repacked ``.orig`` tarball instead, as a named substitute (LIBCPUID_VERSION and
+  LIBCPUID_SHA256 then are the substitute's);
 - substitutes for what only its project's host serves, each reported with why:
   the Node.js release tarball (the npm registry's ``node-linux-<arch>`` package of the pinned
   version, with the npm that release bundles, repacked in the official layout) and the Cascadia Code
@@ -15,18 +20,21 @@ sha256 instead of the pin (:attr:`Inputs.env_overrides`); nothing else is overri
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 import shutil
 import subprocess
 import tarfile
+import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.plan import Plan
 from tests.rehearsal.chroot import CACHE, AptSources, ChrootError
 
 MIRROR = CACHE / "inputs"
@@ -34,7 +42,9 @@ SUBSTITUTES = CACHE / "substitutes"
 NODE_ARCH = {"amd64": "x64", "arm64": "arm64"}
 # Upstream source tarballs that Debian's archive carries byte for byte: versions.toml section ->
 # Debian source package, and the suites searched for the pinned upstream version.
-DEBIAN_SOURCES = {"libjpeg_turbo": "libjpeg-turbo", "xorg": "xorg-server"}
+DEBIAN_SOURCES = {"libjpeg_turbo": "libjpeg-turbo", "xorg": "xorg-server", "libwebp": "libwebp"}
+LIBCPUID_BUNDLES = Path("git/anrieff/libcpuid")
+"""Where the input mirror keeps the libcpuid source whose ``git archive`` is the pinned tarball."""
 SOURCE_SUITES = ("{suite}", "unstable")
 SUBSTITUTE_RECIPE = 1
 """Bump when a substitute's recipe changes, so cached substitutes are rebuilt."""
@@ -69,6 +79,14 @@ class Inputs:
         substitute(name, f"{why}; {variable} for it is {actual}, not the pinned {pinned}")
 
 
+def steps_reading(plan: Plan) -> Callable[[str], list[int]]:
+    """section -> the steps of ``plan`` that read it: those its row declares, and those the
+    distro's ``inputs`` give it (step 2's [libcpuid] on the Debian family), as the env shows."""
+    return lambda section: [
+        p.step.number for p in plan.steps if any(name.startswith(f"{section.upper()}_") for name in p.env)
+    ]
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as stream:
@@ -96,18 +114,28 @@ def prepare_inputs(
     pins = {
         "libjpeg_turbo": (versions["libjpeg_turbo"]["version"], versions["libjpeg_turbo"]["sha256"]),
         "xorg": (xorg_version, versions["xorg"]["sha256"][xorg_version]),
+        "libwebp": (versions["libwebp"]["version"], versions["libwebp"]["sha256"]),
     }
     for section, (version, sha256) in pins.items():
-        if not _has(sha256):
+        if (section in ("libjpeg_turbo", "xorg") or env_of(section)) and not _has(sha256):
             apt.orig_tarball(DEBIAN_SOURCES[section], version, sha256, MIRROR / "sha256" / sha256)
     inputs = Inputs(MIRROR, apt.keyring(CACHE / "keyrings" / suite))
+    if env_of("libcpuid"):
+        libcpuid_tarball(inputs, versions["libcpuid"], shared, apt, env_of, substitute)
 
     node = versions["nodejs"]
+    published = published_node(node["version"], arch, log)
+    why = ""
+    if published != node["version"]:
+        # The registry's node-linux-<arch> packages skip some releases (arm64 lacks 22.22.2).
+        for step in env_of("nodejs"):
+            inputs.env_overrides.setdefault(step, {})["NODEJS_VERSION"] = published
+        why = f"; the registry has no {node['version']} for {arch}, so NODEJS_VERSION is {published}"
     inputs.replace_sum(
-        "nodejs", node_tarball(node["version"], arch, log), node["sha256"][arch], env_of, substitute,
+        "nodejs", node_tarball(published, arch, log), node["sha256"][arch], env_of, substitute,
         f"Node.js {node['version']} release tarball (node-v{node['version']}-linux-{NODE_ARCH[arch]}.tar.xz)",
         f"its host is not reachable here: repacked from the npm registry's node-linux-{NODE_ARCH[arch]}"
-        f"@{node['version']} (bin/node, include/node) and the npm it bundles, in the release layout",
+        f"@{published} (bin/node, include/node) and the npm it bundles, in the release layout{why}",
     )  # fmt: skip
     font = versions["cascadia_code"]
     inputs.replace_sum(
@@ -117,6 +145,61 @@ def prepare_inputs(
         "TrueType faces) placed at the zip's otf/static/*.otf layout",
     )  # fmt: skip
     return inputs
+
+
+def libcpuid_tarball(
+    inputs: Inputs,
+    pin: Mapping[str, str],
+    shared: Path,
+    apt: PrivateApt,
+    env_of: Callable[[str], list[int]],
+    substitute: Reporter,
+) -> None:
+    """libcpuid's pinned tag archive in the mirror, made from the shared mirror's bundle; else a substitute."""
+    if _has(pin["sha256"]):
+        return
+    bundles = sorted((shared / LIBCPUID_BUNDLES).glob("*.bundle"))
+    if bundles:
+        tag_archive(
+            bundles[0], f"libcpuid-{pin['version']}", pin["sha256"], MIRROR / "sha256" / pin["sha256"]
+        )
+        return
+    orig, version = apt.newest_orig("libcpuid", MIRROR / "sha256")
+    for step in env_of("libcpuid"):
+        inputs.env_overrides.setdefault(step, {})["LIBCPUID_VERSION"] = version
+    inputs.replace_sum(
+        "libcpuid", sha256_of(orig), pin["sha256"], env_of, substitute,
+        f"libcpuid {pin['version']} tag archive",
+        f"the input mirror has no {LIBCPUID_BUNDLES}/<commit>.bundle to make it from: Debian's repacked "
+        f".orig tarball of libcpuid {version}, so LIBCPUID_VERSION is {version}",
+    )  # fmt: skip
+
+
+def tag_archive(bundle: Path, prefix: str, sha256: str, dest: Path) -> None:
+    """``git archive`` of the bundle's HEAD under ``prefix/``, gzipped as a forge gzips a tag archive.
+
+    The result must have the pinned ``sha256``, or nothing is written.
+    """
+    with tempfile.TemporaryDirectory() as work:
+        clone = Path(work) / "src"
+        subprocess.run(["git", "clone", "-q", "--no-checkout", str(bundle), str(clone)], check=True)
+        partial = dest.with_suffix(".partial")
+        with partial.open("wb") as out:
+            tar = subprocess.Popen(
+                ["git", "-C", str(clone), "archive", "--format=tar", f"--prefix={prefix}/", "HEAD"],
+                stdout=subprocess.PIPE,
+            )
+            subprocess.run(["gzip", "-n"], stdin=tar.stdout, stdout=out, check=True)
+            if tar.wait() != 0:
+                raise ChrootError(f"git archive of {bundle} failed")
+    actual = sha256_of(partial)
+    if actual != sha256:
+        partial.unlink()
+        raise ChrootError(
+            f"git archive of {bundle} has sha256 {actual}, but pipeline/versions.toml pins {sha256}: "
+            "the bundle is not the pinned tag's commit"
+        )
+    partial.rename(dest)
 
 
 def _has(sha256: str) -> bool:
@@ -196,6 +279,39 @@ class PrivateApt:
         shutil.copyfile(workdir / name, dest)
         shutil.rmtree(workdir)
 
+    def newest_orig(self, package: str, dest: Path) -> tuple[Path, str]:
+        """The .orig tarball of ``package``'s newest source that downloads, checked against the
+        archive's signed Sources, in ``dest`` under its sha256; with its upstream version."""
+        listing = self.run("showsrc", package, tool="apt-cache")
+        stanzas = [stanza for stanza in listing.split("\n\n") if re.search(r"^Version: ", stanza, re.M)]
+        versions = sorted(
+            {re.search(r"^Version: (\S+)", stanza, re.M).group(1) for stanza in stanzas},  # type: ignore[union-attr]
+            key=functools.cmp_to_key(_debian_version_compare),
+            reverse=True,
+        )
+        failures = []
+        for version in versions:
+            uris = self.run("source", "--print-uris", f"{package}={version}", cwd=dest)
+            for line in uris.splitlines():
+                match = re.match(r"^'(\S+)' (\S+\.orig\.tar\.\w+) \d+ SHA256:([0-9a-f]{64})$", line)
+                if match is None:
+                    continue
+                url, name, sha256 = match.groups()
+                target = dest / sha256
+                if not (target.is_file() and sha256_of(target) == sha256):
+                    fetched = subprocess.run(
+                        ["curl", "-fsSL", "-o", str(target), url], capture_output=True, text=True
+                    )
+                    if fetched.returncode != 0 or sha256_of(target) != sha256:
+                        target.unlink(missing_ok=True)
+                        failures.append(f"{name}: {fetched.stderr.strip() or 'sha256 mismatch'}")
+                        continue
+                upstream = version.split(":")[-1].rsplit("-", 1)[0].split("+")[0]
+                return target, upstream
+        raise ChrootError(
+            f"no .orig tarball of {package} could be downloaded: {'; '.join(failures) or 'none listed'}"
+        )
+
     def keyring(self, dest: Path) -> Path:
         """The suite's debian-archive-keyring, taken from its package (which apt authenticated)."""
         keyring = dest / "debian-archive-keyring.gpg"
@@ -230,6 +346,13 @@ class PrivateApt:
         return next(dest.glob(f"{package}_*.deb"))
 
 
+def _debian_version_compare(a: str, b: str) -> int:
+    """dpkg's order of two version strings (-1, 0, 1)."""
+    if subprocess.run(["dpkg", "--compare-versions", a, "eq", b]).returncode == 0:
+        return 0
+    return -1 if subprocess.run(["dpkg", "--compare-versions", a, "lt", b]).returncode == 0 else 1
+
+
 def _cached(key: Mapping[str, Any], build: Callable[[Path], None]) -> str:
     """Build a substitute once per ``key`` into the mirror; its sha256."""
     digest = hashlib.sha256(
@@ -248,6 +371,34 @@ def _cached(key: Mapping[str, Any], build: Callable[[Path], None]) -> str:
     shutil.rmtree(workdir)
     record.write_text(sha256 + "\n")
     return sha256
+
+
+def published_node(version: str, arch: str, log: Path) -> str:
+    """``version`` if the npm registry has node-linux-<arch> at it, else the nearest one of its major
+    (the newest below it, or failing that the oldest above)."""
+    name = f"node-linux-{NODE_ARCH[arch]}"
+    result = subprocess.run(
+        ["npm", "view", name, "versions", "--json"], capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
+    with log.open("a") as out:
+        out.write(f"$ npm view {name} versions --json\n{result.stderr}")
+    if result.returncode != 0:
+        raise ChrootError(f"npm view {name} failed: {result.stderr.strip()[-800:]}")
+    available = json.loads(result.stdout)
+    if version in available:
+        return version
+
+    def key(text: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in text.split("."))
+
+    major = [
+        v for v in available if re.fullmatch(r"\d+\.\d+\.\d+", v) and v.split(".")[0] == version.split(".")[0]
+    ]
+    below = sorted((v for v in major if key(v) < key(version)), key=key)
+    above = sorted((v for v in major if key(v) > key(version)), key=key)
+    if not below and not above:
+        raise ChrootError(f"the npm registry has no {name} of Node.js {version.split('.')[0]}")
+    return below[-1] if below else above[0]
 
 
 def node_tarball(version: str, arch: str, log: Path) -> str:

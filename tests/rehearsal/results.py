@@ -47,10 +47,15 @@ class Results:
         print(f"rehearsal: substituted {name}: {why}", flush=True)
 
     def timing(self, name: str, seconds: float) -> None:
-        """A wall time, in seconds (steps are named "step NN <stage> · <label>")."""
+        """A wall time, in seconds (steps are named "step NN <stage> · <label>").
+
+        The report is rewritten at once, so a long run (an emulated one takes hours) that is stopped
+        half-way still leaves the time of every step it finished.
+        """
         with self._lock:
             self.timings[name] = round(seconds, 1)
         print(f"rehearsal: {name}: {seconds:.0f} s", flush=True)
+        self.write()
 
     def record(self, name: str, value: Any) -> None:
         """Any other measured fact (image size, memory, checks that ran)."""

@@ -9,7 +9,8 @@ and installed slashpackage-style as its ``mk/skaware.mk`` does) and the ``/usr/b
 
 Differences from the release, on purpose: the binaries are built with the host's gcc against its
 glibc (dynamically; the release links musl statically), so the tree runs on an image whose glibc is
-at least the host's; s6-dns, s6-networking and BearSSL are left out (nothing in the image uses them,
+at least the host's; for another architecture (arm64 on an amd64 host) with Debian's cross compiler
+for it (``gcc-aarch64-linux-gnu``), through skarnet's ``--target``; s6-dns, s6-networking and BearSSL are left out (nothing in the image uses them,
 and their sources are not mirrored).
 """
 
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.versions import load_versions
+from tests.rehearsal.chroot import QEMU_MACHINE, host_arch
 
 CACHE = Path(os.environ.get("HELIOS_REHEARSAL_CACHE", "/var/cache/helios-rehearsal"))
 SHEBANGDIR = "/command"
@@ -83,17 +85,30 @@ class S6BuildError(RuntimeError):
     """The s6-overlay stand-in could not be built from the mirrored sources."""
 
 
-def s6_overlay_tree(workdir: Path, inputs: Path, *, version: str | None = None) -> Path:
+def cross_target(arch: str | None) -> str | None:
+    """The GNU triplet to cross-compile for ``arch``, or None to build for the host."""
+    if arch is None or arch == host_arch():
+        return None
+    return f"{QEMU_MACHINE[arch]}-linux-gnu"
+
+
+def s6_overlay_tree(
+    workdir: Path, inputs: Path, *, version: str | None = None, arch: str | None = None
+) -> Path:
     """The root tree the four s6-overlay tarballs would unpack, built from the mirror ``inputs``.
 
-    ``version`` defaults to the pin in pipeline/versions.toml. The tree is cached under
-    ``CACHE/s6-overlay/<key>`` (key: every source commit, the compiler, this recipe); ``workdir``
-    holds the scratch build. Returns the tree's root directory (holding ``init``, ``command``, ...).
+    ``version`` defaults to the pin in pipeline/versions.toml; ``arch`` to the host's (another one
+    is cross-compiled with ``<triplet>-gcc``). The tree is cached under ``CACHE/s6-overlay/<key>``
+    (key: every source commit, the compiler, the target, this recipe); ``workdir`` holds the scratch
+    build. Returns the tree's root directory (holding ``init``, ``command``, ...).
     """
     version = version or str(load_versions()["s6_overlay"]["version"])
+    target = cross_target(arch)
+    if target and shutil.which(f"{target}-gcc") is None:
+        raise S6BuildError(f"no {target}-gcc to build s6 for {arch}: apt-get install gcc-{target}")
     overlay_bundle = _single_bundle(inputs, "just-containers", "s6-overlay")
     sources = {pkg.name: _single_bundle(inputs, pkg.owner, pkg.name) for pkg in PACKAGES}
-    key = _cache_key(version, overlay_bundle, sources)
+    key = _cache_key(version, overlay_bundle, sources, target)
     tree = CACHE / "s6-overlay" / key / "rootfs"
     if (tree / "init").is_file():
         return tree
@@ -112,7 +127,7 @@ def s6_overlay_tree(workdir: Path, inputs: Path, *, version: str | None = None) 
         for pkg in PACKAGES:
             src = _clone(sources[pkg.name], scratch / "src" / pkg.name)
             _check_version(src, pkg, pinned[pkg.version_key], sources[pkg.name])
-            _build(src, pkg, staging)
+            _build(src, pkg, staging, target)
         result = scratch / "rootfs"
         _arch_part(staging, result)
         _noarch_part(overlay_src / "layout" / "rootfs-overlay", result, version)
@@ -133,9 +148,10 @@ def _single_bundle(inputs: Path, owner: str, repo: str) -> Path:
     return bundles[0]
 
 
-def _cache_key(version: str, overlay: Path, sources: dict[str, Path]) -> str:
-    compiler = subprocess.run(["gcc", "-dumpfullversion", "-dumpmachine"], capture_output=True, text=True)
-    parts = {
+def _cache_key(version: str, overlay: Path, sources: dict[str, Path], target: str | None = None) -> str:
+    gcc = f"{target}-gcc" if target else "gcc"
+    compiler = subprocess.run([gcc, "-dumpfullversion", "-dumpmachine"], capture_output=True, text=True)
+    parts: dict[str, object] = {
         "recipe": RECIPE,
         "version": version,
         "s6-overlay": overlay.stem,
@@ -143,6 +159,8 @@ def _cache_key(version: str, overlay: Path, sources: dict[str, Path]) -> str:
         "gcc": compiler.stdout.split(),
         "machine": platform.machine(),
     }
+    if target:  # a host build keeps the key it always had
+        parts["target"] = target
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -189,10 +207,15 @@ def _read_package_info(path: Path) -> dict[str, str]:
     return {name.strip(): value.strip() for name, value in pairs}
 
 
-def _build(src: Path, pkg: Package, staging: Path) -> None:
-    """configure, make, strip, install into ``staging`` as mk/skaware.mk does (slashpackage)."""
+def _build(src: Path, pkg: Package, staging: Path, target: str | None = None) -> None:
+    """configure, make, strip, install into ``staging`` as mk/skaware.mk does (slashpackage).
+
+    With ``target``, cross-compiled: skarnet's configure then uses ``<target>-gcc`` and its tools,
+    and the sysdeps it cannot probe are those s6-overlay passes (skalibs' options above).
+    """
     env = {"DESTDIR": str(staging)}
-    _run(["./configure", "--enable-slashpackage", "--disable-shared", *pkg.options], cwd=src, env=env)
+    cross = [f"--target={target}"] if target else []
+    _run(["./configure", "--enable-slashpackage", "--disable-shared", *cross, *pkg.options], cwd=src, env=env)
     jobs = str(os.cpu_count() or 1)
     _run(["make", f"-j{jobs}"], cwd=src)
     _run(["make", "strip"], cwd=src)

@@ -30,7 +30,7 @@ from pipeline.stepmounts import (
     packages_record_script,
     run_layout,
 )
-from tests.rehearsal.chroot import CACHE, Bind, Exec, host_trust, run_in
+from tests.rehearsal.chroot import CACHE, Bind, Exec, HostTrust, host_certificates, run_in
 
 VOLUMES = CACHE / "volumes"
 """Cache volumes by the graph's names, kept between runs as the engine keeps them."""
@@ -77,9 +77,7 @@ class StageRunner:
         entries = [*planned.mirrored, *(f"sha256/{v}" for k, v in extra.items() if k.endswith("_SHA256"))]
         if self.mirror is not None:
             binds += [Bind(self.mirror / entry, f"{INPUTS_MOUNT}/{entry}") for entry in entries]
-        trust_binds, trust_env = host_trust()
-        binds += trust_binds
-        env = {"HOME": "/root", **self.base_env, **trust_env, **planned.env, **extra}
+        env = {"HOME": "/root", **self.base_env, **planned.env, **extra}
         if self.mirror is not None and entries:
             # Nothing the mirror holds may come from the network instead.
             env |= {INPUTS_ENV: INPUTS_MOUNT, OFFLINE_ENV: "true"}
@@ -87,11 +85,16 @@ class StageRunner:
         for run in planned.runs:
             hooks = self._hook_folder(run.mounted, run_layout(run))
             command = f"{HOOKS_MOUNT}/{run.mounted}"
-            code = run_in(
-                self.root,
-                Exec([command], env, [Bind(hooks, HOOKS_MOUNT), *binds], timeout=STEP_TIMEOUT),
-                log,
-            )
+            trust = HostTrust(self.root, host_certificates(), log)
+            trust.install()
+            try:
+                code = run_in(
+                    self.root,
+                    Exec([command], env, [Bind(hooks, HOOKS_MOUNT), *binds], timeout=STEP_TIMEOUT),
+                    log,
+                )
+            finally:
+                trust.uninstall()
             if code != 0:
                 output = log.read_text(errors="replace")
                 raise StepError(

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from pipeline.plan import Planner
 from pipeline.platforms import host_default
@@ -21,7 +20,14 @@ from pipeline.smoke import DEFAULT_TIMEOUT
 from pipeline.tree import LocalTree
 from tests.rehearsal import probes
 from tests.rehearsal.boot import BootError, Container, booted, wait_until
-from tests.rehearsal.browser import CLIENT_STATE, DevTools, browser, chromium_binary, x_root_window
+from tests.rehearsal.browser import (
+    CLIENT_STATE,
+    SCREEN_MATCH,
+    DevTools,
+    browser,
+    chromium_binary,
+    desktop_view,
+)
 from tests.rehearsal.chroot import CACHE
 from tests.rehearsal.pixels import Verdict, classify, differing_share
 from tests.rehearsal.results import REPO, Results
@@ -33,9 +39,6 @@ MARKER_HOOK = f"""#!/bin/bash
 # Written by the rehearsal: proves shutdown.d runs at container stop, as root, with the user known.
 echo "$HELIOS_HOOK_NAME ran as $(id -un) for $HELIOS_USER" > {MARKER}
 """
-SCREEN_MATCH = 0.03
-"""At most this share of pixels may differ between the browser's screenshot and the X root window
-(KasmVNC's lossy encoding, the client's control-bar handle)."""
 
 
 def image_env() -> dict[str, str]:
@@ -88,10 +91,6 @@ def test_websocket_upgrades_and_speaks_rfb(desktop: Container) -> None:
 NO_BROWSER = pytest.mark.skipif(
     chromium_binary() is None, reason="no Chromium here (apt-get install chromium)"
 )
-DESKTOP_DRAWN = 90
-"""Seconds XFCE may take, after the client connects, to draw its panel on a loaded machine."""
-XAUTHORITY = "/home/helios/.Xauthority"
-"""The desktop user's X cookie (default user: helios), written by KasmVNC's vncserver."""
 
 
 def connected(page: DevTools, timeout: float = 60) -> str:
@@ -110,17 +109,7 @@ def test_browser_shows_the_desktop_the_x_server_draws(desktop: Container, result
         assert connected(page) == "connected", f"the client never connected:\n{desktop.log_tail()}"
         results.timing("browser: page load to client connected", time.monotonic() - started)
 
-        def pair() -> tuple[Image.Image, Image.Image]:
-            return page.screenshot(), x_root_window(desktop, display, XAUTHORITY)
-
-        def settled() -> tuple[Image.Image, Image.Image] | None:
-            shot, grab = pair()
-            agree = differing_share(shot, grab) <= SCREEN_MATCH
-            return (shot, grab) if agree and classify(shot) is Verdict.DESKTOP else None
-
-        # Connected means the X server is up, not that XFCE has drawn its panel yet, and the first
-        # frames may still be on their way: poll until the two agree on a desktop (or time runs out).
-        shot, grab = wait_until(settled, DESKTOP_DRAWN) or pair()
+        shot, grab = desktop_view(page, desktop, display)
     shot.save(results.dir / "desktop.png")
     grab.save(results.dir / "x-root-window.png")
     difference = differing_share(shot, grab)

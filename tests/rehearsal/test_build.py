@@ -29,7 +29,7 @@ from pipeline.stepmounts import (
     run_layout,
 )
 from pipeline.tree import LocalTree
-from tests.rehearsal.chroot import IMAGE_PATH, host_trust, mounts_below
+from tests.rehearsal.chroot import IMAGE_PATH, mounts_below
 from tests.rehearsal.results import REPO
 from tests.rehearsal.steps import StageRunner, StepError, write_package_list
 
@@ -185,7 +185,7 @@ def test_each_exec_gets_the_plans_files_env_and_mounts_and_nothing_else(make_tre
         assert files == {name: "755" if perms else "644" for name, (_, perms) in layout.items()}
         env = dict(item.split("=", 1) for item in (probe / "env").read_text().split("\0") if item)
         shell = {"PWD", "SHLVL", "_", "OLDPWD"}
-        expected = {"HOME": "/root", "PATH": IMAGE_PATH, **host_trust()[1], **planned.env}
+        expected = {"HOME": "/root", "PATH": IMAGE_PATH, **planned.env}
         assert {k: v for k, v in env.items() if k not in shell} == expected
         mounts = dict(line.split() for line in (probe / "mounts").read_text().splitlines())
         assert mounts[HOOKS_MOUNT] == "ro"

@@ -17,8 +17,9 @@ import pytest
 from pipeline.smoke import DEFAULT_TIMEOUT
 from tests.rehearsal import probes
 from tests.rehearsal.boot import Container, booted, wait_until
+from tests.rehearsal.browser import XAUTHORITY
 from tests.rehearsal.results import Results
-from tests.rehearsal.test_boot import XAUTHORITY, fresh_state, image_env
+from tests.rehearsal.test_boot import fresh_state, image_env
 
 pytestmark = pytest.mark.real_versions  # the image was built from the real pins: plan with them
 

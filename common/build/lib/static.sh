@@ -11,10 +11,15 @@
 # -lwebp -lsharpyuv and -lturbojpeg by name, with no -L of its own. Where a distro has no usable
 # package, build_static_library builds the pinned release as static, position-independent
 # libraries in /usr/local, so nothing of it is needed at run time, and proves that pkg-config and
-# the linker find it the way KasmVNC's build will.
+# the linker find it the way KasmVNC's build will: build_static_libcpuid and build_static_libwebp
+# are the two recipes the distros' step-2 drop-ins call.
 
-# The prefix of the libraries built here (the build stage only; step 8 packs none of it).
+# The prefix of the libraries built here (the build stage only; step 8 packs none of it), and the
+# linker flags that put its library folders in front of the distro's (lib on Debian and Alpine,
+# lib64 on EL9, as CMake's GNUInstallDirs picks). The X server's configure gets the same flags
+# (_xorg_configure), as KasmVNC's own build.sh links its ~/.local first.
 STATIC_LIBRARY_PREFIX=/usr/local
+STATIC_LIBRARY_LDFLAGS="-L/usr/local/lib -L/usr/local/lib64"
 
 # build_static_library SECTION "MODULE..." [CMAKE_ARG...]: the CMake project that [SECTION] of
 # pipeline/versions.toml pins (SECTION_VERSION, SECTION_URL, SECTION_SHA256 in the environment),
@@ -74,20 +79,54 @@ _pkgconfig_expose() {
   done <"$manifest"
 }
 
-# _static_library_check SECTION MODULE VERSION: pkg-config reports MODULE at VERSION, and the
-# linker finds each of its libraries as a static archive by name alone (-Wl,-Bstatic -lNAME, the
-# way KasmVNC and Xvnc link them), with no -L.
+# _static_library_check SECTION MODULE VERSION: pkg-config reports MODULE at VERSION, and a link
+# by name (-lNAME, the way KasmVNC and Xvnc link them, with STATIC_LIBRARY_LDFLAGS in front as
+# the X server's configure puts them) takes each of its libraries from the static archive built
+# here, not from a distro's copy of the same name (Ubuntu 22.04's libwebp-dev, say).
 _static_library_check() {
-  local section=$1 module=$2 version=$3 reported flags probe
+  local section=$1 module=$2 version=$3 reported flags flag probe opened path taken=()
   reported=$(pkg-config --modversion "$module" 2>/dev/null) ||
     die "$section: pkg-config does not find $module after the install"
   [[ $reported == "$version" ]] || die "$section: pkg-config reports $module $reported, expected $version"
   flags=$(pkg-config --libs-only-l "$module") || die "$section: pkg-config has no libraries for $module"
   probe=${TMPDIR:-/tmp}/helios-link-probe
   printf 'int main(void) { return 0; }\n' >"$probe.c"
-  # shellcheck disable=SC2086 # the -l flags of the module, one word each
-  cc "$probe.c" -o "$probe" -Wl,-Bstatic $flags -Wl,-Bdynamic ||
-    die "$section: the linker does not find $flags as static libraries on its default search path"
+  # GNU ld's --verbose names every archive it opens ("attempt to open PATH succeeded").
+  # shellcheck disable=SC2086 # the -L and -l flags, one word each
+  opened=$(cc "$probe.c" -o "$probe" $STATIC_LIBRARY_LDFLAGS -Wl,--verbose -Wl,-Bstatic $flags -Wl,-Bdynamic 2>&1) ||
+    die "$section: the linker does not find $flags as static libraries ($STATIC_LIBRARY_LDFLAGS first)"
   rm -f "$probe" "$probe.c"
-  log "$section $version: pkg-config $module $reported, linker finds $flags"
+  for flag in $flags; do
+    path=$(sed -n "s|^attempt to open \(.*/lib${flag#-l}\.a\) succeeded\$|\1|p" <<<"$opened" | head -n 1)
+    [[ $path == "$STATIC_LIBRARY_PREFIX"/* ]] ||
+      die "$section: $flag links ${path:-no static archive}, not the one built into $STATIC_LIBRARY_PREFIX"
+    taken+=("$path")
+  done
+  log "$section $version: pkg-config $module $reported, the linker takes ${taken[*]}"
+}
+
+# build_static_libcpuid: [libcpuid] as KasmVNC's builder/scripts/build-cpuid builds it: static and
+# position-independent, without kernel drivers, tests or documentation (its cpuid_tool is built and
+# installed too; like everything here it stays in the build stage).
+build_static_libcpuid() {
+  build_static_library libcpuid libcpuid \
+    -DLIBCPUID_BUILD_DRIVERS=OFF \
+    -DLIBCPUID_ENABLE_TESTS=OFF \
+    -DLIBCPUID_ENABLE_DOCS=OFF
+}
+
+# build_static_libwebp: [libwebp] with its libsharpyuv (Xvnc links -lwebp -lsharpyuv), as
+# KasmVNC's builder/scripts/build-webp builds it: the libraries only, none of the command-line
+# tools (they would want libpng, libjpeg and giflib).
+build_static_libwebp() {
+  build_static_library libwebp "libwebp libsharpyuv" \
+    -DWEBP_BUILD_ANIM_UTILS=OFF \
+    -DWEBP_BUILD_CWEBP=OFF \
+    -DWEBP_BUILD_DWEBP=OFF \
+    -DWEBP_BUILD_GIF2WEBP=OFF \
+    -DWEBP_BUILD_IMG2WEBP=OFF \
+    -DWEBP_BUILD_VWEBP=OFF \
+    -DWEBP_BUILD_WEBPINFO=OFF \
+    -DWEBP_BUILD_WEBPMUX=OFF \
+    -DWEBP_BUILD_EXTRAS=OFF
 }

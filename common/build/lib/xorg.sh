@@ -9,6 +9,10 @@
 
 # Where X.Org publishes release tarballs; [xorg.sha256] in pipeline/versions.toml pins the .tar.gz.
 XORG_ARCHIVE_URL=https://www.x.org/archive/individual/xserver
+# Linker flags of the X server's build: the static libraries of /usr/local (step 3's libjpeg-turbo,
+# the step-2 drop-ins' libcpuid and libwebp; lib/static.sh's STATIC_LIBRARY_LDFLAGS) come before a
+# distro's copy of the same name, such as Ubuntu 22.04's libwebp 1.2, which has no libsharpyuv.
+XORG_LDFLAGS="-L/usr/local/lib -L/usr/local/lib64"
 
 # _xorg_series_patch VERSION: KasmVNC's patch (in its unix/ folder) for the X server series.
 _xorg_series_patch() {
@@ -95,6 +99,7 @@ _xorg_configure() {
   # runtime library to ship. Both 1.20 and 21.1 know the option.
   ./configure \
     CFLAGS="-O2 -g -std=gnu17 $lenient" \
+    LDFLAGS="$XORG_LDFLAGS" \
     --prefix=/opt/kasmweb \
     --with-xkb-path=/usr/share/X11/xkb \
     --with-xkb-output=/var/lib/xkb \

@@ -11,12 +11,16 @@
 # Leaves behind (build stage only): bash, curl, a toolchain (alpine-sdk), cmake, meson, nasm and the
 #   X, Mesa, webp and crypto headers below. webp and sharpyuv come from Alpine's libwebp-dev.
 #   Mesa's DRI drivers (mesa-dri-gallium) are named explicitly: step 8 packs their swrast_dri.so.
+#   util-macros gives step 5's autoreconf the xorg-macros.m4 that the X server's configure.ac
+#   calls (XORG_MACROS_VERSION), named rather than left to another package's dependencies.
 #   KasmVNC 1.5's CMakeLists.txt requires pkg-config modules libavcodec, libavformat, libavutil,
 #   libswscale (ffmpeg-dev), libva and libva-drm (libva-dev), libcpuid, fmt and tbb, and the yuv
-#   library: Alpine 3.22 packages all of them, for x86_64 and aarch64 (libcpuid-dev 0.8.0 and
-#   onetbb-dev 2022.1 in community, fmt-dev 11.2 and libyuv-dev in main; KasmVNC's own builder
-#   compiles cpuid, fmt, tbb and libyuv from unpinned sources instead). Xvnc links them
-#   dynamically: their runtime packages are in common/packages.toml's alpine list. Alpine's
+#   library. ffmpeg-dev, libva-dev, fmt-dev, onetbb-dev and libyuv-dev come from Alpine (not
+#   checked here against 3.22's aarch64 index: only a real build shows it; KasmVNC's own builder
+#   compiles cpuid, fmt, tbb and libyuv from unpinned sources instead), and Xvnc links them
+#   dynamically: their runtime packages are in common/packages.toml's alpine list. libcpuid is
+#   not taken from Alpine: its APKBUILD (community/libcpuid) builds for arch="x86 x86_64" only, so
+#   kasm.d/60-libcpuid.sh builds the pinned release static on every architecture. Alpine's
 #   libwebp-dev brings the libsharpyuv that Xvnc also links (libwebp 1.3 and newer have it).
 set -eu
 mkdir -p /var/cache/apk
@@ -48,7 +52,6 @@ apk add \
   freetype-dev \
   git \
   grep \
-  libcpuid-dev \
   libdrm-dev \
   libepoxy-dev \
   libjpeg-turbo-dev \
@@ -80,6 +83,7 @@ apk add \
   patch \
   pixman-dev \
   tar \
+  util-macros \
   wayland-dev \
   wayland-protocols \
   xcb-util-dev \

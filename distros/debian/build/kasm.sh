@@ -1,33 +1,23 @@
 #!/usr/bin/env bash
 # Step 2 (kasm), Debian family: the packages needed to build libjpeg-turbo, KasmVNC and the X server.
 #
-# Works on every apt distro of the family (Debian 13, Kali rolling, Ubuntu 24.04 and 22.04): the
-# names below exist on all of them, and the sources are switched on however the base image lists
-# them (deb822 *.sources or one-line sources.list).
-# Relies on: HELIOS_STEP; the base image's apt sources (deb lines only is fine).
+# Meant for every apt distro of the family (Debian 13, Kali rolling, Ubuntu 24.04 and 22.04), on
+# amd64 and arm64: the names below resolve against Debian 13's archive for both (tests/
+# test_debian_packages.py) and, in each base image, against Kali's and Ubuntu's (the workflow's
+# package-lists job); the sources are switched on however the base image lists them (deb822
+# *.sources or one-line sources.list, enable_deb_src of the hook library).
+# Relies on: HELIOS_STEP; the base image's apt sources (deb lines only is fine); /helios/hooks/lib.sh.
 # Leaves behind: deb-src entries next to the base image's sources (in /etc/apt, build stage only),
 #   the X server's build dependencies (`apt-get build-dep xorg-server libxfont-dev`) and the tools
-#   and headers listed below. webp and sharpyuv come from the distro's own libwebp-dev. Mesa's DRI
-#   drivers (libgl1-mesa-dri) are named explicitly: step 8 packs their swrast_dri.so.
+#   and headers listed below. webp and sharpyuv come from the distro's own libwebp-dev (Ubuntu
+#   22.04's is too old: its kasm.d/60-libwebp.sh builds the pinned one). Mesa's DRI
+#   drivers (libgl1-mesa-dri) are named explicitly: step 8 packs their swrast_dri.so. libcpuid
+#   comes from the drop-in kasm.d/60-libcpuid.sh (the archive has it for x86 only).
 set -euo pipefail
 # shellcheck source=common/build/lib.sh
 source "${HELIOS_LIB:-/helios/hooks/lib.sh}"
 
 export DEBIAN_FRONTEND=noninteractive
-
-# enable_deb_src: add source entries mirroring every binary entry, for `apt-get build-dep`.
-enable_deb_src() {
-  local file
-  shopt -s nullglob
-  for file in /etc/apt/sources.list.d/*.sources; do
-    sed -Ei 's/^Types:[[:space:]]*deb[[:space:]]*$/Types: deb deb-src/' "$file"
-  done
-  shopt -u nullglob
-  if [[ -f /etc/apt/sources.list ]]; then
-    # One-line format (Kali, Ubuntu 22.04): copy each active "deb" line as "deb-src".
-    sed -En 's/^deb([[:space:]])/deb-src\1/p' /etc/apt/sources.list >/etc/apt/sources.list.d/helios-deb-src.list
-  fi
-}
 
 banner "enable source packages"
 enable_deb_src
@@ -48,7 +38,6 @@ apt-get install -y --no-install-recommends \
   git \
   libavcodec-dev \
   libavformat-dev \
-  libcpuid-dev \
   libdrm-dev \
   libepoxy-dev \
   libfmt-dev \

@@ -17,13 +17,12 @@ set -euo pipefail
 # shellcheck source=common/build/lib.sh
 source "${HELIOS_LIB:-/helios/hooks/lib.sh}"
 
-# Trust in VirtualGL rests on the VirtualGL project's key for its official binaries (the same key,
-# commit and fingerprint as the RHEL hook): its release scripts sign every .deb with
+# Trust in VirtualGL rests on the VirtualGL project's key for its official binaries (pinned in
+# lib/virtualgl.sh, which the RHEL hook trusts too): its release scripts sign every .deb with
 # `debsigs --sign=origin`, a detached signature over the package's members in the `_gpgorigin`
 # member. The repository host signs its apt metadata with a key of its own, which only carries the
 # package index here; the package installed is the one whose origin signature checks out.
-VGL_KEY_URL=https://raw.githubusercontent.com/VirtualGL/repo/c844ecf5a397338c46b9c03d14a400a156bc2354/VGL-GPG-KEY
-VGL_KEY_FINGERPRINT=AE1A7BA4EFFF9A9987E1474C4BACCAB36E7FE9A1
+# VGL_KEY_URL, VGL_KEY_FINGERPRINT and VGL_OFF_HINT come from the hook library (lib/virtualgl.sh).
 VGL_REPO=https://packagecloud.io/dcommander/virtualgl
 VGL_REPO_URL=$VGL_REPO/any/
 VGL_REPO_KEY_URL=$VGL_REPO/gpgkey
@@ -31,7 +30,6 @@ APT_ETC=${APT_ETC:-/etc/apt}
 VGL_PREFIX=${VGL_PREFIX:-/opt/VirtualGL} # where the virtualgl package installs
 VGL_KEYRING=$APT_ETC/keyrings/helios-virtualgl.asc
 VGL_SOURCES=$APT_ETC/sources.list.d/helios-virtualgl.sources
-VGL_OFF_HINT="to build without VirtualGL, set 'virtualgl = false' in the distro's distro.toml"
 
 export DEBIAN_FRONTEND=noninteractive
 
@@ -45,15 +43,6 @@ runtime_packages() {
   apt-get upgrade -y
   banner "runtime packages (${#packages[@]} from $HELIOS_PACKAGES)"
   apt-get install -y --no-install-recommends "${packages[@]}"
-}
-
-# vgl_fetch URL DEST WHAT: download URL, or end the step saying which repository failed and why.
-vgl_fetch() {
-  local url=$1 dest=$2 what=$3 rc=0
-  # The same time-outs as the hook library's download: a stalled server must not hang the build.
-  curl -fsSL --connect-timeout "${HELIOS_DOWNLOAD_CONNECT_TIMEOUT:-30}" --speed-limit 1 \
-    --speed-time "${HELIOS_DOWNLOAD_STALL_TIMEOUT:-60}" --retry 3 --retry-connrefused -o "$dest" "$url" || rc=$?
-  ((rc == 0)) || die "could not fetch $what from $url (curl exit $rc): the VirtualGL repository $VGL_REPO must be reachable from the build; retry when it is, or $VGL_OFF_HINT"
 }
 
 # key_fingerprint FILE: the fingerprint of the one primary key in FILE, as gpg reports it.
@@ -126,26 +115,19 @@ vgl_update() {
 
 virtualgl() {
   local work deb candidate fingerprint gpg_added=false
-  case ${HELIOS_VIRTUALGL:-true} in
-    true) ;;
-    false)
-      log "VirtualGL skipped: the distro sets virtualgl = false (HELIOS_VIRTUALGL=false)"
-      return 0
-      ;;
-    *) die "HELIOS_VIRTUALGL is '${HELIOS_VIRTUALGL}', expected true or false (the distro.toml key virtualgl)" ;;
-  esac
+  virtualgl_wanted || return 0
   banner "VirtualGL"
   if ! command -v gpg >/dev/null; then
     apt-get install -y --no-install-recommends gpg
     gpg_added=true
   fi
   work=$(mktemp -d)
-  vgl_fetch "$VGL_KEY_URL" "$work/project.asc" "the VirtualGL project key"
+  virtualgl_fetch "$VGL_KEY_URL" "$work/project.asc" "the VirtualGL project key" "$VGL_REPO"
   fingerprint=$(key_fingerprint "$work/project.asc")
   [[ $fingerprint == "$VGL_KEY_FINGERPRINT" ]] ||
     die "the key at $VGL_KEY_URL has fingerprint '$fingerprint', expected $VGL_KEY_FINGERPRINT: refusing to trust it"
   install -d -m 0755 "$APT_ETC/keyrings" "$APT_ETC/sources.list.d"
-  vgl_fetch "$VGL_REPO_KEY_URL" "$VGL_KEYRING" "the repository's index key"
+  virtualgl_fetch "$VGL_REPO_KEY_URL" "$VGL_KEYRING" "the repository's index key" "$VGL_REPO"
   cat >"$VGL_SOURCES" <<SOURCES
 Types: deb
 URIs: $VGL_REPO_URL

@@ -22,6 +22,9 @@
 #   No xorg-x11-font-utils: EL9 ships it in none of BaseOS, AppStream or CRB, and the X server's
 #   autoreconf needs only its fontutil.m4, which step 5 takes from the release tarball
 #   (_xorg_font_macros in the hook library).
+#   xorg-x11-util-macros: the X server's configure.ac calls XORG_MACROS_VERSION, so step 5's
+#   autoreconf needs its xorg-macros.m4; named here rather than left to xorg-x11-server-devel's
+#   dependencies.
 #   libxcvt: X server 1.20 does not use it (it came with 21.1); it is installed from CRB when the
 #   repositories have it, so a move of xorg_version to 21.1 finds it in place.
 set -euo pipefail
@@ -90,6 +93,7 @@ dnf install -y --setopt=install_weak_deps=False \
   xkeyboard-config \
   xorg-x11-proto-devel \
   xorg-x11-server-devel \
+  xorg-x11-util-macros \
   xorg-x11-xtrans-devel \
   xz \
   zlib-devel

@@ -9,14 +9,18 @@
 # built against, and installs only the runtime half. Step 11 then checks that Xvnc finds every
 # library it links.
 # Relies on: the apt sources and lists of step 9 (system.sh ran `apt-get update`);
-#   /helios/hooks/lib.sh.
+#   HELIOS_ARCH; /helios/hooks/lib.sh.
 # Leaves behind: the runtime packages below, without recommends.
 set -euo pipefail
 # shellcheck source=common/build/lib.sh
 source "${HELIOS_LIB:-/helios/hooks/lib.sh}"
 
-# The -dev packages of distros/debian/build/kasm.sh whose libraries Xvnc links dynamically.
+# The -dev packages of step 2 (distros/debian/build/kasm.sh and kasm.d/) whose libraries Xvnc
+# links dynamically.
 LINKED_DEV_PACKAGES=(libcpuid-dev libfmt-dev libtbb-dev libyuv-dev)
+# Those that step 2 builds static from its pinned release where the archive lacks them for this
+# architecture (libcpuid on arm64: kasm.d/60-libcpuid.sh asks apt_has_candidate too).
+STATIC_WHERE_MISSING=(libcpuid-dev)
 
 export DEBIAN_FRONTEND=noninteractive
 
@@ -24,6 +28,10 @@ export DEBIAN_FRONTEND=noninteractive
 runtime_packages() {
   local dev found
   for dev in "$@"; do
+    if [[ " ${STATIC_WHERE_MISSING[*]} " == *" $dev "* ]] && ! apt_has_candidate "$dev"; then
+      log "no $dev for ${HELIOS_ARCH:-this architecture} in the archive: step 2 linked it static, nothing to install" >&2
+      continue
+    fi
     found=$(apt-cache depends --no-recommends --no-suggests --no-conflicts --no-breaks \
       --no-replaces --no-enhances "$dev" 2>/dev/null |
       awk '$1 == "Depends:" && $2 ~ /^lib/ && $2 !~ /-dev$/ {print $2}') || true

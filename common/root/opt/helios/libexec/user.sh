@@ -7,9 +7,10 @@
 # - PASSWORD (optional) is hashed with `openssl passwd -6` reading it on stdin
 #   and set with `chpasswd -e`: it never appears in a command line or a file,
 #   and it is removed from the environment of every service started later.
-# - The home directory /home/USER is created when missing and completed from
-#   /etc/skel without overwriting anything (a persisted /home is kept as is),
-#   as the user and without following the symbolic links found there.
+# - The home directory /home/USER is created when missing (or taken when it is an
+#   empty folder of root's: a new volume) and completed from /etc/skel without
+#   overwriting anything (a persisted /home is kept as is), as the user and
+#   without following the symbolic links found there.
 # - Runtime directories: /run/helios (root), the PulseAudio and XDG runtime
 #   directories (owned by the user, mode 0700).
 # - Publishes USER, UID, GID, HELIOS_USER, HELIOS_HOME and XDG_RUNTIME_DIR to
@@ -214,6 +215,12 @@ elif [[ ! -e "$home" ]]; then
     chmod 0750 "$home"
     chown "$uid:$gid" "$home"
     helios_log user "created $home"
+elif [[ -d "$home" && "$uid" != 0 && "$(stat -c %u "$home")" == 0 && -z "$(ls -A "$home")" ]]; then
+    # An empty folder of root's is what a runtime mounts for a new volume (docker run -v
+    # NAME:/home/USER): it is the user's home to be, as a created one is. Nothing in it is touched.
+    chmod 0750 "$home"
+    chown "$uid:$gid" "$home"
+    helios_log user "$home is a new, empty volume: given to $user"
 fi
 # A persisted /home belongs to the user: root writes nothing in it. The copy runs as the user
 # (s6-applyuidgid, no supplementary groups), so a link the user made can only lead the copy where
