@@ -33,7 +33,7 @@ from tests.test_hook_scripts import COMMON_BUILD, LIB, VERSIONS
 from tests.test_kclient_patches import FILE_TRANSFER_SUFFIX, patched_kclient
 from tests.test_kclient_runtime import Kclient, kclient, kclient_tree, running_kclient  # noqa: F401 (fixtures)
 from tests.test_mirror_lib import SHARED_INPUTS
-from tests.test_runtime_nginx import free_port, render
+from tests.test_runtime_nginx import free_port, kasmvnc_pair, render
 from tests.test_runtime_web_security import start_nginx
 
 pytestmark = pytest.mark.slow
@@ -257,8 +257,11 @@ def proxied(file_transfer_tree: Path, tmp_path: Path, home: Path) -> Iterator[tu
     with running_kclient(
         file_transfer_tree, tmp_path, tmp_path / "mic.sock", HOME=str(home), SUBFOLDER="/desk/"
     ) as server:
+        # kclient listens on the test's port, not on the unix socket svc-kclient gives it.
         conf = root / "run/helios/nginx/nginx.conf"
-        conf.write_text(conf.read_text().replace("127.0.0.1:6900;", f"127.0.0.1:{server.port};"))
+        socket = f"unix:{root}/run/helios/kclient/kclient.sock;"
+        conf.write_text(conf.read_text().replace(socket, f"127.0.0.1:{server.port};"))
+        kasmvnc_pair(root)
         nginx = start_nginx(root, port)
         try:
             yield port, f"http://127.0.0.1:{port}"

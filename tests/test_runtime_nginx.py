@@ -32,7 +32,7 @@ def nginx_binary() -> str:
 
 
 def render(tmp_path: Path, check: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
-    """Render the template into tmp_path/run/helios/nginx/nginx.conf."""
+    """Render the template into tmp_path/run/helios/nginx/nginx.conf, with KasmVNC's login."""
     full_env = {
         "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
         "HELIOS_ROOT": str(tmp_path),
@@ -53,14 +53,42 @@ def config(tmp_path: Path) -> str:
     return (tmp_path / "run/helios/nginx/nginx.conf").read_text()
 
 
+def kasmvnc_pair(root: Path) -> tuple[Path, Path]:
+    """KasmVNC's per-boot pair as helios-tls makes it (tls.sh), which nginx must find to start."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    directory = root / "run/helios/kasmvnc"
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-nodes", "-days", "1", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-subj", "/CN=helios-kasmvnc", "-addext",
+         "subjectAltName=DNS:helios-kasmvnc", "-keyout", str(key), "-out", str(cert)],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def nginx_test(root: Path) -> subprocess.CompletedProcess[str]:
+    """`nginx -t` on the rendered configuration, with KasmVNC's pair in place as at boot."""
+    kasmvnc_pair(root)
+    return subprocess.run(
+        [nginx_binary(), "-t", "-e", "stderr", "-c", str(root / "run/helios/nginx/nginx.conf")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def test_defaults_listen_on_3000_at_the_root(tmp_path: Path) -> None:
     render(tmp_path)
     text = config(tmp_path)
     assert "listen 3000 default_server;" in text
     assert "location = /healthz {" in text
     assert "location = /websockify {" in text
-    assert "proxy_pass http://127.0.0.1:6900;" in text
-    assert "proxy_pass http://127.0.0.1:6901;" in text
+    assert f"server unix:{tmp_path}/run/helios/kclient/kclient.sock;" in text
+    assert "server 127.0.0.1:6901;" in text
+    assert "proxy_pass https://helios_kasmvnc;" in text and "proxy_pass http://helios_kclient;" in text
     assert f"alias {tmp_path}/run/helios/health/ready;" in text
     assert "[::]" not in text, "no IPv6 listener without kernel IPv6"
     assert "Access-Control-Allow-Origin" not in text.replace(
@@ -106,14 +134,9 @@ def test_bad_values_are_refused(tmp_path: Path, env: dict[str, str], message: st
 
 @pytest.mark.parametrize("prefix", ["/", "/desk/"])
 def test_nginx_accepts_the_rendered_config(tmp_path: Path, prefix: str) -> None:
-    binary = nginx_binary()
+    nginx_binary()
     render(tmp_path, PREFIX=prefix)
-    result = subprocess.run(
-        [binary, "-t", "-e", "stderr", "-c", str(tmp_path / "run/helios/nginx/nginx.conf")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = nginx_test(tmp_path)
     assert result.returncode == 0, result.stderr
 
 
@@ -149,6 +172,7 @@ def running_nginx() -> Iterator[tuple[int, Path]]:
 def serve(binary: str, port: int, tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """Run nginx until the generator is closed."""
     render(tmp_path, HTTP_PORT=str(port), PREFIX="/desk/")
+    kasmvnc_pair(tmp_path)
     process = subprocess.Popen(
         [binary, "-e", "stderr", "-c", str(tmp_path / "run/helios/nginx/nginx.conf"), "-g", "daemon off;"],
         stdout=subprocess.DEVNULL,
