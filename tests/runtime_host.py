@@ -1,5 +1,6 @@
 """The runtime run on the host, as the runtime tests share it: its scripts in a sandbox root with
-fake system tools, nginx with the rendered configuration, and kclient under node.
+fake system tools, nginx with the rendered configuration in front of stand-in backends, and kclient
+under node.
 
 Fixtures here (sandbox, site, kclient_tree, kclient) reach every test module through
 tests/conftest.py's `pytest_plugins`, so no test module imports another.
@@ -7,16 +8,20 @@ tests/conftest.py's `pytest_plugins`, so no test module imports another.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import http.server
 import os
 import shutil
 import socket
+import socketserver
 import ssl
 import subprocess
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +37,8 @@ OVERLAY = REPO / "common" / "root"
 LIB = OVERLAY / "opt/helios/lib/helios.sh"
 LIBEXEC = OVERLAY / "opt/helios/libexec"
 TEMPLATE = OVERLAY / "etc/helios/nginx/nginx.conf.template"
+
+# --- the runtime scripts in a sandbox root ---------------------------------------------------------
 
 
 FAKES: dict[str, str] = {
@@ -60,9 +67,15 @@ echo "$name:x:$uid:$gid::$home:$shell" >> "$HELIOS_ROOT/etc/passwd"
     "openssl": """
 case "$1" in
   passwd) printf '$6$fakesalt$%s\\n' "$(sha256sum | cut -c1-20)" ;;
-  req) while [ $# -gt 0 ]; do
-         case "$1" in -keyout) echo key > "$2"; shift ;; -out) echo cert > "$2"; shift ;; esac; shift
-       done ;;
+  req) san=""
+       while [ $# -gt 0 ]; do
+         case "$1" in
+           -keyout) key="$2"; shift ;; -out) out="$2"; shift ;; -addext) san="$2"; shift ;;
+         esac
+         shift
+       done
+       echo key > "$key"; printf 'cert %s\n' "$san" > "$out" ;;
+  x509) while [ $# -gt 0 ]; do [ "$1" = -in ] && cat "$2"; shift; done ;;
 esac
 """,
     # s6-applyuidgid [-z] [-u UID] [-g GID] [-G GIDLIST] [-U] PROG...: set the ids, exec PROG. The
@@ -175,6 +188,9 @@ def idle_env(sandbox: Sandbox, samples: list[int]) -> Callable[..., subprocess.C
     return lambda **env: sandbox.run("idle.sh", check=False, **env)
 
 
+# --- nginx ------------------------------------------------------------------------------------------
+
+
 def nginx_binary() -> str:
     binary = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
     if binary is None:
@@ -183,7 +199,7 @@ def nginx_binary() -> str:
 
 
 def render(tmp_path: Path, check: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
-    """Render the template into tmp_path/run/helios/nginx/nginx.conf."""
+    """Render the template into tmp_path/run/helios/nginx/nginx.conf, with KasmVNC's login."""
     full_env = {
         "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
         "HELIOS_ROOT": str(tmp_path),
@@ -200,41 +216,118 @@ def render(tmp_path: Path, check: bool = True, **env: str) -> subprocess.Complet
     return result
 
 
+def kasmvnc_pair(root: Path) -> tuple[Path, Path]:
+    """KasmVNC's per-boot pair as helios-tls makes it (tls.sh), which nginx must find to start."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    directory = root / "run/helios/kasmvnc"
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-nodes", "-days", "1", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-subj", "/CN=helios-kasmvnc", "-addext",
+         "subjectAltName=DNS:helios-kasmvnc", "-keyout", str(key), "-out", str(cert)],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def nginx_test(root: Path) -> subprocess.CompletedProcess[str]:
+    """`nginx -t` on the rendered configuration, with KasmVNC's pair in place as at boot."""
+    kasmvnc_pair(root)
+    return subprocess.run(
+        [nginx_binary(), "-t", "-e", "stderr", "-c", str(root / "run/helios/nginx/nginx.conf")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+WEBSOCKET = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13"}
+
+
 DAEMON_OFF = "daemon off;"
 
 
-class Backend(http.server.ThreadingHTTPServer):
-    """A stand-in upstream: answers 200 '<name> <path> login=<yes|no>' to every GET."""
+WEBSOCKET_KEY = {"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-        outer = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                login = "yes" if self.headers.get("Authorization") else "no"
-                body = f"{outer.name} {self.path} login={login}".encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
+HELD = threading.Event()
+
+
+def answering(name: str) -> type[http.server.BaseHTTPRequestHandler]:
+    """A handler that answers 200 '<name> <path> login=<the Authorization header, or no>' to GETs,
+    and takes a websocket upgrade to a path ending in '?hold' (101) and holds it until HELD is set."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            if self.path.endswith("?hold") and self.headers.get("Upgrade"):
+                self.send_response(101)
+                self.send_header("Upgrade", "websocket")
+                self.send_header("Connection", "Upgrade")
                 self.end_headers()
-                self.wfile.write(body)
+                self.wfile.flush()
+                HELD.wait(60)
+                self.close_connection = True
+                return
+            body = f"{name} {self.path} login={self.headers.get('Authorization') or 'no'}".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
-            def log_message(self, *args: object) -> None:
-                pass
+        def log_message(self, *args: object) -> None:
+            pass
 
-        super().__init__(("127.0.0.1", 0), Handler)
+    return Handler
+
+
+class KclientBackend(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """A stand-in kclient on the unix socket svc-kclient gives it (open to nginx's workers)."""
+
+    daemon_threads = True
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.chmod(0o755)
+        path.unlink(missing_ok=True)
+        super().__init__(str(path), answering("kclient"))
+        path.chmod(0o666)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+class KasmvncBackend(http.server.ThreadingHTTPServer):
+    """A stand-in KasmVNC: TLS only, with the pair it is given, on a free loopback port."""
+
+    daemon_threads = True
+
+    def __init__(self, cert: Path, key: Path) -> None:
+        super().__init__(("127.0.0.1", 0), answering("kasmvnc"))
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self.socket = context.wrap_socket(self.socket, server_side=True)
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
     @property
     def port(self) -> int:
-        return self.server_address[1]
+        return int(self.server_address[1])
 
 
 @dataclass
@@ -297,10 +390,15 @@ def start_nginx(root: Path, port: int) -> subprocess.Popen[bytes]:
 
 @pytest.fixture
 def site() -> Iterator[Callable[..., Site]]:
-    """Render with the given environment and serve it; everything stops with the test."""
+    """Render with the given environment and serve it; everything stops with the test.
+
+    kclient's stand-in listens on the unix socket of the rendered configuration; KasmVNC's speaks
+    TLS with the per-boot pair (as helios-tls makes it) on a free port, which replaces 6901.
+    """
     nginx_binary()
-    kclient, kasmvnc = Backend("kclient"), Backend("kasmvnc")
+    HELD.clear()
     processes: list[subprocess.Popen[bytes]] = []
+    backends: list[socketserver.BaseServer] = []
     directory = tempfile.TemporaryDirectory()
     # World-traversable: as root, nginx's workers run as an unprivileged account.
     root = Path(directory.name)
@@ -311,11 +409,10 @@ def site() -> Iterator[Callable[..., Site]]:
             prepare(root)
         port = free_port()
         result = render(root, HTTP_PORT=str(port), **env)
+        kasmvnc = KasmvncBackend(*kasmvnc_pair(root))
+        backends.extend([kasmvnc, KclientBackend(root / "run/helios/kclient/kclient.sock")])
         conf = root / "run/helios/nginx/nginx.conf"
-        text = conf.read_text()
-        text = text.replace("127.0.0.1:6900;", f"127.0.0.1:{kclient.port};")
-        text = text.replace("127.0.0.1:6901;", f"127.0.0.1:{kasmvnc.port};")
-        conf.write_text(text)
+        conf.write_text(conf.read_text().replace("127.0.0.1:6901;", f"127.0.0.1:{kasmvnc.port};"))
         processes.append(start_nginx(root, port))
         return Site(port, root, result.stderr, tls=env.get("HTTPS") == "true")
 
@@ -325,9 +422,40 @@ def site() -> Iterator[Callable[..., Site]]:
         for process in processes:
             process.terminate()
             process.wait(timeout=10)
-        kclient.shutdown()
-        kasmvnc.shutdown()
+        HELD.set()
+        for backend in backends:
+            backend.shutdown()
+            backend.server_close()
         directory.cleanup()
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def make_pair(directory: Path) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            *["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test"],
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        capture_output=True,
+        check=True,
+    )
+    return cert, key
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="changes owners: run as root")
+
+
+# --- kclient ----------------------------------------------------------------------------------------
 
 
 # Moves kclient's fixed port 6900 to the one a test chose, so tests never collide with a kclient

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import socketserver
 import subprocess
 import threading
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import LIB, sha256
+from tests.runtime_host import free_port
 
 BODY = b"pinned release tarball\n" * 4000
 FAST = {  # seconds and tries small enough for a test; the defaults are 30 s, 60 s and 4 retries
@@ -77,12 +77,6 @@ def server() -> Iterator[tuple[str, Behaviour]]:
     behaviour.release.set()
     running.shutdown()
     running.server_close()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(params=["curl", "wget"])

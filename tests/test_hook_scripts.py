@@ -618,6 +618,32 @@ def test_install_fonts_fails_on_an_unexpected_archive(tmp_path: Path) -> None:
     assert "no otf/static" in result.stderr
 
 
+SLOCK_CAPABILITIES = bytes.fromhex("0100000202000001000000000000000000000000")
+"""Debian's /usr/bin/slock as its package ships it: cap_sys_resource=ep (vfs_cap_data, revision 2)."""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="setting file capabilities needs root (CAP_SETFCAP)")
+def test_no_file_keeps_its_file_capabilities(tmp_path: Path) -> None:
+    root = tmp_path / "image"
+    (root / "usr/bin").mkdir(parents=True)
+    slock, plain = root / "usr/bin/slock", root / "usr/bin/plain"
+    for path in (slock, plain):
+        path.write_text("#!/bin/sh\n")
+        path.chmod(0o755)
+    try:
+        os.setxattr(slock, "security.capability", SLOCK_CAPABILITIES)
+    except OSError as error:
+        pytest.skip(f"this file system takes no file capabilities here: {error}")
+    (root / "usr/bin/link").symlink_to(slock)
+    result = run_bash(
+        f'source "{COMMON_BUILD / "system.sh"}"; no_file_capabilities', env={"IMAGE_ROOT": str(root)}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "security.capability" not in os.listxattr(slock)
+    assert result.stdout.count("removed the file capabilities of") == 1
+    assert f"removed the file capabilities of {slock}" in result.stdout
+
+
 def fake_node(tmp_path: Path, *, headers: bool) -> Path:
     """A node on PATH in <prefix>/bin, with or without <prefix>/include/node/node.h."""
     prefix = tmp_path / "prefix"

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import base64
 import http.client
 import os
 import shutil
@@ -29,7 +28,7 @@ from pipeline.plan import Planner
 from pipeline.tree import LocalTree
 from tests.conftest import BASE_DISTRO, TreeFactory
 from tests.helpers import COMMON_BUILD, FILE_TRANSFER_SUFFIX, LIB, SHARED_INPUTS, VERSIONS, patched_kclient
-from tests.runtime_host import Kclient, free_port, render, running_kclient, start_nginx
+from tests.runtime_host import Kclient, basic, free_port, kasmvnc_pair, render, running_kclient, start_nginx
 from tests.socketio_polling import SocketIO
 
 pytestmark = pytest.mark.slow
@@ -237,10 +236,6 @@ def test_the_default_build_serves_no_files(kclient: Kclient) -> None:
 # --- behind the proxy -----------------------------------------------------------------------------
 
 
-def basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-
-
 @pytest.fixture
 def proxied(file_transfer_tree: Path, tmp_path: Path, home: Path) -> Iterator[tuple[int, str]]:
     """nginx with the rendered configuration (login on, PREFIX=/desk/) before the real kclient."""
@@ -253,8 +248,11 @@ def proxied(file_transfer_tree: Path, tmp_path: Path, home: Path) -> Iterator[tu
     with running_kclient(
         file_transfer_tree, tmp_path, tmp_path / "mic.sock", HOME=str(home), SUBFOLDER="/desk/"
     ) as server:
+        # kclient listens on the test's port, not on the unix socket svc-kclient gives it.
         conf = root / "run/helios/nginx/nginx.conf"
-        conf.write_text(conf.read_text().replace("127.0.0.1:6900;", f"127.0.0.1:{server.port};"))
+        socket = f"unix:{root}/run/helios/kclient/kclient.sock;"
+        conf.write_text(conf.read_text().replace(socket, f"127.0.0.1:{server.port};"))
+        kasmvnc_pair(root)
         nginx = start_nginx(root, port)
         try:
             yield port, f"http://127.0.0.1:{port}"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runtime_host import LIB, Sandbox, contenv, idle_env, write_hook
+from tests.runtime_host import LIB, Sandbox, contenv, idle_env, render, write_hook
 
 # --- numbers ---------------------------------------------------------------------------------------
 
@@ -103,6 +103,43 @@ def test_a_nonsense_idle_sample_is_not_taken_for_an_idle_time(sandbox: Sandbox) 
 def test_ports_are_plain_decimal(sandbox: Sandbox, port: str, valid: bool) -> None:
     verdict = sandbox.bash(f"helios_validate_port '{port}' && echo ok || echo refused").strip()
     assert verdict == ("ok" if valid else "refused")
+
+
+# --- on/off settings -------------------------------------------------------------------------------
+
+SWITCHES = ["HTTPS", "DISABLE_IPV6", "HW3D", "HELIOS_ALLOW_SYSTEM_ACCOUNT"]
+
+
+@pytest.mark.parametrize("name", [*SWITCHES, "NVIDIA"])
+@pytest.mark.parametrize("value", ["tru", "enabled", "2", " true"])
+def test_a_mistyped_switch_stops_the_boot_at_its_first_step(sandbox: Sandbox, name: str, value: str) -> None:
+    result = sandbox.run("init.sh", check=False, **{name: value})
+    assert result.returncode != 0
+    assert f"{name}='{value}' is " in result.stderr and "true" in result.stderr
+    assert "fix the setting(s) above and start again" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["", "true", "FALSE", "1", "0", "yes", "Off"])
+def test_every_spelling_of_on_and_off_passes_the_boot_check(sandbox: Sandbox, value: str) -> None:
+    result = sandbox.run("init.sh", **dict.fromkeys([*SWITCHES, "NVIDIA"], value))
+    assert "settings" not in result.stderr
+    assert sandbox.run("init.sh", NVIDIA="Auto").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "state"), [("", "off"), ("true", "on"), ("On", "on"), ("0", "off"), ("tru", "refused")]
+)
+def test_a_switch_reads_on_off_or_refuses(sandbox: Sandbox, value: str, state: str) -> None:
+    code = "helios_switch_state HTTPS || echo refused"
+    assert sandbox.bash(code, HTTPS=value).strip() == state
+
+
+def test_https_mistyped_never_serves_plain_http(tmp_path: Path) -> None:
+    """HTTPS=tru once rendered a plain-HTTP listener without a word."""
+    result = render(tmp_path, check=False, HTTPS="tru")
+    assert result.returncode != 0
+    assert "HTTPS='tru' is neither on nor off" in result.stderr
+    assert not (tmp_path / "run/helios/nginx/nginx.conf").exists()
 
 
 # --- hook time limits ------------------------------------------------------------------------------
@@ -258,17 +295,28 @@ def test_service_names_that_differ_stay_different_services(sandbox: Sandbox) -> 
 # --- desktop user ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("secret", ["line1\nline2", "s3cret-tail\n", "carriage\rreturn", "\n"])
+@pytest.mark.parametrize("secret", ["line1\nline2", "carriage\rreturn", "two\n\nlines\n", "\nleading"])
 def test_a_password_with_a_line_break_is_refused_without_showing_it(sandbox: Sandbox, secret: str) -> None:
     env_file = sandbox.file("run/s6/container_environment/PASSWORD")
     env_file.write_text(secret)
     result = sandbox.run("user.sh", check=False, PASSWORD=secret)
     assert result.returncode != 0
-    assert "PASSWORD contains a line break" in result.stderr
+    assert "PASSWORD contains a line break before its end" in result.stderr
     for part in secret.split():
         assert part not in result.stderr
     assert not any(call.startswith(("chpasswd", "openssl", "useradd")) for call in sandbox.calls())
     assert not env_file.exists(), "later services must not see PASSWORD, even after a refusal"
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+def test_a_secret_files_trailing_line_break_is_not_part_of_the_password(
+    sandbox: Sandbox, ending: str
+) -> None:
+    sandbox.run("user.sh", PASSWORD="s3cret-tail")
+    plain = sandbox.file("chpasswd.stdin").read_text()
+    result = sandbox.run("user.sh", PASSWORD="s3cret-tail" + ending)
+    assert sandbox.file("chpasswd.stdin").read_text() == plain, "the same password as without the line break"
+    assert "PASSWORD ended with a line break" in result.stderr and "s3cret" not in result.stderr
 
 
 SYSTEM_PASSWD = """\
@@ -339,6 +387,46 @@ def test_ordinary_accounts_and_groups_are_still_accepted(
     result = image_accounts.run("user.sh", **env)
     assert "desktop user" in result.stderr
     assert "system account" not in result.stderr
+
+
+# --- PulseAudio's folder ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["/etc", "/run/helios", "/run/user/1000", "/run/helios/../../etc", "/run/user/1001/pulse", "run/helios/x",
+     "/run/helios/a b", "/run/helios/./x", "/home/helios/pulse", "/tmp/pulse"],
+)  # fmt: skip
+def test_pulse_runtime_path_never_hands_a_system_folder_to_the_user(sandbox: Sandbox, value: str) -> None:
+    result = sandbox.run("user.sh", check=False, PULSE_RUNTIME_PATH=value)
+    assert result.returncode != 0
+    assert (
+        f"PULSE_RUNTIME_PATH='{value}' must be a folder below /run/helios/ or /run/user/1000/"
+        in result.stderr
+    )
+    assert not [call for call in sandbox.calls() if call.startswith("chown") and "/run/user" not in call]
+
+
+def test_pulse_runtime_path_may_move_to_the_users_runtime_folder(sandbox: Sandbox) -> None:
+    result = sandbox.run(
+        "user.sh", PULSE_RUNTIME_PATH="/run/user/1000/pulse", PULSE_SERVER="unix:/run/helios/pulse/native"
+    )
+    folder = sandbox.file("run/user/1000/pulse")
+    assert folder.is_dir() and folder.stat().st_mode & 0o777 == 0o700
+    assert f"chown -h 1000:1000 {folder}" in sandbox.calls()
+    assert contenv(sandbox)["PULSE_SERVER"] == "unix:/run/user/1000/pulse/native"
+    assert "PULSE_SERVER follows PULSE_RUNTIME_PATH" in result.stderr
+
+
+def test_pulse_runtime_path_is_never_followed_through_a_link(sandbox: Sandbox, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "system"
+    elsewhere.mkdir()
+    runtime = sandbox.file("run/user/1000")
+    runtime.mkdir(parents=True)
+    (runtime / "pulse").symlink_to(elsewhere)
+    result = sandbox.run("user.sh", check=False, PULSE_RUNTIME_PATH="/run/user/1000/pulse")
+    assert result.returncode != 0 and "leads through a symbolic link" in result.stderr
+    assert not any(call.startswith("chown") and str(elsewhere) in call for call in sandbox.calls())
 
 
 # --- a persisted home ------------------------------------------------------------------------------

@@ -10,14 +10,12 @@ import socket
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.runtime_host import OVERLAY, free_port, nginx_binary, render
+from tests.runtime_host import OVERLAY, free_port, get, kasmvnc_pair, nginx_binary, nginx_test, render
 
 
 def config(tmp_path: Path) -> str:
@@ -30,8 +28,9 @@ def test_defaults_listen_on_3000_at_the_root(tmp_path: Path) -> None:
     assert "listen 3000 default_server;" in text
     assert "location = /healthz {" in text
     assert "location = /websockify {" in text
-    assert "proxy_pass http://127.0.0.1:6900;" in text
-    assert "proxy_pass http://127.0.0.1:6901;" in text
+    assert f"server unix:{tmp_path}/run/helios/kclient/kclient.sock;" in text
+    assert "server 127.0.0.1:6901;" in text
+    assert "proxy_pass https://helios_kasmvnc;" in text and "proxy_pass http://helios_kclient;" in text
     assert f"alias {tmp_path}/run/helios/health/ready;" in text
     assert "[::]" not in text, "no IPv6 listener without kernel IPv6"
     assert "Access-Control-Allow-Origin" not in text.replace(
@@ -77,23 +76,10 @@ def test_bad_values_are_refused(tmp_path: Path, env: dict[str, str], message: st
 
 @pytest.mark.parametrize("prefix", ["/", "/desk/"])
 def test_nginx_accepts_the_rendered_config(tmp_path: Path, prefix: str) -> None:
-    binary = nginx_binary()
+    nginx_binary()
     render(tmp_path, PREFIX=prefix)
-    result = subprocess.run(
-        [binary, "-t", "-e", "stderr", "-c", str(tmp_path / "run/helios/nginx/nginx.conf")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = nginx_test(tmp_path)
     assert result.returncode == 0, result.stderr
-
-
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
 
 
 @pytest.fixture
@@ -114,6 +100,7 @@ def running_nginx() -> Iterator[tuple[int, Path]]:
 def serve(binary: str, port: int, tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """Run nginx until the generator is closed."""
     render(tmp_path, HTTP_PORT=str(port), PREFIX="/desk/")
+    kasmvnc_pair(tmp_path)
     process = subprocess.Popen(
         [binary, "-e", "stderr", "-c", str(tmp_path / "run/helios/nginx/nginx.conf"), "-g", "daemon off;"],
         stdout=subprocess.DEVNULL,

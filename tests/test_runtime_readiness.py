@@ -127,7 +127,12 @@ TOOLS: dict[str, str] = {
 if [ "${1:-}" = -h ]; then echo "  -e filename   : set error log file"; exit 0; fi
 exec fake-daemon "$FAKE_NET/${HTTP_PORT:-3000}"
 """,
-    "pulseaudio": 'exec fake-daemon "$PULSE_RUNTIME_PATH/native"',
+    # PulseAudio: a new server has no clients yet, and runs the modules its script (-F) loads.
+    "pulseaudio": """
+rm -rf "$PULSE_RUNTIME_PATH/clients"; mkdir -p "$PULSE_RUNTIME_PATH/clients"
+sed -n 's/^load-module //p' "${*: -1}" > "$PULSE_RUNTIME_PATH/modules"
+exec fake-daemon "$PULSE_RUNTIME_PATH/native"
+""",
     # vncserver -dry-run writes the session's X cookie and prints the Xvnc command line.
     "vncserver": """
 printf cookie > "$HOME/.Xauthority"
@@ -137,12 +142,26 @@ echo "$(dirname "$0")/Xvnc $1 -auth $HOME/.Xauthority >> $HOME/.vnc/log 2>&1"
     "dbus-launch": 'while [ "${1#--}" != "$1" ]; do shift; done; exec "$@"',
     "xfce4-session": 'exec fake-daemon "$FAKE_NET/session"',
     "s6-pause": "exec sleep infinity",
-    # curl -s -o /dev/null -w '%{http_code}' --max-time 2 URL
+    # curl -s -o /dev/null -w '%{http_code}' --max-time 2 [--unix-socket PATH] URL
     "curl": """
-url="${*: -1}"; hostport="${url#*://}"; hostport="${hostport%%/*}"
-if [ -e "$FAKE_NET/${hostport##*:}" ]; then printf 200; else printf 000; exit 7; fi
+url="${*: -1}"; hostport="${url#*://}"; hostport="${hostport%%/*}"; mark="$FAKE_NET/${hostport##*:}"
+while [ $# -gt 1 ]; do [ "$1" = --unix-socket ] && mark="$2"; shift; done
+if [ -e "$mark" ]; then printf 200; else printf 000; exit 7; fi
 """,
-    "pactl": '[ -e "$PULSE_RUNTIME_PATH/native" ]',
+    # pactl info | list clients | list short modules, answered by the running server only.
+    "pactl": """
+[ -e "$PULSE_RUNTIME_PATH/native" ] || { echo "Connection failure: Connection refused" >&2; exit 1; }
+case "$*" in
+    "list clients")
+        for client in "$PULSE_RUNTIME_PATH"/clients/*; do
+            [ -e "$client" ] && printf 'Client #0\\n\\tProperties:\\n\\t\\tapplication.process.id = "%s"\\n' "${client##*/}"
+        done ;;
+    "list short modules")
+        n=0; while read -r name args; do printf '%s\\t%s\\t%s\\t\\n' "$n" "$name" "$args"; n=$((n + 1)); done \\
+            < "$PULSE_RUNTIME_PATH/modules" ;;
+esac
+exit 0
+""",
     # X answers when its socket is there and the client brings the cookie vncserver wrote.
     "xdpyinfo": '[ -S "/tmp/.X11-unix/X${DISPLAY#:}" ] && [ -s "${XAUTHORITY:-/nonexistent}" ]',
 }
@@ -168,10 +187,18 @@ for field in "${wanted[@]}"; do
     case "$field" in
         up) out+=("$up") ;;
         ready) out+=("$ready") ;;
+        pid) if [ "$up" = true ]; then out+=("$pid"); else out+=(-1); fi ;;
         *) echo "s6-svstat: fatal: field $field is not faked" >&2; exit 100 ;;
     esac
 done
 echo "${out[*]}"
+""",
+    # s6-svc -r SERVICEDIR: send the service's process SIGTERM; s6-supervise starts it again
+    # when it wants it up (and does nothing when it is down).
+    "s6-svc": """
+[ "$1" = -r ] || { echo "s6-svc: fatal: only -r is faked" >&2; exit 100; }
+if pid="$(cat "$2/supervise/pid" 2>/dev/null)"; then kill -TERM "$pid" 2>/dev/null; fi
+exit 0
 """,
     "s6-notifyoncheck": """
 fd="" check=./data/check wait_ms=1000 tries=7
@@ -243,13 +270,21 @@ class Stage:
         for directory in (self.scandir, self.net, self.logs, self.root / "run/helios/pulse"):
             directory.mkdir(parents=True)
         (self.root / "home/helios").mkdir(parents=True)
+        # What helios-nginx-config and helios-tls make at every start for KasmVNC: its login file and pair.
+        kasmvnc = self.root / "run/helios/kasmvnc"
+        kasmvnc.mkdir(parents=True)
+        for name in ("kasmpasswd", "cert.pem", "key.pem"):
+            (kasmvnc / name).write_text(f"stand-in {name}\n")
         (self.root / "etc/helios/pulse").mkdir(parents=True)
         shutil.copy(OVERLAY / "etc/helios/pulse/default.pa", self.root / "etc/helios/pulse")
         opt = self.root / "opt/helios"
         opt.mkdir(parents=True)
         for name in ("lib", "libexec", "startwm.sh"):
             (opt / name).symlink_to(OVERLAY / "opt/helios" / name)
-        write_tools(opt / "node/bin", {"node": 'exec fake-daemon "$FAKE_NET/6900"'})
+        # kclient connects to PulseAudio once, at start (pulseaudio2's context), as one client.
+        node = 'if [ -e "$PULSE_RUNTIME_PATH/native" ]; then touch "$PULSE_RUNTIME_PATH/clients/$$"; fi\n'
+        node += 'exec fake-daemon "socket:$HELIOS_KCLIENT_SOCKET"'
+        write_tools(opt / "node/bin", {"node": node})
         write_tools(self.root / "command", {"with-contenv": 'exec "$@"'})
         write_tools(self.bin, TOOLS)
         (self.bin / "fake-daemon").write_text(FAKE_DAEMON)
@@ -294,8 +329,8 @@ class FakeSupervisor:
 
     Each start clears supervise/ready (flagready = 0); a newline on the notification pipe sets it;
     the end of the process removes supervise/pid and supervise/ready, appends the death to
-    supervise/death_tally and, while the service wants up, starts it again (1 s after the last
-    start at the earliest). The fake s6-svstat and s6-svdt read exactly that.
+    supervise/death_tally, runs ./finish when there is one and, while the service wants up, starts
+    it again (1 s after the last start at the earliest). The fake s6-svstat and s6-svdt read exactly that.
     """
 
     def __init__(self, stage: Stage, env: dict[str, str]) -> None:
@@ -365,12 +400,34 @@ class FakeSupervisor:
             (supervise / "pid").unlink(missing_ok=True)
             (supervise / "ready").unlink(missing_ok=True)
             self._record_death(supervise, proc.returncode)
+        self._finish(supervise.parent, proc)
         delay = self.started[name] + 1.0 - time.monotonic()
         if delay > 0:
             time.sleep(delay)
         with self.lock:
             if self.wantup.get(name) and self.procs.get(name) is proc:
                 self._spawn(name)
+
+    def _finish(self, service: Path, proc: subprocess.Popen[bytes]) -> None:
+        """Run ./finish as s6-supervise's uplastup_z does: with the exit code (256 when killed by a
+        signal), the signal, the service name and the dead run script's process group (it started
+        the run script with setsid), killed after timeout-finish ms (default 5000)."""
+        if not (service / "finish").is_file():
+            return
+        code, sig = (256, -proc.returncode) if proc.returncode < 0 else (proc.returncode, 0)
+        limit_file = service / "timeout-finish"
+        limit = int(limit_file.read_text()) / 1000 if limit_file.is_file() else 5.0
+        with (self.stage.logs / f"{service.name}.log").open("ab") as log:
+            finish = subprocess.Popen(
+                ["./finish", str(code), str(sig), service.name, str(proc.pid)],
+                cwd=service, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        try:
+            finish.wait(timeout=limit or None)
+        except subprocess.TimeoutExpired:
+            with_group(finish.pid, signal.SIGKILL)
+            finish.wait()
 
     @staticmethod
     def _record_death(supervise: Path, returncode: int) -> None:
@@ -494,6 +551,14 @@ class Boot:
         )
         return result.stdout.strip()
 
+    def svstat_pid(self, name: str) -> int:
+        """The pid of the service's process (s6-svstat -o pid; -1 when it is down)."""
+        result = subprocess.run(
+            ["s6-svstat", "-o", "pid", str(self.stage.scandir / name)],
+            env=self.env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return int(result.stdout)
+
     def deaths(self, name: str) -> list[str]:
         """The service's death tally as s6-svdt prints it, oldest first."""
         result = subprocess.run(
@@ -589,6 +654,32 @@ def test_healthz_turns_ready_and_follows_a_crashed_service(boot: Boot) -> None:
     boot.supervisor.stop("svc-health")
     boot.health("down", "ready.sh")
     assert not marker.exists()
+
+
+@pytest.mark.slow
+def test_audio_comes_back_whole_after_pulseaudio_dies(boot: Boot) -> None:
+    """kclient connects to PulseAudio once: when PulseAudio dies, its finish restarts kclient,
+    whose run script waits for the new server. /healthz says audio is down until both are back."""
+    assert not boot.wait_ready(CORE_SERVICES), boot.logs()
+    assert "boot complete: ready" in boot.health("up", "ready.sh"), boot.logs()
+    kclient = boot.svstat_pid("svc-kclient")
+    os.kill(boot.svstat_pid("svc-pulseaudio"), signal.SIGKILL)
+    states = boot.poll_health(until="ready", seconds=15)
+    assert states[-1] == "ready", f"{states}\n{boot.logs()}"
+    assert boot.svstat_pid("svc-kclient") != kclient, "kclient was started again"
+    assert len(boot.deaths("svc-kclient")) == 1 and len(boot.deaths("svc-pulseaudio")) == 1
+    assert "ready" not in states[:-1] and set(states[:-1]) <= {
+        "down:svc-pulseaudio", "down:svc-kclient", "down:audio", "starting"}, states  # fmt: skip
+
+
+def test_healthz_says_audio_is_down_when_kclient_lost_pulseaudio(boot: Boot) -> None:
+    """PulseAudio and kclient up and ready, yet kclient not PulseAudio's client: audio is down."""
+    assert not boot.wait_ready(CORE_SERVICES), boot.logs()
+    boot.health("up", "ready.sh")
+    assert boot.health("update") == "ready"
+    for client in (boot.stage.root / "run/helios/pulse/clients").iterdir():
+        client.unlink()  # as after PulseAudio restarted under a kclient that kept running
+    assert boot.health("update") == "down:audio"
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runtime_host import LIBEXEC, OVERLAY, Sandbox, contenv, idle_env, write_hook
+from tests.runtime_host import LIB, LIBEXEC, OVERLAY, Sandbox, contenv, idle_env, write_hook
 
 # --- desktop user -------------------------------------------------------------------------------
 
@@ -271,14 +271,50 @@ def test_device_groups_are_joined_and_created(sandbox: Sandbox) -> None:
     assert "card1 belongs to group root" in result.stderr
 
 
-def test_tls_pair_is_made_once_with_a_private_key(sandbox: Sandbox) -> None:
+def test_tls_pairs_nginx_once_root_only_and_kasmvnc_every_start(sandbox: Sandbox) -> None:
     sandbox.run("tls.sh")
     key = sandbox.file("var/lib/helios/tls/key.pem")
     assert key.read_text() == "key\n"
-    assert oct(key.stat().st_mode & 0o777) == "0o640"
-    assert "chown 0:1000" in " ".join(sandbox.calls())
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    kasmvnc_key = sandbox.file("run/helios/kasmvnc/key.pem")
+    assert oct(kasmvnc_key.stat().st_mode & 0o777) == "0o640"
+    calls = sandbox.calls()
+    assert f"chown 0:0 {key} {key.with_name('cert.pem')}" in calls
+    assert f"chown 0:1000 {kasmvnc_key}" in calls, "KasmVNC, as the desktop user, reads its own key"
     sandbox.run("tls.sh")
-    assert sum(call.startswith("openssl req") for call in sandbox.calls()) == 1
+    requests = [call for call in sandbox.calls() if call.startswith("openssl req")]
+    assert len(requests) == 3, "nginx's pair once, KasmVNC's at each start"
+    assert (
+        "subjectAltName=DNS:helios-kasmvnc" in requests[1] and "ec_paramgen_curve:prime256v1" in requests[1]
+    )
+
+
+# --- the X server's keymaps -------------------------------------------------------------------------
+
+
+def test_the_x_servers_keymaps_go_to_a_folder_of_the_users_not_to_tmp(sandbox: Sandbox) -> None:
+    """Xvnc writes its compiled keymap to /var/lib/xkb when it may, else to /tmp (the X server's
+    xkb/ddxLoad.c, OutputDirectory): given to the user, a full /tmp no longer stops it."""
+    folder = sandbox.file("var/lib/xkb")
+    folder.mkdir(parents=True)
+    (folder / "server-1.xkm").write_text("stale")
+    (folder / "README.compiled").write_text("from the package")
+    sandbox.bash("helios_keymap_dir 1000 1000")
+    assert f"chown -h 1000:1000 {folder}" in sandbox.calls()
+    assert sorted(path.name for path in folder.iterdir()) == ["README.compiled"]
+
+
+def test_a_linked_keymap_folder_is_left_alone(sandbox: Sandbox, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "etc"
+    elsewhere.mkdir()
+    sandbox.file("var/lib").mkdir(parents=True)
+    sandbox.file("var/lib/xkb").symlink_to(elsewhere)
+    result = subprocess.run(
+        ["bash", "-c", f'source "{LIB}"; helios_keymap_dir 1000 1000'],
+        env=sandbox.env(), capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "is a symbolic link: keymaps go to /tmp" in result.stderr
+    assert not any(call.startswith("chown") for call in sandbox.calls())
 
 
 # --- health -----------------------------------------------------------------------------------------
@@ -301,7 +337,17 @@ def test_a_stale_ready_marker_is_cleared_at_every_start(sandbox: Sandbox) -> Non
 def test_concurrent_health_updates_all_succeed(sandbox: Sandbox) -> None:
     """svc-health's watcher and helios-ready's boot mark both update the marker, at the same moment
     during boot: neither may fail because the other moved its half-written marker away."""
-    for name, body in {"s6-svstat": "echo true true", "s6-svdt": "exit 0"}.items():
+    # Every core service up and ready, never dead; kclient (pid 4242) PulseAudio's client.
+    fakes = {
+        "s6-svstat": '[ "$2" = pid ] && echo 4242 || echo true true',
+        "s6-svdt": "exit 0",
+        "s6-setuidgid": 'shift; exec "$@"',
+        "pactl": """case "$*" in
+            "list short modules") printf '1\\tmodule-pipe-source\\tfile=/run/helios/pulse/mic.sock x\\n' ;;
+            "list clients") printf '\\t\\tapplication.process.id = "4242"\\n' ;;
+        esac""",
+    }
+    for name, body in fakes.items():
         (sandbox.bin / name).write_text(f"#!/bin/bash\n{body}\n")
         (sandbox.bin / name).chmod(0o755)
     marker = sandbox.file("run/helios/health/ready")

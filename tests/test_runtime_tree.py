@@ -242,8 +242,13 @@ def test_kasmvnc_config_keeps_kasmvnc_on_loopback() -> None:
     text = (ROOT / "etc/helios/kasmvnc.yaml").read_text()
     assert re.search(r"^\s+interface: 127\.0\.0\.1$", text, re.MULTILINE)
     assert re.search(r"^\s+websocket_port: 6901$", text, re.MULTILINE)
-    assert "/var/lib/helios/tls/key.pem" in text
     assert "snakeoil" not in text
+    # TLS, its pair and its login come from xvnc.sh's command line, which no file overrides.
+    assert not re.search(r"^\s*(ssl|kasm_password_file):", text, re.MULTILINE)
+    xvnc = (ROOT / "opt/helios/libexec/xvnc.sh").read_text()
+    for flag in ("-KasmPasswordFile", "-sslOnly 1", "-cert", "-key", "-SecurityTypes None"):
+        assert flag in xvnc, flag
+    assert "-disableBasicAuth" not in xvnc.split("set -euo pipefail", 1)[1]
 
 
 def test_image_env_defaults() -> None:
@@ -270,23 +275,30 @@ def test_every_image_variable_is_documented() -> None:
         assert f"`{name}`" in docs, f"docs/runtime.md does not describe {name}"
 
 
-def test_kclient_preload_binds_servers_to_loopback(tmp_path: Path) -> None:
+@pytest.mark.parametrize("listen", ["6900", "6900, '127.0.0.1'", "{port: 6900, host: '0.0.0.0'}", "'6900'"])
+def test_kclient_preload_puts_every_tcp_listener_on_the_socket(tmp_path: Path, listen: str) -> None:
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed")
+    socket_path = tmp_path / "kclient.sock"
     server = tmp_path / "server.js"
     server.write_text(
-        "const http = require('http');\n"
-        "const a = http.createServer(); a.listen(0, () => {\n"
-        "  const b = http.createServer(); b.listen({port: 0}, () => {\n"
-        "    console.log(a.address().address + ' ' + b.address().address); a.close(); b.close(); });\n"
-        "});\n"
+        f"const http = require('http');\n"
+        f"const tcp = http.createServer(); tcp.listen({listen}, () => {{\n"
+        f"  const own = http.createServer(); own.listen('{tmp_path}/own.sock', () => {{\n"
+        f"    console.log(tcp.address() + ' ' + own.address()); tcp.close(); own.close(); }});\n"
+        f"}});\n"
     )
-    preload = ROOT / "opt/helios/lib/kclient-loopback.js"
+    preload = ROOT / "opt/helios/lib/kclient-socket.js"
     result = subprocess.run(
-        [node, "--require", str(preload), str(server)], capture_output=True, text=True, check=True, timeout=30
+        [node, "--require", str(preload), str(server)],
+        env={"PATH": os.environ["PATH"], "HELIOS_KCLIENT_SOCKET": str(socket_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
     )
-    assert result.stdout.split() == ["127.0.0.1", "127.0.0.1"]
+    assert result.stdout.split() == [str(socket_path), f"{tmp_path}/own.sock"], "a path stays as it is"
 
 
 def test_session_defaults_keep_a_session_to_start() -> None:

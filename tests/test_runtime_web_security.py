@@ -10,14 +10,15 @@ apt-get install nginx-light) and openssl; the live tests skip with that reason w
 
 from __future__ import annotations
 
-import base64
 import http.client
 import http.server
 import os
 import shutil
+import socket
 import ssl
 import subprocess
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,13 +26,18 @@ import pytest
 from tests.runtime_host import (
     LIBEXEC,
     OVERLAY,
+    WEBSOCKET,
+    WEBSOCKET_KEY,
     Site,
+    basic,
+    make_pair,
+    needs_root,
     nginx_binary,
+    nginx_test,
     render,
 )
 
-WEBSOCKET = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13"}
-WEBSOCKET_KEY = {"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+"""Set to let go of every websocket a stand-in backend holds open (a path ending in '?hold')."""
 
 
 # --- cross-site control and DNS rebinding ---------------------------------------------------------
@@ -107,10 +113,6 @@ def test_websockify_is_one_exact_path(site: Callable[..., Site]) -> None:
 
 
 # --- the login ----------------------------------------------------------------------------------------
-
-
-def basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def test_a_password_protects_the_page_and_every_websocket(site: Callable[..., Site]) -> None:
@@ -229,36 +231,13 @@ def test_a_password_file_of_two_lines_is_refused(tmp_path: Path) -> None:
     ],
 )
 def test_nginx_accepts_every_rendered_variant(tmp_path: Path, env: dict[str, str]) -> None:
+    nginx_binary()
     render(tmp_path, **env)
-    result = subprocess.run(
-        [nginx_binary(), "-t", "-e", "stderr", "-c", str(tmp_path / "run/helios/nginx/nginx.conf")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = nginx_test(tmp_path)
     assert result.returncode == 0, result.stderr
 
 
 # --- HTTPS ------------------------------------------------------------------------------------------
-
-
-def make_pair(directory: Path) -> tuple[Path, Path]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    directory.mkdir(parents=True, exist_ok=True)
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [
-            *["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test"],
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        capture_output=True,
-        check=True,
-    )
-    return cert, key
 
 
 def test_https_serves_the_per_container_certificate(site: Callable[..., Site]) -> None:
@@ -287,6 +266,38 @@ def test_https_serves_a_mounted_certificate(site: Callable[..., Site], tmp_path:
     conn = http.client.HTTPSConnection("127.0.0.1", web.port, timeout=5, context=context)
     conn.request("GET", "/healthz")
     assert conn.getresponse().status == 503
+
+
+def handshake(port: int, *, ciphers: str | None = None, tls12: bool = False) -> ssl.SSLSocket | None:
+    """A TLS handshake with nginx on ``port`` as a client limited to ``ciphers``/TLS 1.2; None if refused."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    if tls12:
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+    if ciphers:
+        context.set_ciphers(ciphers)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        return context.wrap_socket(raw)
+    except ssl.SSLError:
+        raw.close()
+        return None
+
+
+@pytest.mark.parametrize(
+    "weak", ["AES128-SHA", "AES256-GCM-SHA384", "ECDHE-RSA-AES128-SHA", "DHE-RSA-AES128-GCM-SHA256"]
+)
+def test_tls_12_takes_forward_secret_aead_ciphers_only(site: Callable[..., Site], weak: str) -> None:
+    web = site(lambda root: make_pair(root / "var/lib/helios/tls"), HTTPS="true")
+    try:
+        offered = handshake(web.port, ciphers=f"{weak}:@SECLEVEL=0", tls12=True)
+    except ssl.SSLError:
+        pytest.skip(f"this OpenSSL cannot offer {weak} at all")
+    assert offered is None, f"nginx accepted {weak}"
+    strong = handshake(web.port, ciphers="ECDHE-RSA-AES128-GCM-SHA256", tls12=True)
+    assert strong is not None and strong.version() == "TLSv1.2"
+    modern = handshake(web.port)
+    assert modern is not None and modern.version() == "TLSv1.3"
 
 
 # --- the probes ---------------------------------------------------------------------------------------
@@ -339,16 +350,26 @@ def test_the_probe_refuses_a_prefix_nginx_refuses(tmp_path: Path) -> None:
 # --- the TLS folder -----------------------------------------------------------------------------------
 
 
-def run_tls(root: Path) -> subprocess.CompletedProcess[str]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
+# s6-setuidgid USER PROG...: exec PROG with USER's uid, gid and groups. The desktop user of these
+# tests is UID 1000, group 1000 and no other, whatever this machine's passwd says.
+FAKE_SETUIDGID = '#!/bin/bash\nshift\nexec setpriv --reuid=1000 --regid=1000 --clear-groups "$@"\n'
+
+
+def run_tls(root: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    if shutil.which("openssl") is None or shutil.which("setpriv") is None:
+        pytest.skip("openssl or setpriv (util-linux) is not installed")
+    tools = root / "tools"
+    tools.mkdir(exist_ok=True)
+    (tools / "s6-setuidgid").write_text(FAKE_SETUIDGID)
+    (tools / "s6-setuidgid").chmod(0o755)
     return subprocess.run(
         ["bash", str(LIBEXEC / "tls.sh")],
         env={
-            "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
+            "PATH": f"{tools}:/usr/bin:/bin:/usr/sbin:/sbin",
             "HELIOS_ROOT": str(root),
             "HELIOS_LIB": str(OVERLAY / "opt/helios/lib/helios.sh"),
             "UID": "1000",
+            **env,
         },
         capture_output=True,
         text=True,
@@ -356,7 +377,101 @@ def run_tls(root: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="changes owners: run as root")
+def readable_by_the_desktop_user(path: Path) -> bool:
+    """Whether UID 1000 (group 1000, no other) can open ``path`` for reading."""
+    probe = subprocess.run(
+        ["setpriv", "--reuid=1000", "--regid=1000", "--clear-groups", "cat", str(path)],
+        capture_output=True,
+        check=False,
+    )
+    return probe.returncode == 0
+
+
+@pytest.fixture
+def open_root() -> Iterator[Path]:
+    """A temporary root the desktop user (UID 1000) can traverse: pytest's tmp_path is root's."""
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        root.chmod(0o755)
+        yield root
+
+
+@needs_root
+def test_nginx_key_is_roots_alone_and_kasmvnc_has_its_own(open_root: Path) -> None:
+    tmp_path = open_root
+    result = run_tls(tmp_path)
+    assert result.returncode == 0, result.stderr
+    nginx_key, kasmvnc_key = tmp_path / "var/lib/helios/tls/key.pem", tmp_path / "run/helios/kasmvnc/key.pem"
+    assert (nginx_key.stat().st_uid, nginx_key.stat().st_gid, nginx_key.stat().st_mode & 0o777) == (
+        0,
+        0,
+        0o600,
+    )
+    assert not readable_by_the_desktop_user(nginx_key), "the desktop user reads the key nginx serves"
+    assert readable_by_the_desktop_user(kasmvnc_key), "KasmVNC runs as the desktop user"
+    assert (kasmvnc_key.stat().st_uid, kasmvnc_key.stat().st_gid) == (0, 1000)
+    assert nginx_key.read_text() != kasmvnc_key.read_text()
+    names = subprocess.run(
+        ["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", str(nginx_key.with_name("cert.pem"))],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "DNS:localhost" in names and "IP Address:127.0.0.1" in names
+
+
+@needs_root
+def test_kasmvnc_gets_a_new_pair_every_start_and_nginx_keeps_its_own(tmp_path: Path) -> None:
+    run_tls(tmp_path)
+    nginx_cert, kasmvnc_cert = (
+        tmp_path / "var/lib/helios/tls/cert.pem",
+        tmp_path / "run/helios/kasmvnc/cert.pem",
+    )
+    first = nginx_cert.read_text(), kasmvnc_cert.read_text()
+    result = run_tls(tmp_path)
+    assert "reusing" in result.stderr
+    assert nginx_cert.read_text() == first[0] and kasmvnc_cert.read_text() != first[1]
+
+
+@needs_root
+@pytest.mark.parametrize(
+    ("group", "mode", "san", "reason"),
+    [
+        (1000, 0o640, True, "its key was readable by more than root (mode 640, an earlier image)"),
+        (0, 0o644, True, "its key was readable by more than root (mode 644"),
+        (0, 0o600, False, "its certificate names no host (no subjectAltName)"),
+    ],
+)
+def test_a_pair_of_an_earlier_image_is_replaced(
+    tmp_path: Path, group: int, mode: int, san: bool, reason: str
+) -> None:
+    """Images before this one made the key readable by the desktop user's group, without a SAN:
+    whatever ran as the user may have it, so it is not served again."""
+    tls = tmp_path / "var/lib/helios/tls"
+    key = tls / "key.pem"
+    if san:
+        run_tls(tmp_path)
+    else:
+        make_pair(tls)  # the earlier images' pair: openssl req with a common name only
+    os.chown(key, 0, group)
+    key.chmod(mode)
+    before = key.read_text()
+    result = run_tls(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"replacing it: {reason}" in result.stderr
+    assert key.read_text() != before
+    assert (key.stat().st_gid, key.stat().st_mode & 0o777) == (0, 0o600)
+
+
+@needs_root
+def test_a_mounted_key_the_desktop_user_can_read_is_reported(open_root: Path) -> None:
+    tmp_path = open_root
+    cert, key = make_pair(tmp_path / "mounted")
+    (tmp_path / "mounted").chmod(0o755)
+    key.chmod(0o644)
+    warned = run_tls(tmp_path, HTTPS="true", HTTPS_CERT=str(cert), HTTPS_KEY=str(key))
+    assert f"WARNING: the desktop user helios can read HTTPS_KEY={key}" in warned.stderr
+    key.chmod(0o600)
+    quiet = run_tls(tmp_path, HTTPS="true", HTTPS_CERT=str(cert), HTTPS_KEY=str(key))
+    assert quiet.returncode == 0 and "WARNING" not in quiet.stderr
 
 
 @needs_root
@@ -375,8 +490,8 @@ def test_tls_never_follows_a_link_the_user_planted(tmp_path: Path, name: str) ->
     result = run_tls(tmp_path)
     assert result.returncode == 0, result.stderr
     assert (shadow.stat().st_mode & 0o777, shadow.stat().st_gid) == (0o600, 0), "the target was changed"
-    assert not (tls / name).is_symlink() and (tls / "key.pem").stat().st_mode & 0o777 == 0o640
-    assert "replacing" in result.stderr
+    assert not (tls / name).is_symlink() and (tls / "key.pem").stat().st_mode & 0o777 == 0o600
+    assert "replacing it: not regular root-owned files" in result.stderr
     assert (tls.stat().st_uid, tls.stat().st_mode & 0o777) == (0, 0o755), "the folder is root's again"
 
 
@@ -390,7 +505,7 @@ def test_tls_replaces_a_hard_link_and_a_pair_not_owned_by_root(tmp_path: Path) -
     os.link(secret, tls / "key.pem")
     result = run_tls(tmp_path)
     assert result.returncode == 0, result.stderr
-    assert secret.stat().st_mode & 0o777 != 0o640 and secret.stat().st_nlink == 1
+    assert secret.stat().st_mode & 0o777 != 0o600 and secret.stat().st_nlink == 1
     cert = tls / "cert.pem"
     os.chown(cert, 1000, 1000)
     run_tls(tmp_path)

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Step 4 (kasm): fetch KasmVNC at its pinned commit into /src, configure and build it.
+# Step 4 (kasm): fetch KasmVNC at its pinned commit into /src, patch, configure and build it.
 #
 # Only the server is built: the FLTK viewer and the test programs are switched off. The X server
 # (step 5) is built afterwards inside /src/unix/xserver and links the libraries built here.
 # Relies on:
 #   KASMVNC_URL, KASMVNC_COMMIT, KASMVNC_VERSION   ([kasmvnc] in pipeline/versions.toml)
+#   $HELIOS_HOOKS/kasmvnc-*.patch                  applied in name order with `git apply`; one that
+#                                                  does not apply stops the build
 #   libjpeg-turbo in /usr/local (step 3; KasmVNC links libturbojpeg.a statically); build
 #   dependencies from the distro's step-2 kasm.sh: cmake, make, a C++20 toolchain, git, openssl,
 #   freetype, libpng, zlib, libwebp with libsharpyuv (Xvnc links both), and since KasmVNC 1.5 the
@@ -28,8 +30,12 @@ server_only() {
 
 main() {
   banner "KasmVNC ${KASMVNC_VERSION:-?} (${KASMVNC_COMMIT:-?})"
-  require_env KASMVNC_URL KASMVNC_COMMIT KASMVNC_VERSION
+  require_env KASMVNC_URL KASMVNC_COMMIT KASMVNC_VERSION HELIOS_HOOKS
   git_checkout "$KASMVNC_URL" "$KASMVNC_COMMIT" "$SRC_DIR"
+  local patches=()
+  mapfile -t patches < <(compgen -G "$HELIOS_HOOKS/kasmvnc-*.patch" | LC_ALL=C sort)
+  ((${#patches[@]} > 0)) || die "no kasmvnc-*.patch in $HELIOS_HOOKS"
+  git_apply_patches "$SRC_DIR" "${patches[@]}"
   server_only "$SRC_DIR"
   (
     cd "$SRC_DIR"

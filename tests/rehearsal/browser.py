@@ -3,8 +3,8 @@
 Chromium runs on the host, inside the container's network namespace (``nsenter --net``), so it
 reaches ``http://127.0.0.1:3000/`` as a user's browser reaches a published port. It is driven over
 its DevTools protocol: open the page, poll until the KasmWeb client reports it is connected, take a
-screenshot. ``x_root_window`` grabs the X server's root window at the same moment (``xwd`` from the
-host, in the container's network and host name, with the user's X cookie) for comparison.
+screenshot. ``x_root_window`` grabs the X server's root window at the same moment (the image's
+ffmpeg, inside the container, with the user's X cookie) for comparison.
 """
 
 from __future__ import annotations
@@ -163,19 +163,19 @@ def browser(container: Place, viewport: tuple[int, int] = VIEWPORT) -> Iterator[
 
 
 def x_root_window(container: Booted, display: str, xauthority: str) -> Image.Image:
-    """The X server's root window, grabbed with ``xwd`` in the container's network and host name.
-
-    ``xauthority`` is the cookie file's path inside the container (read through /proc/<pid>/root).
+    """The X server's root window, grabbed inside the container by the image's ffmpeg (x11grab) as
+    an XWD dump, with the X cookie file ``xauthority`` (a path inside the container). From inside:
+    Xvnc has no abstract socket (`-nolisten local`), so no client outside the container's file
+    system can reach it.
     """
-    if shutil.which("xwd") is None:
-        raise BrowserError("no xwd on this machine (apt-get install x11-apps)")
-    cookie = f"/proc/{container.pid}/root{xauthority}"
     proc = subprocess.run(
-        [*container.enter(), "env", f"XAUTHORITY={cookie}", "xwd", "-root", "-silent", "-display", display],
+        [*container.enter(mount=True), "env", f"XAUTHORITY={xauthority}", "ffmpeg", "-hide_banner",
+         "-loglevel", "error", "-f", "x11grab", "-i", display, "-frames:v", "1", "-f", "image2pipe",
+         "-vcodec", "xwd", "-"],
         capture_output=True, timeout=30, check=False,
     )  # fmt: skip
     if proc.returncode != 0:
-        raise BrowserError(f"xwd -root -display {display} failed: {proc.stderr.decode(errors='replace')}")
+        raise BrowserError(f"ffmpeg -f x11grab -i {display} failed: {proc.stderr.decode(errors='replace')}")
     return parse_xwd(proc.stdout)
 
 

@@ -3,7 +3,7 @@
 The image is the assembled root with the configuration the graph gives the image (environment,
 entrypoint, exposed port, health check: pipeline/imageconfig.py and the plan), written as one
 archive that ``docker load`` reads. :class:`DockerContainer` wraps one container by its id; its
-``enter`` and ``network`` let the browser and ``xwd`` helpers of the boot checks reach it.
+``enter`` and ``network`` let the browser and root-window helpers of the boot checks reach it.
 """
 
 from __future__ import annotations

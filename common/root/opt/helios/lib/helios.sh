@@ -19,6 +19,13 @@ HELIOS_STATE="${HELIOS_STATE:-$HELIOS_ROOT/var/lib/helios}"
 HELIOS_CONTENV="${HELIOS_CONTENV:-$HELIOS_ROOT/run/s6/container_environment}"
 # s6 scan directory, where every supervised service has a directory or link.
 HELIOS_SCANDIR="${HELIOS_SCANDIR:-$HELIOS_ROOT/run/service}"
+# shellcheck disable=SC2034 # read by the scripts that source this library
+{
+    # KasmVNC's per-boot TLS pair and login file, which only nginx's requests can satisfy.
+    HELIOS_KASMVNC_DIR="$HELIOS_RUN/kasmvnc"
+    # kclient's web server: a unix socket that only nginx's workers (and the desktop user) may open.
+    HELIOS_KCLIENT_SOCKET="$HELIOS_RUN/kclient/kclient.sock"
+}
 
 # s6-overlay starts services with a short PATH; add the usual system directories
 # after whatever is already there (so tests can put stubs first).
@@ -67,6 +74,53 @@ helios_is_false() {
         0 | false | no | off) return 0 ;;
         *) return 1 ;;
     esac
+}
+
+# The on/off settings of the image, each with its default. NVIDIA (true, false or auto) and SUDO
+# (true, false or password) take a third word: desktop.sh and user.sh read them.
+HELIOS_SWITCHES="HTTPS=false DISABLE_IPV6=false HW3D=false HELIOS_ALLOW_SYSTEM_ACCOUNT=false"
+
+# helios_switch_state NAME : print "on" or "off" for the on/off setting NAME, one of
+# HELIOS_SWITCHES (its default when unset or empty). Any other value is a mistake that must not
+# pass for "off" (HTTPS=tru would serve plain HTTP): it is logged, and nothing is printed.
+helios_switch_state() {
+    local name="$1" entry value=""
+    for entry in $HELIOS_SWITCHES; do
+        [[ "${entry%%=*}" == "$name" ]] && value="${entry#*=}"
+    done
+    value="${!name:-$value}"
+    if helios_is_true "$value"; then
+        echo on
+    elif helios_is_false "$value"; then
+        echo off
+    else
+        helios_log settings "$name='$value' is neither on nor off: use true or false (1/0, yes/no and on/off work too)"
+        return 1
+    fi
+}
+
+# helios_switch NAME : succeed when the on/off setting NAME is on, fail when it is off. On a value
+# that is neither, the calling script exits with 1 (helios_switch_state says why).
+helios_switch() {
+    local state
+    state="$(helios_switch_state "$1")" || exit 1
+    [[ "$state" == on ]]
+}
+
+# helios_check_switches : log every on/off setting whose value is neither on nor off, NVIDIA's
+# "auto" aside, and fail when there is one. helios-init runs it first, so a mistyped switch
+# stops the boot before anything has started.
+helios_check_switches() {
+    local entry failed=0
+    for entry in $HELIOS_SWITCHES; do
+        helios_switch_state "${entry%%=*}" >/dev/null || failed=1
+    done
+    local nvidia="${NVIDIA:-false}"
+    if [[ "${nvidia,,}" != auto ]] && ! helios_is_true "$nvidia" && ! helios_is_false "$nvidia"; then
+        helios_log settings "NVIDIA='$nvidia' is none of true, false and auto"
+        failed=1
+    fi
+    return "$failed"
 }
 
 # helios_decimal VALUE MIN MAX : print VALUE as a plain decimal number when it is a whole number
@@ -126,6 +180,17 @@ helios_supervise() {
     shift
     exec 2>&1
     exec s6-notifyoncheck -w 250 -n 0 -c "$HELIOS_OPT/libexec/check.sh $probe" "$@"
+}
+
+# helios_wait_for PROBE SECONDS : wait until `check.sh PROBE` passes, trying every 0.25 s; fail
+# when it has not passed within SECONDS.
+helios_wait_for() {
+    local tries
+    for ((tries = 4 * $2; tries > 0; tries--)); do
+        "$HELIOS_OPT/libexec/check.sh" "$1" && return 0
+        sleep 0.25
+    done
+    return 1
 }
 
 # helios_supervise_as_user PROBE COMMAND... : helios_supervise, COMMAND run as the desktop user of
@@ -287,9 +352,27 @@ helios_normalize_prefix() {
     printf '%s\n' "$prefix"
 }
 
+# helios_nginx_workers : set HELIOS_NGINX_USER and HELIOS_NGINX_GROUP to the unprivileged account
+# nginx's workers run as (its name differs per distro: www-data on Debian and Ubuntu, nginx on
+# Alpine and RHEL). Both stay empty when not run as root: nginx then keeps the invoking user.
+helios_nginx_workers() {
+    local candidate entry
+    HELIOS_NGINX_USER="" HELIOS_NGINX_GROUP=""
+    [[ "$(id -u)" == 0 ]] || return 0
+    for candidate in www-data nginx nobody; do
+        if entry="$(getent passwd "$candidate")"; then
+            # shellcheck disable=SC2034 # read by the scripts that source this library
+            HELIOS_NGINX_USER="$candidate"
+            HELIOS_NGINX_GROUP="$(getent group "$(cut -d: -f4 <<<"$entry")" | cut -d: -f1 || true)"
+            HELIOS_NGINX_GROUP="${HELIOS_NGINX_GROUP:-$candidate}"
+            return 0
+        fi
+    done
+}
+
 # helios_https_enabled : succeed when nginx serves HTTP_PORT over TLS (HTTPS=true).
 helios_https_enabled() {
-    helios_is_true "${HTTPS:-false}"
+    helios_switch HTTPS
 }
 
 # helios_local_url PATH : the URL under which this container's nginx answers PATH (which starts
@@ -386,6 +469,21 @@ helios_service_ready() {
     ((recent < HELIOS_HEALTH_DEATHS))
 }
 
+# helios_audio_whole : succeed when sound works end to end: PulseAudio runs the browser
+# microphone's pipe source (module-pipe-source on helios_mic_socket), and kclient, which streams
+# the desktop's sound to the page and the page's microphone back, is connected to this very
+# PulseAudio (one of its clients has kclient's pid). Both go missing when PulseAudio restarts
+# under them. Asked as the desktop user, the owner of PulseAudio.
+helios_audio_whole() {
+    local kclient modules clients user="${HELIOS_USER:-${USER:-helios}}"
+    kclient="$(s6-svstat -o pid "$HELIOS_SCANDIR/svc-kclient" 2>/dev/null)" || return 1
+    helios_decimal "$kclient" 2 4194304 >/dev/null || return 1
+    modules="$(s6-setuidgid "$user" pactl list short modules 2>/dev/null)" || return 1
+    [[ "$modules"$'\n' == *[[:space:]]"file=$(helios_mic_socket)"[[:space:]]* ]] || return 1
+    clients="$(s6-setuidgid "$user" pactl list clients 2>/dev/null)" || return 1
+    [[ "$clients" == *"application.process.id = \"$kclient\""* ]]
+}
+
 # helios_notify_ready : tell s6-supervise that this service is ready. s6 clears a longrun's ready
 # flag at every start and sets it only when the service writes a newline to the fd named by its
 # service directory's notification-fd file (run scripts start in that directory). Closes the fd
@@ -416,6 +514,11 @@ helios_health_update() {
             return 0
         fi
     done
+    if ! helios_audio_whole; then
+        rm -f "$marker"
+        echo "down:audio"
+        return 0
+    fi
     if [[ ! -e "$marker" ]]; then
         # svc-health and helios-ready may both get here at once: each writes a file of its own and
         # renames it over the marker (atomic), so neither moves the other's away.
@@ -423,6 +526,44 @@ helios_health_update() {
         mv -f "$marker.$$" "$marker"
     fi
     echo ready
+}
+
+# helios_pulse_dir UID : print PULSE_RUNTIME_PATH (default /run/helios/pulse), PulseAudio's
+# runtime folder, which root makes and gives to the desktop user UID at every start. So that
+# this never gives the user a folder of the system (PULSE_RUNTIME_PATH=/etc), it must lie below
+# /run/helios/ or the user's own /run/user/UID/: an absolute path of letters, digits and ._-
+# without . or .. segments. Fails, saying so, on anything else.
+helios_pulse_dir() {
+    local dir="${PULSE_RUNTIME_PATH:-/run/helios/pulse}" segment
+    local -a segments=()
+    IFS=/ read -ra segments <<<"${dir#/}"
+    for segment in "${segments[@]}"; do
+        if [[ ! "$segment" =~ ^[A-Za-z0-9._-]+$ || "$segment" == . || "$segment" == .. ]]; then
+            segments=()
+            break
+        fi
+    done
+    if ((${#segments[@]} == 0)) || [[ "$dir" != /* || ! "$dir/" =~ ^(/run/helios/|/run/user/$1/).+ ]]; then
+        helios_log user "PULSE_RUNTIME_PATH='$dir' must be a folder below /run/helios/ or /run/user/$1/ (letters, digits, '._-', no '.' or '..'), e.g. /run/user/$1/pulse"
+        return 1
+    fi
+    printf '%s\n' "$dir"
+}
+
+# helios_keymap_dir UID GID : give the X server's keymap folder, /var/lib/xkb, to the desktop
+# user. Xvnc, as that user, writes the keymap it compiles at every start there when it may, and
+# into /tmp otherwise (OutputDirectory in the X server's xkb/ddxLoad.c; /var/lib/xkb is the
+# --with-xkb-output of common/build/lib/xorg.sh): with a full /tmp it could not start again.
+# Stale keymaps are removed; a link is never followed. Only logs when it cannot (a read-only /).
+helios_keymap_dir() {
+    local dir="$HELIOS_ROOT/var/lib/xkb"
+    if [[ -L "$dir" ]]; then
+        helios_log xvnc "$dir is a symbolic link: keymaps go to /tmp"
+        return 0
+    fi
+    { install -d "$dir" && chown -h "$1:$2" "$dir" && chmod 0755 "$dir" && rm -f "$dir"/server-*.xkm; } 2>/dev/null ||
+        helios_log xvnc "cannot give $dir to the desktop user (read-only?): keymaps go to /tmp"
+    return 0
 }
 
 # helios_mic_socket : the pipe that carries the browser's microphone: kclient writes into it
@@ -457,4 +598,52 @@ helios_idle_step() {
         ((remaining_s >= 1)) || remaining_s=1
         echo "reset $remaining_s"
     fi
+}
+
+# helios_group_of PID : succeed, setting HELIOS_PGRP to its process group, when PID is a live
+# process (a zombie holds nothing any more). Read from /proc without a fork (ps is not in every
+# image), so a scan of every process stays quick.
+helios_group_of() {
+    local stat
+    read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+    # The fields after the command name, which may hold spaces and parentheses: state, ppid, pgrp.
+    [[ "${stat##*) }" =~ ^([A-Za-z])\ -?[0-9]+\ ([0-9]+)\  && "${BASH_REMATCH[1]}" != Z ]] || return 1
+    HELIOS_PGRP="${BASH_REMATCH[2]}"
+}
+
+# helios_group_members PGID : print the pids of the live processes of process group PGID.
+helios_group_members() {
+    local entry
+    for entry in /proc/[0-9]*; do
+        helios_group_of "${entry#/proc/}" && [[ "$HELIOS_PGRP" == "$1" ]] && printf '%s\n' "${entry#/proc/}"
+    done
+    return 0
+}
+
+# helios_reap_group NAME PGID : SIGKILL what the dead longrun NAME left in its process group PGID
+# and wait (up to 3 s) until it is gone; for the finish scripts. s6-supervise starts each run
+# script as the leader of a new session and process group, and passes that group to ./finish as
+# its fourth argument once the run script's process has died. A daemon killed without the chance
+# to stop its children (nginx's master, with SIGKILL) leaves them there, holding what the next
+# start needs. Refuses PID 1's group and the caller's own.
+helios_reap_group() {
+    local name="$1" group left tries
+    if ! group="$(helios_decimal "$2" 2 4194304)"; then
+        helios_log "$name" "finish: '$2' is not a process group above 1: nothing stopped"
+        return 1
+    fi
+    if helios_group_of "$BASHPID" && [[ "$HELIOS_PGRP" == "$group" ]]; then
+        helios_log "$name" "finish: $group is this script's own process group: nothing stopped"
+        return 1
+    fi
+    left="$(helios_group_members "$group")"
+    [[ -n "$left" ]] || return 0
+    helios_log "$name" "stopping what the dead service left in its process group $group: pid(s) ${left//$'\n'/ }"
+    kill -KILL -- "-$group" 2>/dev/null
+    for ((tries = 0; tries < 30; tries++)); do
+        [[ -z "$(helios_group_members "$group")" ]] && return 0
+        sleep 0.1
+    done
+    helios_log "$name" "process group $group still has pid(s) $(helios_group_members "$group" | tr '\n' ' ')after 3 s"
+    return 1
 }

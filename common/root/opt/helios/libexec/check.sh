@@ -4,8 +4,9 @@
 # the service answers, non-zero otherwise. Runs as root with the run script's env.
 #
 #   pulseaudio  the server answers `pactl info` on its socket
-#   xvnc        the X socket of DISPLAY exists and KasmVNC answers HTTP on 6901
-#   kclient     kclient answers GET {PREFIX} with 2xx/3xx on 6900
+#   xvnc        the X socket of DISPLAY exists and KasmVNC answers HTTPS on 6901 (any status:
+#               without its login, 401)
+#   kclient     kclient answers GET {PREFIX} with 2xx/3xx on its unix socket
 #   nginx       nginx answers GET {PREFIX}healthz on HTTP_PORT (200 or 503)
 #   desktop     the X server accepts the session's own credentials (DISPLAY and XAUTHORITY as
 #               the desktop user): the session can draw. s6 cannot see further into it.
@@ -16,9 +17,9 @@ set -uo pipefail
 source "${HELIOS_LIB:-${HELIOS_ROOT:-}/opt/helios/lib/helios.sh}"
 
 probe_http() {
-    # Print the status code of GET $1 (000 when nothing answers). -k: the probe asks its own
-    # nginx, whose certificate may be the self-signed per-container one.
-    curl -k -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" 2>/dev/null || true
+    # Print the status code of GET $1 (000 when nothing answers), with curl's options $2...
+    # -k: the probes ask the container's own servers, whose certificates are self-signed.
+    curl -k -s -o /dev/null -w '%{http_code}' --max-time 2 "${@:2}" "$1" 2>/dev/null || true
 }
 
 prefix="$(helios_normalize_prefix "${PREFIX:-/}")" || exit 1
@@ -30,10 +31,10 @@ case "${1:-}" in
     xvnc)
         display="${DISPLAY:-:1}"
         [[ -S "/tmp/.X11-unix/X${display#:}" ]] || exit 1
-        [[ "$(probe_http http://127.0.0.1:6901/)" != 000 ]]
+        [[ "$(probe_http https://127.0.0.1:6901/)" != 000 ]]
         ;;
     kclient)
-        [[ "$(probe_http "http://127.0.0.1:6900$prefix")" =~ ^[23] ]]
+        [[ "$(probe_http "http://localhost$prefix" --unix-socket "$HELIOS_KCLIENT_SOCKET")" =~ ^[23] ]]
         ;;
     nginx)
         [[ "$(probe_http "$(helios_local_url "${prefix}healthz")")" =~ ^(200|503)$ ]]

@@ -16,6 +16,9 @@ source "${HELIOS_LIB:-${HELIOS_ROOT:-}/opt/helios/lib/helios.sh}"
 # Health state is per boot: /healthz says "starting" until helios-ready marks this boot complete.
 helios_health_reset
 
+# A mistyped on/off setting stops the boot here, before anything has started on a wrong reading.
+helios_check_switches || helios_die settings "fix the setting(s) above and start again"
+
 shopt -s nullglob
 for version_file in "$HELIOS_OPT"/*.version; do
     helios_log init "$(<"$version_file")"

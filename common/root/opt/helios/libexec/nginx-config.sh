@@ -3,8 +3,9 @@
 # oneshot "helios-nginx-config"; svc-nginx runs nginx with the result).
 #
 # Reads:  /etc/helios/nginx/nginx.conf.template
-# Writes: /run/helios/nginx/nginx.conf, the login file /run/helios/nginx/htpasswd
-#         (when a password is set) and the nginx temp directories.
+# Writes: /run/helios/nginx/nginx.conf (root only: it holds KasmVNC's login), the login file
+#         /run/helios/nginx/htpasswd (when a password is set), the nginx temp directories and
+#         KasmVNC's login file /run/helios/kasmvnc/kasmpasswd (a hash; new at every start).
 # Env:    HTTP_PORT (default 3000), HTTP_ADDRESS (default: every address),
 #         PREFIX (default /, normalised to /x/), DISABLE_IPV6 (true: no [::]
 #         listener; also off when the kernel has no IPv6), ALLOWED_HOSTS,
@@ -97,11 +98,14 @@ if [[ -n "$address" ]]; then
     listen="        listen $address:$port$ssl default_server;"
 else
     listen="        listen $port$ssl default_server;"
-    if ! helios_is_true "${DISABLE_IPV6:-false}" && [[ -e "${HELIOS_IPV6_PROBE:-/proc/net/if_inet6}" ]]; then
+    if ! helios_switch DISABLE_IPV6 && [[ -e "${HELIOS_IPV6_PROBE:-/proc/net/if_inet6}" ]]; then
         listen="$listen
         listen [::]:$port$ssl default_server;"
     fi
 fi
+
+tls12_ciphers=ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384
+tls12_ciphers+=:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305
 
 # tls_lines : the TLS directives for HTTPS=true: the per-container pair of helios-tls, or the
 # mounted HTTPS_CERT and HTTPS_KEY (both, readable, a path nginx can take as is).
@@ -128,26 +132,21 @@ tls_lines() {
     fi
     printf '        ssl_certificate %s;\n        ssl_certificate_key %s;\n' "$cert" "$key"
     printf '        ssl_protocols TLSv1.2 TLSv1.3;\n'
+    # TLS 1.2 with forward secrecy and AEAD only (every TLS 1.3 suite is both); the client picks
+    # among them, and no session ticket outlives the key it was sealed with.
+    printf '        ssl_ciphers %s;\n' "$tls12_ciphers"
+    printf '        ssl_prefer_server_ciphers off;\n        ssl_session_tickets off;\n'
     # A plain http:// request on the TLS port is sent to https:// instead of a 400.
     # shellcheck disable=SC2016 # nginx variables, for nginx to expand
     printf '        error_page 497 =301 https://$http_host$request_uri;\n'
 }
 tls="$(tls_lines)" || exit 1
 
-# The master runs as root; workers need an unprivileged account, whose name
-# differs per distro (www-data on Debian/Ubuntu, nginx on Alpine/RHEL).
+# The master runs as root; the workers as an unprivileged account.
+helios_nginx_workers
+worker_user="$HELIOS_NGINX_USER" worker_group="$HELIOS_NGINX_GROUP"
 user_directive="# workers run as the invoking user"
-worker_user=""
-if [[ "$(id -u)" == 0 ]]; then
-    for candidate in www-data nginx nobody; do
-        if entry="$(getent passwd "$candidate")"; then
-            worker_user="$candidate"
-            worker_group="$(getent group "$(cut -d: -f4 <<<"$entry")" | cut -d: -f1 || true)"
-            user_directive="user $worker_user ${worker_group:-$worker_user};"
-            break
-        fi
-    done
-fi
+[[ -z "$worker_user" ]] || user_directive="user $worker_user $worker_group;"
 
 root_healthz=""
 prefix_extra=""
@@ -214,12 +213,44 @@ write_login() {
     mv -f "$htpasswd.tmp" "$htpasswd"
 }
 
+# login_limit : set login_zone, login_limit and login_cookie, the lines that slow down guessing
+# the web login. A browser that has logged in gets a cookie with a token of this boot on every
+# answer that came from the desktop (only a request that passed the login reaches it, so a
+# failed guess never gets one). Requests without the token may come 5 a second from one client
+# address (bursts of 100, a page load), whatever their credentials: a guesser learns nothing
+# from the 429 it gets past that, and a browser that logged in is never slowed down.
+login_limit() {
+    local token cookie
+    token="$(openssl rand -hex 16)" || {
+        helios_log auth "openssl could not make the login cookie"
+        return 1
+    }
+    cookie="helios_login=$token; Path=$prefix; HttpOnly; SameSite=Lax"
+    helios_https_enabled && cookie="$cookie; Secure"
+    login_zone="    # Guessing the login: see login_limit in nginx-config.sh.
+    map \$cookie_helios_login \$helios_login_pending {
+        \"$token\" \"\";
+        default \$binary_remote_addr;
+    }
+    limit_req_zone \$helios_login_pending zone=helios_login:1m rate=5r/s;
+    map \$upstream_addr \$helios_login_cookie {
+        \"\" \"\";
+        default \"$cookie\";
+    }"
+    login_limit="            limit_req zone=helios_login burst=100 nodelay;"
+    login_cookie="        add_header Set-Cookie \$helios_login_cookie;"
+}
+
 password="$(login_password)" || exit 1
 rm -f "$htpasswd"
+login_zone="    # no login, so no limit on guessing it"
+login_limit="            # no login to guess"
+login_cookie="        # no login cookie"
 if [[ -n "$password" ]]; then
     login_user="${HTTP_AUTH_USER:-$(helios_env USER)}"
     login_user="${login_user:-$HELIOS_DEFAULT_USER}"
     write_login "$login_user" "$password" || exit 1
+    login_limit || exit 1
     auth="        auth_basic \"Helios\";
         auth_basic_user_file $htpasswd;"
     helios_log auth "the page and every websocket require the login of '$login_user'"
@@ -232,6 +263,27 @@ unset password
 # Services started later never see the password.
 helios_contenv_unset HTTP_AUTH_PASSWORD
 
+# kasmvnc_login : make KasmVNC's login of this boot and print the Authorization header nginx sends
+# it with. The password, 256 random bits, is written nowhere but in nginx's configuration, which
+# only root reads. KasmVNC (as the desktop user) reads its hash from kasmpasswd: the SHA-256 crypt
+# with the salt "kasm", which KasmVNC hashes a received password with (common/network/websocket.c
+# in KasmVNC 1.5), and the rights to read and write the desktop, not those of its owner API.
+kasmvnc_login() {
+    local secret hash user=helios-proxy file="$HELIOS_KASMVNC_DIR/kasmpasswd"
+    secret="$(openssl rand -hex 32)" && hash="$(printf '%s\n' "$secret" | openssl passwd -5 -salt kasm -stdin)" || {
+        helios_log kasmvnc "openssl could not make KasmVNC's login"
+        return 1
+    }
+    install -d -m 0755 "$HELIOS_KASMVNC_DIR"
+    printf '%s:%s:rw\n' "$user" "$hash" >"$file.tmp"
+    chmod 0644 "$file.tmp"
+    mv -f "$file.tmp" "$file"
+    printf 'Basic %s' "$(printf '%s:%s' "$user" "$secret" | base64 -w 0)"
+}
+kasmvnc_header="$(kasmvnc_login)" || exit 1
+
+install -d -m 0755 "$HELIOS_RUN" "$HELIOS_RUN/nginx"
+umask 077 # the configuration holds KasmVNC's login: root only
 helios_render_template "$template" "$output" \
     "USER_DIRECTIVE=$user_directive" \
     "RUN_DIR=$HELIOS_RUN" \
@@ -246,7 +298,14 @@ helios_render_template "$template" "$output" \
     "PREFIX=$prefix" \
     "HEALTH_MARKER=$(helios_health_marker)" \
     "ROOT_HEALTHZ=$root_healthz" \
-    "PREFIX_EXTRA=$prefix_extra"
+    "PREFIX_EXTRA=$prefix_extra" \
+    "LOGIN_LIMIT_ZONE=$login_zone" \
+    "LOGIN_LIMIT=$login_limit" \
+    "LOGIN_COOKIE=$login_cookie" \
+    "KCLIENT_SOCKET=$HELIOS_KCLIENT_SOCKET" \
+    "KASMVNC_LOGIN=$kasmvnc_header" \
+    "KASMVNC_CERT=$HELIOS_KASMVNC_DIR/cert.pem"
+umask 022
 
 for dir in body proxy fastcgi uwsgi scgi; do
     mkdir -p "$HELIOS_RUN/nginx/tmp/$dir"

@@ -35,10 +35,19 @@ user="$HELIOS_USER" uid="$HELIOS_UID" gid="$HELIOS_GID" home="$HELIOS_HOME"
 # break but a last one) and hide it from every later service first, whatever happens next.
 password="${PASSWORD-}"
 helios_contenv_unset PASSWORD
+# A secret file's trailing line break is no part of the password.
+if [[ "$password" == *$'\n' ]]; then
+    password="${password%$'\n'}"
+    password="${password%$'\r'}"
+    helios_log user "PASSWORD ended with a line break (a secret file's): it is not part of the password"
+fi
 # openssl passwd -stdin and chpasswd read one line: of "a<newline>b" only "a" would be set.
 if [[ "$password" == *[$'\n\r']* ]]; then
-    helios_die user "PASSWORD contains a line break (often the trailing newline of a secret file); only its first line would be set, so it is refused: remove the line break"
+    helios_die user "PASSWORD contains a line break before its end; only its first line would be set, so it is refused: make it one line"
 fi
+
+# Checked before anything is changed: root makes this folder and gives it to the user.
+pulse_dir="$(helios_pulse_dir "$uid")" || exit 1
 
 # --- accounts of the image ------------------------------------------------------
 # Taking over a system account (daemon, www-data, nobody: a UID below 1000 or a shell that refuses
@@ -63,7 +72,7 @@ system_account() {
 
 allow_hint="choose another, or set HELIOS_ALLOW_SYSTEM_ACCOUNT=true to take it over on purpose"
 gid_group="$(getent group "$gid" | cut -d: -f1 || true)"
-if helios_is_true "${HELIOS_ALLOW_SYSTEM_ACCOUNT:-false}"; then
+if helios_switch HELIOS_ALLOW_SYSTEM_ACCOUNT; then
     helios_log user "HELIOS_ALLOW_SYSTEM_ACCOUNT=true: system accounts and privileged groups may be used"
 else
     if account="$(system_account "$user")"; then
@@ -227,12 +236,19 @@ fi
 
 # --- runtime directories -----------------------------------------------------
 install -d -m 0755 "$HELIOS_RUN" "$HELIOS_RUN/health"
-pulse_dir="${PULSE_RUNTIME_PATH:-/run/helios/pulse}"
-for dir in "$HELIOS_ROOT$pulse_dir" "$HELIOS_ROOT/run/user/$uid"; do
+for dir in "$HELIOS_ROOT/run/user/$uid" "$HELIOS_ROOT$pulse_dir"; do
     mkdir -p "$dir"
+    # Nothing on the way may be a link (the user owns /run/user/UID): never chown through one.
+    [[ "$(realpath -m -- "$dir")" == "$dir" && ! -L "$dir" ]] ||
+        helios_die user "$dir leads through a symbolic link: not giving it to $user"
     chmod 0700 "$dir"
-    chown "$uid:$gid" "$dir"
+    chown -h "$uid:$gid" "$dir"
 done
+# Clients find PulseAudio through PULSE_SERVER: let the image's default follow a moved folder.
+if [[ "${PULSE_SERVER:-}" == unix:/run/helios/pulse/native && "$pulse_dir" != /run/helios/pulse ]]; then
+    helios_contenv_set PULSE_SERVER "unix:$pulse_dir/native"
+    helios_log user "PULSE_SERVER follows PULSE_RUNTIME_PATH: unix:$pulse_dir/native"
+fi
 
 # --- publish the resolved user to later services -------------------------------
 helios_contenv_set USER "$user"

@@ -8,9 +8,13 @@
 # prints (shell-quoted by vncserver) is then exec'd without its log redirection,
 # so Xvnc logs go to the container log.
 #
-# Extra flags: -disableBasicAuth -SecurityTypes None (KasmVNC only listens on
-# 127.0.0.1 behind nginx; authentication belongs to the proxy in front),
-# -hw3d when HW3D=true, -drinode DRINODE when the device exists.
+# Flags given here win over any kasmvnc.yaml (vncserver leaves out what the command line sets):
+# KasmVNC answers only nginx. Its websocket speaks TLS only, with the per-boot pair of
+# helios-tls (nginx trusts that certificate alone), and asks for the per-boot login of
+# helios-nginx-config (-KasmPasswordFile: a hash; only nginx's configuration holds the password,
+# and the RFB security type stays None behind it). -nolisten local: no X socket in the abstract
+# namespace, which belongs to the network namespace (the host's, with --network host); X clients
+# use /tmp/.X11-unix. -hw3d when HW3D=true, -drinode DRINODE when the device exists.
 # Env: DISPLAY (:1), HOME (set by the run script), HW3D, DRINODE, HELIOS_KASMVNC_DEFAULTS.
 set -euo pipefail
 # shellcheck source=common/root/opt/helios/lib/helios.sh
@@ -29,8 +33,13 @@ defaults="${HELIOS_KASMVNC_DEFAULTS:-/usr/local/share/kasmvnc/kasmvnc_defaults.y
 configs="$HELIOS_ETC/kasmvnc.yaml"
 [[ -r "$defaults" ]] && configs="$defaults,$configs"
 
-extra=(-disableBasicAuth -SecurityTypes None)
-if helios_is_true "${HW3D:-false}"; then
+for file in kasmpasswd cert.pem key.pem; do
+    [[ -r "$HELIOS_KASMVNC_DIR/$file" ]] ||
+        helios_die xvnc "$HELIOS_KASMVNC_DIR/$file is missing or unreadable (made by helios-nginx-config and helios-tls at every start)"
+done
+extra=(-SecurityTypes None -KasmPasswordFile "$HELIOS_KASMVNC_DIR/kasmpasswd" -sslOnly 1
+    -cert "$HELIOS_KASMVNC_DIR/cert.pem" -key "$HELIOS_KASMVNC_DIR/key.pem" -nolisten local)
+if helios_switch HW3D; then
     extra+=(-hw3d)
 fi
 if [[ -n "${DRINODE:-}" && -e "$DRINODE" ]]; then
