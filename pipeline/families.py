@@ -21,6 +21,9 @@ class Family:
     """Lists every installed package, one "name version" line each."""
     package_lists: tuple[str, ...]
     """The lists of common/packages.toml written for this family (the first is its default)."""
+    archive_snapshots: bool = False
+    """Whether its archives publish dated snapshots that steps 2 and 9 can install from
+    (distro.toml ``snapshot``; common/build/lib/archive.sh knows the services)."""
 
 
 FAMILY_TABLE: tuple[Family, ...] = (
@@ -29,6 +32,7 @@ FAMILY_TABLE: tuple[Family, ...] = (
         caches=("/var/cache/apt", "/var/lib/apt/lists"),
         package_query=r"dpkg-query -W -f='${Package} ${Version}\n'",
         package_lists=("debian", "ubuntu"),
+        archive_snapshots=True,
     ),
     Family(
         "rhel",

@@ -57,7 +57,8 @@ class Step:
     consumes: tuple[Feed, ...] = ()
     """What the step reads from elsewhere in the build: another stage's output, the package list."""
     settings: tuple[str, ...] = ("webrtc",)
-    """distro.toml settings given to the hook as HELIOS_<SETTING> (true/false)."""
+    """distro.toml settings given to the hook as HELIOS_<SETTING> (true/false; a snapshot as its id,
+    and not at all when the distro does not set it)."""
     per_distro: bool = True
     """Whether the hook learns the distro, family and arch; the web client must not vary by them."""
     library: tuple[str, ...] = ()
@@ -84,6 +85,7 @@ LIBRARY: dict[str, tuple[str, ...]] = {
     "el9": ("log",),
     "static": ("log", "download"),
     "xorg": ("log", "download"),
+    "archive": ("log",),
 }
 """The hook library's parts (common/build/lib/<part>.sh) and the parts each one calls."""
 
@@ -107,7 +109,7 @@ BUILD_ORDER: tuple[Step, ...] = (
          library=("git",)),
     Step(2, Stage.KASM, Action.HOOK, Scope.DISTRO, "kasm.sh",
          "distro packages needed to build KasmVNC and the X server",
-         library=("el9", "release", "static")),
+         settings=("webrtc", "snapshot"), library=("el9", "release", "static", "archive")),
     Step(3, Stage.KASM, Action.HOOK, Scope.COMMON, "turbo.sh",
          "libjpeg-turbo for KasmVNC", versions=("libjpeg_turbo",), library=("download",)),
     Step(4, Stage.KASM, Action.HOOK, Scope.COMMON, "kasm.sh",
@@ -126,8 +128,8 @@ BUILD_ORDER: tuple[Step, ...] = (
          versions=("kasmvnc", "nodejs"), consumes=(Feed.WEB_CLIENT,), library=("arch",)),
     Step(9, Stage.SYSTEM, Action.HOOK, Scope.DISTRO, "system.sh",
          "distro runtime packages from common/packages.toml",
-         consumes=(Feed.PACKAGE_LIST,), settings=("webrtc", "virtualgl"),
-         library=("packages", "el9")),
+         consumes=(Feed.PACKAGE_LIST,), settings=("webrtc", "virtualgl", "snapshot"),
+         library=("packages", "el9", "archive")),
     Step(10, Stage.SYSTEM, Action.HOOK, Scope.COMMON, "system.sh",
          "packages and setup common to all distros",
          versions=("orchis_theme", "cascadia_code"), library=("git", "download")),

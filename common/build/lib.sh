@@ -23,6 +23,7 @@
 #   packages  load_package_list
 #   release   install_release, install_nodejs
 #   el9       enable_epel_crb
+#   archive   use_archive_snapshot
 #   static    build_static_library
 #   xorg      build_xorg_server
 #   mirror    (internal: the input-mirror rules of download and git)

@@ -4,7 +4,8 @@
 # Works on every apt distro of the family (Debian 13, Kali rolling, Ubuntu 24.04 and 22.04): the
 # names below exist on all of them, and the sources are switched on however the base image lists
 # them (deb822 *.sources or one-line sources.list).
-# Relies on: HELIOS_STEP; the base image's apt sources (deb lines only is fine).
+# Relies on: HELIOS_STEP; the base image's apt sources (deb lines only is fine); HELIOS_SNAPSHOT
+#   (optional: the distro's `snapshot`, which points those sources at the archive's snapshot).
 # Leaves behind: deb-src entries next to the base image's sources (in /etc/apt, build stage only),
 #   the X server's build dependencies (`apt-get build-dep xorg-server libxfont-dev`) and the tools
 #   and headers listed below. webp and sharpyuv come from the distro's own libwebp-dev. Mesa's DRI
@@ -14,22 +15,24 @@ set -euo pipefail
 source "${HELIOS_LIB:-/helios/hooks/lib.sh}"
 
 export DEBIAN_FRONTEND=noninteractive
+APT_ETC=${APT_ETC:-/etc/apt}
 
 # enable_deb_src: add source entries mirroring every binary entry, for `apt-get build-dep`.
 enable_deb_src() {
   local file
   shopt -s nullglob
-  for file in /etc/apt/sources.list.d/*.sources; do
+  for file in "$APT_ETC"/sources.list.d/*.sources; do
     sed -Ei 's/^Types:[[:space:]]*deb[[:space:]]*$/Types: deb deb-src/' "$file"
   done
   shopt -u nullglob
-  if [[ -f /etc/apt/sources.list ]]; then
+  if [[ -f $APT_ETC/sources.list ]]; then
     # One-line format (Kali, Ubuntu 22.04): copy each active "deb" line as "deb-src".
-    sed -En 's/^deb([[:space:]])/deb-src\1/p' /etc/apt/sources.list >/etc/apt/sources.list.d/helios-deb-src.list
+    sed -En 's/^deb([[:space:]])/deb-src\1/p' "$APT_ETC/sources.list" >"$APT_ETC/sources.list.d/helios-deb-src.list"
   fi
 }
 
 banner "enable source packages"
+use_archive_snapshot "$APT_ETC"
 enable_deb_src
 apt-get update
 

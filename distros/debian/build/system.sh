@@ -6,6 +6,7 @@
 #   $HELIOS_PACKAGES        one package name a line (common/packages.toml, this distro's list)
 #   HELIOS_STEP, HELIOS_ARCH
 #   HELIOS_VIRTUALGL        true (default) or false: `virtualgl` in the distro's distro.toml
+#   HELIOS_SNAPSHOT         optional: the distro's `snapshot`, which points the apt sources at it
 #   the apt caches are cache volumes: nothing here cleans them, nothing relies on their state
 # Leaves behind:
 #   the listed packages (without recommends), upgraded base packages, VirtualGL when asked for and
@@ -39,6 +40,7 @@ runtime_packages() {
   local packages=()
   load_package_list packages
   banner "update the base image"
+  use_archive_snapshot "$APT_ETC"
   apt-get update
   # A plain upgrade only: the base image tag is pinned, but the image should carry the security
   # fixes published since; nothing is added or removed (no dist-upgrade).
