@@ -104,6 +104,8 @@ class Plan:
 
     def find_run(self, command: str) -> tuple[PlannedStep, Run] | None:
         """The step and script that ran as ``command`` (a path ending in the mounted name)."""
+        if not command.startswith("/") or "\n" in command:
+            return None
         mounted = command.rsplit("/", 1)[-1]
         number = mounted.split("-", 1)[0]
         if not number.isdigit() or not 1 <= int(number) <= len(self.steps):

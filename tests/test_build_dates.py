@@ -15,13 +15,15 @@ from pipeline import graph
 from pipeline.catalogue import Catalogue
 from pipeline.dates import DEFAULT_SOURCE_DATE, check_moment, epoch, snapshot_id
 from pipeline.errors import HeliosError
+from pipeline.failure import describe_failure
 from pipeline.graph import Sources
 from pipeline.order import Stage
 from pipeline.plan import Planner
+from pipeline.stepmounts import hook_command
 from pipeline.tree import LocalTree
 from tests.conftest import BASE_DISTRO
-from tests.dagwalk import Keyer, source_directory
-from tests.test_graph import KASM_FROM, changed, edit
+from tests.dagwalk import Keyer, hook_path, reachable, selections, source_directory
+from tests.test_graph import KASM_FROM, build, changed, edit
 
 SNAPSHOT_STEPS = (2, 9)
 
@@ -145,6 +147,37 @@ def test_a_snapshot_of_debian_leaves_the_other_distros_alone(repo_copy):
     toml = repo_copy / "distros/debian/distro.toml"
     toml.write_text(toml.read_text() + "snapshot = 2026-06-01T00:00:00Z\n")
     assert {name: exec_keys(repo_copy, name) for name in ("rhel", "alpine")} == before
+
+
+def test_system_stage_execs_are_settled_and_the_others_run_their_script_alone(make_tree):
+    plan, image = build(make_tree(), "base")
+    commands = [
+        field.args["args"]
+        for obj in reachable(image)
+        for field in selections(obj)
+        if field.name == "withExec"
+    ]
+    hooks = {hook_path(args): args for args in commands if hook_path(args).startswith("/helios/hooks/")}
+    for path, args in hooks.items():
+        number = int(path.rsplit("/", 1)[-1].split("-")[0])
+        if plan.step(number).step.stage is Stage.SYSTEM:
+            assert args[:2] == ["sh", "-c"] and args[3:] == ["helios-settle", path]
+            assert f"touch -h -d @{epoch(plan.distro.source_date)}" in args[2]
+        else:
+            assert args == [path]
+    records = [args for args in commands if "dpkg-query" in " ".join(args)]
+    assert len(records) == 1 and records[0][3] == "helios-settle", "the package record is settled too"
+
+
+def test_a_settled_hook_that_fails_is_reported_by_its_step(make_tree):
+    plan = Planner(LocalTree(make_tree())).plan("base", "linux/amd64")
+    planned = plan.step(9)
+    command = hook_command(plan, planned, planned.runs[0])
+    report = describe_failure(plan, command, 7, "", "no such package\n")
+    assert report.startswith(
+        "step 9 (system · system) failed: distros/base/build/system.sh exited with code 7"
+    )
+    assert "| no such package" in report
 
 
 def test_the_date_check_knows_what_now_is():

@@ -245,6 +245,9 @@ def run_in(root: Path, command: Exec, log: Path) -> int:
     """
     targets = [*(root / b.target.lstrip("/") for b in command.binds), root / "etc/resolv.conf"]
     created = _make_mount_points(root, command.binds)
+    # Where a mount point was made, the engine gives the folder it was made in its time back after
+    # the exec; so does this, or those folders would carry the time of each run.
+    made_in = {path.parent for path in created} - set(created)
     script = _namespace_script(root, command)
     try:
         with log.open("ab") as out:
@@ -263,8 +266,11 @@ def run_in(root: Path, command: Exec, log: Path) -> int:
                 _kill(process)
                 raise
     finally:
+        times = {folder: folder.stat() for folder in made_in if folder.is_dir()}
         for path in reversed(created):
             _remove_mount_point(path)
+        for folder, before in times.items():
+            os.utime(folder, ns=(before.st_atime_ns, before.st_mtime_ns))
         leftover = [m for t in targets for m in mounts_below(t)] + mounts_below(root / "proc")
         if leftover:
             raise ChrootError(f"mounts outlived their namespace: {', '.join(leftover)}")
@@ -327,9 +333,10 @@ def _namespace_script(root: Path, command: Exec) -> str:
         f"ln -s /proc/self/fd {r}/dev/fd",
         f"ln -s /proc/self/fd/0 {r}/dev/stdin; ln -s /proc/self/fd/1 {r}/dev/stdout; "
         f"ln -s /proc/self/fd/2 {r}/dev/stderr",
-        # The engine gives every exec the host's resolver configuration the same way.
-        f"[ -e {r}/etc/resolv.conf ] || [ -L {r}/etc/resolv.conf ] || touch {r}/etc/resolv.conf",
-        f"rm -f {r}/etc/resolv.conf && touch {r}/etc/resolv.conf",
+        # The engine gives every exec the host's resolver configuration the same way: over the
+        # image's own file, which stays as it is (a link or nothing is replaced by an empty file).
+        f"if [ -L {r}/etc/resolv.conf ] || [ ! -f {r}/etc/resolv.conf ]; then "
+        f"rm -f {r}/etc/resolv.conf && touch {r}/etc/resolv.conf; fi",
         f"mount --bind /etc/resolv.conf {r}/etc/resolv.conf",
     ]
     for bind in command.binds:

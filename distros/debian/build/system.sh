@@ -8,6 +8,7 @@
 #   HELIOS_VIRTUALGL        true (default) or false: `virtualgl` in the distro's distro.toml
 #   HELIOS_SNAPSHOT         optional: the distro's `snapshot`, which points the apt sources at it
 #   the apt caches are cache volumes: nothing here cleans them, nothing relies on their state
+#   (apt's and dpkg's logs go with the settling of every system-stage script: pipeline/settle.py)
 # Leaves behind:
 #   the listed packages (without recommends), upgraded base packages, VirtualGL when asked for and
 #   its repository has a build for this arch (configured with vglserver_config; its repository, keys
@@ -182,7 +183,7 @@ main() {
   virtualgl
   banner "cleanup"
   apt-get autoremove -y --purge
-  rm -rf /tmp/* /var/tmp/* /var/log/apt/* /var/log/dpkg.log
+  rm -rf /tmp/* /var/tmp/*
   banner "system packages installed"
 }
 
