@@ -1,4 +1,5 @@
-"""Steps 2 and 9 of the Debian family: a pinned archive snapshot before the first apt-get.
+"""Steps 2 and 9 of the Debian family: a pinned archive snapshot before the first apt-get, and no icon
+cache that cannot come out the same twice.
 
 The hooks run for real under bash with their apt folder in a temporary directory (APT_ETC) and an
 apt-get stand-in on PATH that records each call and, at ``update``, the sources apt would read.
@@ -66,3 +67,23 @@ def test_step_2_reads_the_snapshot_sources_and_their_source_packages(tmp_path):
     update = calls.split("apt-get update\n", 1)[1]
     assert update.startswith(DEBIAN_AT_SNAPSHOT.replace("Types: deb\n", "Types: deb deb-src\n"))
     assert "apt-get build-dep -y xorg-server libxfont-dev" in calls
+
+
+def test_an_icon_theme_that_links_into_itself_keeps_no_cache(tmp_path):
+    icons = tmp_path / "icons"
+    looping, plain = icons / "elementary-xfce-hidpi", icons / "elementary-xfce"
+    for theme in (looping, plain):
+        (theme / "status/16").mkdir(parents=True)
+        (theme / "icon-theme.cache").write_text("cache")
+        (theme / "status@2x").symlink_to("status")  # a link to a sibling is no loop
+    (looping / "status/status").symlink_to(".")
+    env = {"PATH": os.environ["PATH"], "HELIOS_LIB": str(LIB), "HELIOS_STEP": "9"}
+    result = subprocess.run(
+        ["bash", "-c", 'source "$1" && drop_looping_icon_caches "$2"', "hook-test",
+         str(REPO / "distros/debian/build/system.sh"), str(icons)],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert not (looping / "icon-theme.cache").exists()
+    assert (plain / "icon-theme.cache").read_text() == "cache"
+    assert "no icon cache for elementary-xfce-hidpi: its folders link back into themselves" in result.stdout

@@ -12,7 +12,8 @@
 # Leaves behind:
 #   the listed packages (without recommends), upgraded base packages, VirtualGL when asked for and
 #   its repository has a build for this arch (configured with vglserver_config; its repository, keys
-#   and the gpg used to check them are removed again), an empty /tmp.
+#   and the gpg used to check them are removed again), no icon cache for an icon theme whose folders
+#   link back into themselves (see drop_looping_icon_caches), an empty /tmp.
 # The icon theme is the one xsettings.xml names, installed under that name by the package list:
 # nothing here renames or links icon themes.
 set -euo pipefail
@@ -178,11 +179,32 @@ SOURCES
   fi
 }
 
+# drop_looping_icon_caches [ICONS]: remove the icon cache of every theme in ICONS (default
+# /usr/share/icons) whose folders link back into themselves (elementary-xfce-hidpi's status/status
+# -> ., say). gtk-update-icon-cache follows such links until the kernel stops the lookup, so the
+# cache fills with folders like status/status/status/.../16 and differs from one run to the next,
+# even on the same files. Without a cache GTK reads the theme's folders; the desktop's own theme
+# (elementary-xfce-dark) has no loop and keeps its cache.
+drop_looping_icon_caches() {
+  local icons=${1:-/usr/share/icons} cache theme complaints
+  for cache in "$icons"/*/icon-theme.cache; do
+    [[ -f $cache ]] || continue
+    theme=${cache%/*}
+    # find reports each loop it meets when it follows links (and then exits 1).
+    complaints=$(find -L "$theme" -type d 2>&1 >/dev/null || true)
+    if [[ $complaints == *"File system loop detected"* ]]; then
+      log "no icon cache for ${theme##*/}: its folders link back into themselves"
+      rm -f "$cache"
+    fi
+  done
+}
+
 main() {
   runtime_packages
   virtualgl
   banner "cleanup"
   apt-get autoremove -y --purge
+  drop_looping_icon_caches
   rm -rf /tmp/* /var/tmp/*
   banner "system packages installed"
 }
