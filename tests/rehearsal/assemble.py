@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.cli.sourceinfo import source_info
 from pipeline.linkcheck import LINK_CHECK
 from pipeline.mirror import Mirror
 from pipeline.order import Feed, Stage, first_consumer
@@ -201,14 +202,26 @@ def _assemble(plan: Plan, repo: Path, image: Path, kasm_out: Path, shared: Path,
         "their host is not reachable here: built from the pinned skarnet and s6-overlay sources of the "
         "input mirror at the versions s6-overlay names (tests/rehearsal/s6.py says how it differs)",
     )
-    _copy_over(s6, image)
-    _copy_over(kasm_out, image)
+    # As graph.image() with the commit's SOURCE_DATE_EPOCH, which `helios build` passes from git.
+    epoch = source_info(repo).epoch
+    staging = WORK / "stamped"
+    _copy_over(_stamped(s6, staging, epoch), image)
+    _copy_over(_stamped(kasm_out, staging, epoch), image)
     log = results.logs / "step-11-link-check.log"
     code = run_in(image, Exec(["sh", "-c", LINK_CHECK], {"PATH": IMAGE_PATH}), log)
     if code != 0:
         raise StepError(f"step 11: {log.read_text(errors='replace').strip()}\n(full log: {log})")
     for overlay in (ref for planned in plan.stage(Stage.IMAGE) for ref in planned.overlays):
-        _copy_over(repo / overlay.path, image)
+        _copy_over(_stamped(repo / overlay.path, staging, epoch), image)
+    remove_tree(staging)
+
+
+def _stamped(source: Path, staging: Path, epoch: int) -> Path:
+    """A copy of ``source`` whose every entry has the time ``epoch``, as Directory.with_timestamps."""
+    remove_tree(staging)
+    subprocess.run(["cp", "-a", str(source), str(staging)], check=True)
+    subprocess.run(["find", str(staging), "-exec", "touch", "-h", "-d", f"@{epoch}", "{}", "+"], check=True)
+    return staging
 
 
 def _copy_over(source: Path, dest: Path) -> None:
