@@ -114,3 +114,20 @@ def test_a_failing_command_keeps_its_exit_code_and_is_not_settled(rootfs, tmp_pa
     assert settle_in(rootfs, tmp_path, code=7) == 7
     assert mtime(rootfs / "opt/new/file") != EPOCH
     assert (rootfs / "var/log/dpkg.log").exists()
+
+
+def test_a_folder_a_mount_point_was_made_in_keeps_its_time_when_the_exec_leaves_it_alone(tmp_path):
+    """As the engine does: /run gets a file mounted (the host's CA bundle, say) and nothing else."""
+    root = tiny_rootfs(tmp_path / "root", SETTLE_TOOLS)
+    (root / "run").mkdir()
+    (root / "etc/resolv.conf").write_text("")
+    for folder in ("run", "etc", "."):
+        os.utime(root / folder, (BASE_TIME, BASE_TIME))
+    bundle = tmp_path / "bundle.crt"
+    bundle.write_text("certificates\n")
+    command = settled(["sh", "-c", "echo written >/etc/new.conf"], "debian", EPOCH)
+    exec_ = Exec(command, {"PATH": "/usr/bin:/bin"}, [Bind(bundle, "/run/host.crt")], timeout=60)
+    assert run_in(root, exec_, tmp_path / "exec.log") == 0, (tmp_path / "exec.log").read_text()
+    assert not (root / "run/host.crt").exists()
+    assert mtime(root / "run") == BASE_TIME
+    assert mtime(root / "etc") == EPOCH and mtime(root / "etc/new.conf") == EPOCH
