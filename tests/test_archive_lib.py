@@ -1,8 +1,8 @@
 """The archive part of the hook library: apt sources pointed at a dated snapshot of their archive.
 
 The sources below have the shapes the base images ship (deb822 on Debian 13 and Ubuntu 24.04,
-one-line on Ubuntu 22.04 and Kali). The snapshot services themselves cannot be reached from here:
-what is checked is what apt is given.
+one-line on Ubuntu 22.04 and Kali). No snapshot service is contacted: what is checked is what apt
+is given.
 """
 
 from __future__ import annotations
