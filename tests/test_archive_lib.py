@@ -127,6 +127,23 @@ def test_ubuntu_sources_name_snapshot_ubuntu_com_in_both_formats(tmp_path):
     assert (etc / "sources.list").read_text() == JAMMY_AT_SNAPSHOT
 
 
+def test_official_mirrors_and_security_archives_are_known_by_their_domain(tmp_path):
+    mirrors = (
+        "deb http://ftp.de.debian.org/debian trixie main\n"
+        "deb http://security.debian.org/debian-security trixie-security main\n"
+        "deb https://de.archive.ubuntu.com/ubuntu/ noble main\n"
+    )
+    etc = apt_etc(tmp_path, {"sources.list": mirrors})
+    result = snapshot(etc)
+    assert result.returncode == 0, result.stderr
+    assert (etc / "sources.list").read_text() == (
+        f"deb [check-valid-until=no] http://snapshot.debian.org/archive/debian/{SNAPSHOT}/ trixie main\n"
+        f"deb [check-valid-until=no] http://snapshot.debian.org/archive/debian-security/{SNAPSHOT}/ "
+        "trixie-security main\n"
+        f"deb [check-valid-until=no] http://snapshot.ubuntu.com/ubuntu/{SNAPSHOT}/ noble main\n"
+    )
+
+
 def test_without_a_snapshot_nothing_changes(tmp_path):
     etc = apt_etc(tmp_path, {"sources.list.d/debian.sources": DEBIAN_SOURCES, "sources.list": KALI_LIST})
     result = snapshot(etc, None)
@@ -140,12 +157,14 @@ def test_without_a_snapshot_nothing_changes(tmp_path):
     [
         ({"sources.list": KALI_LIST}, SNAPSHOT,
          "apt/sources.list names the archive http://http.kali.org/kali, which no snapshot service Helios knows"),
+        ({"sources.list": "deb https://download.docker.com/linux/debian trixie stable\n"}, SNAPSHOT,
+         "names the archive https://download.docker.com/linux/debian, which no snapshot service"),
         ({"sources.list": JAMMY_LIST}, "20230228T235959Z",
          "snapshot 20230228T235959Z is older than the first snapshot of Ubuntu's archive (20230301T000000Z)"),
         ({"sources.list.d/debian.sources": DEBIAN_SOURCES}, "2026-06-01",
          "HELIOS_SNAPSHOT is '2026-06-01', not a snapshot id like 20260601T000000Z"),
     ],
-    ids=["kali has no snapshots", "before ubuntu's first", "not an id"],
+    ids=["kali has no snapshots", "not every /debian is debian's", "before ubuntu's first", "not an id"],
 )  # fmt: skip
 def test_what_cannot_be_pinned_stops_the_step_saying_why(tmp_path, files, value, message):
     etc = apt_etc(tmp_path, files)

@@ -11,24 +11,29 @@
 UBUNTU_FIRST_SNAPSHOT=20230301T000000Z
 
 # _snapshot_uri URI ID: the URI of the archive at URI as it was at snapshot ID; fails for an
-# archive whose snapshots no service Helios knows keeps. Plain http, as the base images' own
-# sources use: they have no CA certificates yet, and apt checks the signed Release files anyway.
+# archive whose snapshots no service Helios knows keeps. Debian's archives (debian,
+# debian-security) on any debian.org host, official mirrors included, are kept by
+# snapshot.debian.org; Ubuntu's (ubuntu, ubuntu-ports) on any ubuntu.com host by
+# snapshot.ubuntu.com; a URI already at one of them gets the new ID. Plain http, as the base
+# images' own sources use: they have no CA certificates yet, and apt checks the signed Release
+# files anyway.
 _snapshot_uri() {
-  local uri=${1%/} id=$2
-  case $uri in
-    http://deb.debian.org/debian | https://deb.debian.org/debian | http://snapshot.debian.org/archive/debian/*)
-      echo "http://snapshot.debian.org/archive/debian/$id/"
+  local uri=${1%/} id=$2 host path
+  [[ $uri =~ ^https?://([^/]+)(/.*)?$ ]] || return 1
+  host=${BASH_REMATCH[1]} path=${BASH_REMATCH[2]}
+  case $host in
+    snapshot.debian.org) path=${path#/archive} ;;
+    snapshot.ubuntu.com) ;;
+    *) path=$path/ ;; # a plain archive: its whole path is the archive's name
+  esac
+  path=${path#/}
+  path=${path%%/*}
+  case $host/$path in
+    debian.org/debian | debian.org/debian-security | *.debian.org/debian | *.debian.org/debian-security)
+      echo "http://snapshot.debian.org/archive/$path/$id/"
       ;;
-    http://deb.debian.org/debian-security | https://deb.debian.org/debian-security | \
-      http://security.debian.org/debian-security | http://snapshot.debian.org/archive/debian-security/*)
-      echo "http://snapshot.debian.org/archive/debian-security/$id/"
-      ;;
-    http://archive.ubuntu.com/ubuntu | https://archive.ubuntu.com/ubuntu | \
-      http://security.ubuntu.com/ubuntu | https://security.ubuntu.com/ubuntu | http://snapshot.ubuntu.com/ubuntu/*)
-      echo "http://snapshot.ubuntu.com/ubuntu/$id/"
-      ;;
-    http://ports.ubuntu.com/ubuntu-ports | https://ports.ubuntu.com/ubuntu-ports | http://snapshot.ubuntu.com/ubuntu-ports/*)
-      echo "http://snapshot.ubuntu.com/ubuntu-ports/$id/"
+    ubuntu.com/ubuntu | ubuntu.com/ubuntu-ports | *.ubuntu.com/ubuntu | *.ubuntu.com/ubuntu-ports)
+      echo "http://snapshot.ubuntu.com/$path/$id/"
       ;;
     *) return 1 ;;
   esac
