@@ -57,7 +57,8 @@ class Step:
     consumes: tuple[Feed, ...] = ()
     """What the step reads from elsewhere in the build: another stage's output, the package list."""
     settings: tuple[str, ...] = ("webrtc",)
-    """distro.toml settings given to the hook as HELIOS_<SETTING> (true/false)."""
+    """distro.toml settings given to the hook as HELIOS_<SETTING> (true/false; a snapshot as its id,
+    and not at all when the distro does not set it)."""
     per_distro: bool = True
     """Whether the hook learns the distro, family and arch; the web client must not vary by them."""
     library: tuple[str, ...] = ()
@@ -87,6 +88,7 @@ LIBRARY: dict[str, tuple[str, ...]] = {
     "node": ("log",),
     "virtualgl": ("log",),
     "apt": ("log",),
+    "archive": ("log",),
 }
 """The hook library's parts (common/build/lib/<part>.sh) and the parts each one calls."""
 
@@ -110,7 +112,7 @@ BUILD_ORDER: tuple[Step, ...] = (
          library=("git", "node")),
     Step(2, Stage.KASM, Action.HOOK, Scope.DISTRO, "kasm.sh",
          "distro packages needed to build KasmVNC and the X server",
-         library=("el9", "release", "static", "apt")),
+         settings=("webrtc", "snapshot"), library=("el9", "release", "static", "apt", "archive")),
     Step(3, Stage.KASM, Action.HOOK, Scope.COMMON, "turbo.sh",
          "libjpeg-turbo for KasmVNC", versions=("libjpeg_turbo",), library=("download",)),
     Step(4, Stage.KASM, Action.HOOK, Scope.COMMON, "kasm.sh",
@@ -130,8 +132,8 @@ BUILD_ORDER: tuple[Step, ...] = (
          versions=("kasmvnc", "nodejs"), consumes=(Feed.WEB_CLIENT,), library=("arch",)),
     Step(9, Stage.SYSTEM, Action.HOOK, Scope.DISTRO, "system.sh",
          "distro runtime packages from common/packages.toml",
-         consumes=(Feed.PACKAGE_LIST,), settings=("webrtc", "virtualgl"),
-         library=("packages", "el9", "virtualgl", "apt")),
+         consumes=(Feed.PACKAGE_LIST,), settings=("webrtc", "virtualgl", "snapshot"),
+         library=("packages", "el9", "virtualgl", "apt", "archive")),
     Step(10, Stage.SYSTEM, Action.HOOK, Scope.COMMON, "system.sh",
          "packages and setup common to all distros",
          versions=("orchis_theme", "cascadia_code"), library=("git", "download")),

@@ -6,12 +6,14 @@ rehearsal in tests/rehearsal) lay out the same files at the same paths and mount
 
 from __future__ import annotations
 
+from pipeline.dates import epoch
 from pipeline.families import FAMILIES
 from pipeline.hookenv import FEED_MOUNTS, HOOKS_MOUNT, OUT_DIR, PACKAGES_MOUNT, WEB_MOUNT
 from pipeline.layers import Ref
 from pipeline.layout import LIBRARY_PARTS
 from pipeline.order import Feed, Stage, Step
-from pipeline.plan import Plan, Run
+from pipeline.plan import Plan, PlannedStep, Run
+from pipeline.settle import settled
 
 __all__ = [
     "HOOKS_MOUNT",
@@ -22,7 +24,9 @@ __all__ = [
     "Feed",
     "cache_volumes",
     "feeds",
+    "hook_command",
     "package_listing",
+    "packages_record_command",
     "packages_record_script",
     "run_layout",
 ]
@@ -75,3 +79,17 @@ def packages_record_script(plan: Plan) -> str:
     """The shell command that records every installed package, sorted, in PACKAGES_TXT."""
     query = FAMILIES[plan.distro.family].package_query
     return f"mkdir -p {PACKAGES_TXT.rsplit('/', 1)[0]} && {query} | LC_ALL=C sort > {PACKAGES_TXT}"
+
+
+def hook_command(plan: Plan, planned: PlannedStep, run: Run) -> list[str]:
+    """The exec arguments of ``run``: its script, settled when the step writes the image (system stage)."""
+    command = [f"{HOOKS_MOUNT}/{run.mounted}"]
+    if planned.step.stage is not Stage.SYSTEM:
+        return command
+    return settled(command, plan.distro.family, epoch(plan.distro.source_date))
+
+
+def packages_record_command(plan: Plan) -> list[str]:
+    """The exec arguments that record the installed packages: the system stage's last exec, settled."""
+    command = ["sh", "-c", packages_record_script(plan)]
+    return settled(command, plan.distro.family, epoch(plan.distro.source_date))

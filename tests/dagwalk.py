@@ -79,9 +79,14 @@ class Keyer:
         return found
 
 
+def hook_path(args: list[str]) -> str:
+    """The hook script an exec runs: its first argument, or the command a settled exec wraps."""
+    return next((arg for arg in args if arg.startswith("/helios/hooks/")), args[0])
+
+
 def exec_label(args: list[str]) -> str:
     """ "step 9" for a hook, "step 9 system.d-50-x.sh" for a drop-in script, "s6" otherwise."""
-    name = args[0].rsplit("/", 1)[-1]
+    name = hook_path(args).rsplit("/", 1)[-1]
     number, _, rest = name.partition("-")
     if not number.isdigit():
         return "s6"

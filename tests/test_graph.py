@@ -15,7 +15,7 @@ from pipeline.plan import Plan, Planner
 from pipeline.stepmounts import run_layout
 from pipeline.tree import LocalTree
 from tests.conftest import REPO, write_files
-from tests.dagwalk import Keyer, container_state, reachable, selections, source_directory
+from tests.dagwalk import Keyer, container_state, hook_path, reachable, selections, source_directory
 
 SHIPPED = ["debian", "kali", "ubuntu", "jammy", "rhel", "alma", "alpine"]
 HOOK_STEPS = [f"step {n}" for n in range(1, 11)]
@@ -60,9 +60,9 @@ def test_each_hook_step_mounts_only_its_own_script_and_declared_extras(make_tree
     for obj in reachable(image):
         fields = selections(obj)
         for index, field in enumerate(fields):
-            if field.name != "withExec" or "/helios/hooks/" not in field.args["args"][0]:
+            if field.name != "withExec" or not hook_path(field.args["args"]).startswith("/helios/hooks/"):
                 continue
-            number = int(field.args["args"][0].rsplit("/", 1)[-1].split("-")[0])
+            number = int(hook_path(field.args["args"]).rsplit("/", 1)[-1].split("-")[0])
             mount = next(
                 f
                 for f in reversed(fields[:index])
@@ -266,7 +266,7 @@ def test_each_exec_finds_what_its_helios_paths_name_and_only_its_library_parts()
     for obj in reachable(image):
         fields = selections(obj)
         for index, field in enumerate(fields):
-            command = field.args.get("args", [""])[0] if field.name == "withExec" else ""
+            command = hook_path(field.args["args"]) if field.name == "withExec" else ""
             if not command.startswith("/helios/hooks/") or ".d-" in command:
                 continue
             state = container_state(fields[:index])

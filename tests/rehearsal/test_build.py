@@ -37,11 +37,26 @@ pytestmark = pytest.mark.skipif(
     os.geteuid() != 0, reason="the rehearsal needs root (chroot, mount namespaces)"
 )
 
-TINY_TOOLS = ("bash", "sh", "env", "cat", "ls", "mkdir", "basename", "sort", "stat", "sleep")
+TINY_TOOLS = (
+    "bash",
+    "sh",
+    "env",
+    "cat",
+    "ls",
+    "mkdir",
+    "basename",
+    "sort",
+    "stat",
+    "sleep",
+    "rm",
+    "find",
+    "touch",
+)
+"""What every base image has; the system stage's settled execs use sleep, rm, find and touch."""
 
 
-def tiny_rootfs(root: Path) -> Path:
-    """A root filesystem holding only the host's copies of TINY_TOOLS and their libraries."""
+def tiny_rootfs(root: Path, tools: tuple[str, ...] = TINY_TOOLS) -> Path:
+    """A root filesystem holding only the host's copies of ``tools`` and their libraries."""
     for folder in ("proc", "sys", "dev", "etc", "tmp", "usr/bin", "var/cache/apt", "var/lib/apt/lists"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     for link in ("bin", "lib", "lib64", "sbin"):
@@ -49,7 +64,7 @@ def tiny_rootfs(root: Path) -> Path:
         if link != "bin":
             (root / link).symlink_to(f"usr/{link}")
     (root / "bin").symlink_to("usr/bin")
-    for tool in TINY_TOOLS:
+    for tool in tools:
         binary = Path(shutil.which(tool) or f"/bin/{tool}").resolve()
         shutil.copy2(binary, root / "usr/bin" / tool)
         libraries = subprocess.run(["ldd", str(binary)], capture_output=True, text=True).stdout
