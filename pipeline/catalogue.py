@@ -10,8 +10,17 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from pipeline.dates import (
+    DEFAULT_SOURCE_DATE,
+    EARLIEST_SNAPSHOT,
+    EARLIEST_SOURCE_DATE,
+    TOML_EXAMPLE,
+    check_moment,
+    toml_text,
+)
 from pipeline.errors import HeliosError, suggest
 from pipeline.families import FAMILIES, FAMILY_NAMES, PACKAGE_LISTS
 from pipeline.layers import USER, Layers, Ref
@@ -69,6 +78,14 @@ def _check_extends(path: str, key: str, value: Any) -> None:
     check_name(str(value))
 
 
+def _check_snapshot(path: str, key: str, value: Any) -> None:
+    check_moment(path, key, value, earliest=EARLIEST_SNAPSHOT)
+
+
+def _check_source_date(path: str, key: str, value: Any) -> None:
+    check_moment(path, key, value, earliest=EARLIEST_SOURCE_DATE)
+
+
 DISTRO_HOOK_STEPS = tuple(step.number for step in BUILD_ORDER if step.is_hook and step.scope is Scope.DISTRO)
 
 
@@ -114,6 +131,22 @@ SCHEMA: dict[str, Key] = {
     "default": Key(
         bool, "the one distro also published as 'latest'", required=False, inherited=False, default=False
     ),
+    "snapshot": Key(
+        datetime,
+        f"the distro archive as it was at this moment, e.g. {TOML_EXAMPLE} (a TOML date and time, no "
+        "quotes): steps 2 and 9 install from its snapshot (snapshot.debian.org, snapshot.ubuntu.com)",
+        required=False,
+        check=_check_snapshot,
+    ),
+    "source_date": Key(
+        datetime,
+        "SOURCE_DATE_EPOCH of the distro's build steps, e.g. 2026-01-01T00:00:00Z: the date compiled "
+        "into the programs and given to the files the system stage writes (default: snapshot if set, "
+        f"else {toml_text(DEFAULT_SOURCE_DATE)})",
+        required=False,
+        default=DEFAULT_SOURCE_DATE,
+        check=_check_source_date,
+    ),
     "inputs": Key(
         dict,
         "pipeline/versions.toml sections this distro's own hooks read, by step number: "
@@ -142,6 +175,10 @@ class Distro:
     is_default: bool
     inputs: Mapping[int, tuple[str, ...]]
     """Extra versions.toml sections per distro hook step, beyond what the step's row declares."""
+    snapshot: datetime | None
+    """The moment of the distro archive that steps 2 and 9 install from; None: the archive of the day."""
+    source_date: datetime
+    """SOURCE_DATE_EPOCH of the distro's build steps (pipeline/dates.py)."""
     lineage: tuple[str, ...]
     """This distro then its ancestors, nearest first: where its hooks and overlays are looked up."""
 
@@ -194,6 +231,7 @@ def _check_key(path: str, key: str, value: object) -> None:
             bool: "true or false",
             list: "a list of names",
             dict: "a table",
+            datetime: f"a date and time with its zone, like {TOML_EXAMPLE} (no quotes)",
         }[spec.kind]
         raise HeliosError(f"{path}: key {key!r} must be {expected}, not {value!r}", hint=spec.doc)
     if spec.choices and value not in spec.choices:
@@ -259,11 +297,19 @@ class Catalogue:
                 if ancestor == name or SCHEMA[key].inherited:
                     merged[key] = value
         merged.setdefault("packages", merged.get("family"))
+        if merged.get("snapshot") is not None:
+            merged.setdefault("source_date", merged["snapshot"])  # the archive's moment is the build's
         for key, spec in SCHEMA.items():
             if spec.required and key not in merged:
                 raise self._missing(name, lineage if spec.inherited else (name,), key, spec)
             merged.setdefault(key, spec.default)
         self._check_packages(name, lineage, merged["family"], merged["packages"])
+        if merged["snapshot"] is not None and not FAMILIES[merged["family"]].archive_snapshots:
+            raise HeliosError(
+                f"{self.config(name)}: snapshot is set, but the archives of the {merged['family']} family "
+                "publish no dated snapshots that Helios can install from",
+                hint="remove snapshot (it works for Debian's and Ubuntu's archives only)",
+            )
         return Distro(
             name=name,
             description=merged["description"],
@@ -277,6 +323,8 @@ class Catalogue:
             aliases=tuple(merged["aliases"]),
             is_default=merged["default"],
             inputs=_resolve_inputs(merged["inputs"]),
+            snapshot=merged["snapshot"],
+            source_date=merged["source_date"],
             lineage=lineage,
         )
 

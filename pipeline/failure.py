@@ -11,8 +11,8 @@ TAIL_LINES = 25
 
 
 def describe_failure(plan: Plan, command: Sequence[str], exit_code: int, stdout: str, stderr: str) -> str:
-    """A report of a failed exec, naming the hook step when the command was one."""
-    found = plan.find_run(command[0]) if command else None
+    """A report of a failed exec, naming the hook step when the command ran one (maybe settled)."""
+    found = next((hit for arg in command if (hit := plan.find_run(arg)) is not None), None)
     if found is None:
         head = f"{' '.join(command) or 'a command'} failed with exit code {exit_code}"
     else:

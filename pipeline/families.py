@@ -21,6 +21,12 @@ class Family:
     """Lists every installed package, one "name version" line each."""
     package_lists: tuple[str, ...]
     """The lists of common/packages.toml written for this family (the first is its default)."""
+    archive_snapshots: bool = False
+    """Whether its archives publish dated snapshots that steps 2 and 9 can install from
+    (distro.toml ``snapshot``; common/build/lib/archive.sh knows the services)."""
+    build_records: tuple[str, ...] = ()
+    """What the package tools write about the build itself, removed after each system-stage exec
+    (pipeline/settle.py): install logs, and caches keyed by inode numbers and change times."""
 
 
 FAMILY_TABLE: tuple[Family, ...] = (
@@ -29,12 +35,26 @@ FAMILY_TABLE: tuple[Family, ...] = (
         caches=("/var/cache/apt", "/var/lib/apt/lists"),
         package_query=r"dpkg-query -W -f='${Package} ${Version}\n'",
         package_lists=("debian", "ubuntu"),
+        archive_snapshots=True,
+        build_records=(
+            "/var/log/apt/*",
+            "/var/log/dpkg.log",
+            "/var/log/alternatives.log",
+            "/var/cache/ldconfig/aux-cache",
+        ),
     ),
     Family(
         "rhel",
         caches=("/var/cache/dnf",),
         package_query=r"rpm -qa --qf '%{NAME} %{EPOCHNUM}:%{VERSION}-%{RELEASE}.%{ARCH}\n'",
         package_lists=("rhel",),
+        build_records=(
+            "/var/log/dnf.log",
+            "/var/log/dnf.librepo.log",
+            "/var/log/dnf.rpm.log",
+            "/var/log/hawkey.log",
+            "/var/cache/ldconfig/aux-cache",
+        ),
     ),
     Family(
         "alpine",

@@ -33,8 +33,9 @@ from pipeline.stepmounts import (
     PACKAGES_TXT,
     cache_volumes,
     feeds,
+    hook_command,
     package_listing,
-    packages_record_script,
+    packages_record_command,
     run_layout,
 )
 
@@ -92,7 +93,7 @@ def fed(planned: PlannedStep, available: dict[Feed, dagger.Directory | dagger.Fi
 
 
 def run_hook(
-    sources: Sources, planned: PlannedStep, *, mounts: Iterable[Mount] = ()
+    sources: Sources, plan: Plan, planned: PlannedStep, *, mounts: Iterable[Mount] = ()
 ) -> Callable[[dagger.Container], dagger.Container]:
     """A container fragment that runs a step's hook and drop-ins, then removes its mounts and env."""
     step_mounts = list(mounts)
@@ -109,7 +110,7 @@ def run_hook(
             ctr = ctr.with_env_variable(name, value)
         for run in planned.runs:
             ctr = ctr.with_mounted_directory(HOOKS_MOUNT, run_files(sources, run))
-            ctr = ctr.with_exec([f"{HOOKS_MOUNT}/{run.mounted}"])
+            ctr = ctr.with_exec(hook_command(plan, planned, run))
         for name in planned.env:
             ctr = ctr.without_env_variable(name)
         for path, _ in step_mounts:
@@ -150,7 +151,7 @@ def web_client(sources: Sources, plan: Plan) -> dagger.Directory:
     for path, key in caches.items():
         ctr = ctr.with_mounted_cache(path, dag.cache_volume(key))
     for planned in plan.stage(Stage.WEB):
-        ctr = ctr.with_(run_hook(sources, planned))
+        ctr = ctr.with_(run_hook(sources, plan, planned))
     for path in caches:
         ctr = ctr.without_mount(path)
     return ctr.directory(OUT_DIR)
@@ -165,7 +166,7 @@ def kasm_rootfs(sources: Sources, plan: Plan, web: dagger.Directory) -> dagger.D
     """Steps 2-8: build KasmVNC, the X server and kclient, and pack them as a rootfs."""
     ctr = distro_base(plan).with_(with_caches(plan, Stage.KASM))
     for planned in plan.stage(Stage.KASM):
-        ctr = ctr.with_(run_hook(sources, planned, mounts=fed(planned, {Feed.WEB_CLIENT: web})))
+        ctr = ctr.with_(run_hook(sources, plan, planned, mounts=fed(planned, {Feed.WEB_CLIENT: web})))
     return ctr.with_(without_caches(plan, Stage.KASM)).directory(OUT_DIR)
 
 
@@ -174,16 +175,16 @@ def system_base(sources: Sources, plan: Plan) -> dagger.Container:
     packages = dag.directory().with_new_file("packages.list", package_listing(plan)).file("packages.list")
     ctr = distro_base(plan).with_(with_caches(plan, Stage.SYSTEM))
     for planned in plan.stage(Stage.SYSTEM):
-        ctr = ctr.with_(run_hook(sources, planned, mounts=fed(planned, {Feed.PACKAGE_LIST: packages})))
+        ctr = ctr.with_(run_hook(sources, plan, planned, mounts=fed(planned, {Feed.PACKAGE_LIST: packages})))
     return ctr.with_(without_caches(plan, Stage.SYSTEM)).with_(installed_packages(plan))
 
 
 def installed_packages(plan: Plan) -> Callable[[dagger.Container], dagger.Container]:
     """Record every installed package with its version in the image, sorted, for audits and diffs."""
-    script = packages_record_script(plan)
+    command = packages_record_command(plan)
 
     def apply(ctr: dagger.Container) -> dagger.Container:
-        return ctr.with_exec(["sh", "-c", script])
+        return ctr.with_exec(command)
 
     return apply
 

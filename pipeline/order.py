@@ -75,7 +75,8 @@ class Step:
     consumes: tuple[Feed, ...] = ()
     """What the step reads from elsewhere in the build: another stage's output, the package list."""
     settings: tuple[str, ...] = ("webrtc",)
-    """distro.toml settings given to the hook as HELIOS_<SETTING> (true/false)."""
+    """distro.toml settings given to the hook as HELIOS_<SETTING> (true/false; a snapshot as its id,
+    and not at all when the distro does not set it)."""
     per_distro: bool = True
     """Whether the hook learns the distro, family and arch; the web client must not vary by them."""
 
@@ -96,7 +97,8 @@ BUILD_ORDER: tuple[Step, ...] = (
          switched=(Switched("novnc-*webrtc-off*.patch", "webrtc", when=False),),
          versions=("kasmweb",), per_distro=False),
     Step(2, Stage.KASM, Action.HOOK, Scope.DISTRO, "kasm.sh",
-         "distro packages needed to build KasmVNC and the X server"),
+         "distro packages needed to build KasmVNC and the X server",
+         settings=("webrtc", "snapshot")),
     Step(3, Stage.KASM, Action.HOOK, Scope.COMMON, "turbo.sh",
          "libjpeg-turbo for KasmVNC", versions=("libjpeg_turbo",)),
     Step(4, Stage.KASM, Action.HOOK, Scope.COMMON, "kasm.sh",
@@ -116,7 +118,7 @@ BUILD_ORDER: tuple[Step, ...] = (
          versions=("kasmvnc", "nodejs"), consumes=(Feed.WEB_CLIENT,)),
     Step(9, Stage.SYSTEM, Action.HOOK, Scope.DISTRO, "system.sh",
          "distro runtime packages from common/packages.toml",
-         consumes=(Feed.PACKAGE_LIST,), settings=("webrtc", "virtualgl")),
+         consumes=(Feed.PACKAGE_LIST,), settings=("webrtc", "virtualgl", "snapshot")),
     Step(10, Stage.SYSTEM, Action.HOOK, Scope.COMMON, "system.sh",
          "packages and setup common to all distros",
          versions=("orchis_theme", "cascadia_code")),

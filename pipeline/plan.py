@@ -13,9 +13,11 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from pipeline.catalogue import Catalogue, Distro
+from pipeline.dates import DEFAULT_SOURCE_DATE, epoch, snapshot_id
 from pipeline.errors import HeliosError
 from pipeline.hookenv import INPUTS_ENV, INPUTS_MOUNT, OFFLINE_ENV, path_env
 from pipeline.imageconfig import load_image_env
@@ -112,6 +114,8 @@ class Plan:
 
     def find_run(self, command: str) -> tuple[PlannedStep, Run] | None:
         """The step and script that ran as ``command`` (a path ending in the mounted name)."""
+        if not command.startswith("/") or "\n" in command:
+            return None
         mounted = command.rsplit("/", 1)[-1]
         number = mounted.split("-", 1)[0]
         if not number.isdigit() or not 1 <= int(number) <= len(self.steps):
@@ -367,7 +371,11 @@ class Planner:
     def _env(self, step: Step, distro: Distro, platform: str) -> dict[str, str]:
         env = {"HELIOS_STEP": str(step.number), **path_env(step)}
         for setting in step.settings:
-            env[f"HELIOS_{setting.upper()}"] = str(distro.setting(setting)).lower()
+            value = setting_text(distro.setting(setting))
+            if value is not None:
+                env[f"HELIOS_{setting.upper()}"] = value
+        # The web client is the same for every distro, so it never gets a distro's date.
+        env["SOURCE_DATE_EPOCH"] = str(epoch(distro.source_date if step.per_distro else DEFAULT_SOURCE_DATE))
         if step.per_distro:
             env |= {
                 "HELIOS_DISTRO": distro.name,
@@ -393,6 +401,15 @@ class Planner:
 def plan_inputs(plans: Iterable[Plan]) -> list[Input]:
     """Every pinned input the ``plans`` consume (their steps', s6-overlay's), without repeats."""
     return unique(item for plan in plans for planned in plan.steps for item in planned.inputs)
+
+
+def setting_text(value: object) -> str | None:
+    """A distro.toml setting as hook environment: true/false, a snapshot id; None when it is not set."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return snapshot_id(value)
+    return str(value).lower()
 
 
 def step_sections(step: Step, distro: Distro) -> tuple[str, ...]:

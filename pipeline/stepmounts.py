@@ -6,12 +6,14 @@ rehearsal in tests/rehearsal) lay out the same files at the same paths and mount
 
 from __future__ import annotations
 
+from pipeline.dates import epoch
 from pipeline.families import FAMILIES
-from pipeline.hookenv import FEED_MOUNTS
+from pipeline.hookenv import FEED_MOUNTS, HOOKS_MOUNT
 from pipeline.layers import Ref
 from pipeline.layout import LIBRARY_PARTS
 from pipeline.order import Feed, Stage, Step
-from pipeline.plan import Plan, Run
+from pipeline.plan import Plan, PlannedStep, Run
+from pipeline.settle import settled
 
 NPM_CACHE = "/root/.npm"
 WEB_NPM_VOLUME = "helios-web-npm"
@@ -63,3 +65,17 @@ def packages_record_script(plan: Plan) -> str:
     """The shell command that records every installed package, sorted, in PACKAGES_TXT."""
     query = FAMILIES[plan.distro.family].package_query
     return f"mkdir -p {PACKAGES_TXT.rsplit('/', 1)[0]} && {query} | LC_ALL=C sort > {PACKAGES_TXT}"
+
+
+def hook_command(plan: Plan, planned: PlannedStep, run: Run) -> list[str]:
+    """The exec arguments of ``run``: its script, settled when the step writes the image (system stage)."""
+    command = [f"{HOOKS_MOUNT}/{run.mounted}"]
+    if planned.step.stage is not Stage.SYSTEM:
+        return command
+    return settled(command, plan.distro.family, epoch(plan.distro.source_date))
+
+
+def packages_record_command(plan: Plan) -> list[str]:
+    """The exec arguments that record the installed packages: the system stage's last exec, settled."""
+    command = ["sh", "-c", packages_record_script(plan)]
+    return settled(command, plan.distro.family, epoch(plan.distro.source_date))

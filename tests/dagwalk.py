@@ -160,12 +160,17 @@ class Exec:
         return other.key in self.key
 
 
+def hook_path(args: list[str]) -> str:
+    """The hook script an exec runs: its first argument, or the command a settled exec wraps."""
+    return next((arg for arg in args if arg.startswith("/helios/hooks/")), args[0])
+
+
 def exec_label(args: list[str]) -> str:
     """The label of an exec by its command: "step 9" for a hook, "step 9 system.d-50-x.sh" for a
     drop-in script, "s6", "link check", "packages record" or "stamp" for the pipeline's own execs.
     """
-    hook = next((arg for arg in args if arg.startswith(f"{HOOKS}/")), None)
-    if hook is not None:
+    hook = hook_path(args)
+    if hook.startswith(f"{HOOKS}/"):
         name = hook.rsplit("/", 1)[-1]
         number, _, rest = name.partition("-")
         drop_in = rest.split(".d-", 1)

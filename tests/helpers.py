@@ -28,10 +28,10 @@ from typer.main import get_command
 from pipeline import graph, main, publishing, shipping
 from pipeline.cli import app
 from pipeline.main import Helios
-from pipeline.plan import Planner
+from pipeline.plan import Plan, Planner
 from pipeline.release import Metadata, Publication
 from pipeline.tree import LocalTree
-from tests.conftest import REPO
+from tests.conftest import REPO, write_files
 from tests.dagwalk import source_directory
 
 METADATA = Metadata("1.2.0", "abc", "https://example.org/helios", 981173106)
@@ -504,3 +504,74 @@ def error_line(result: subprocess.CompletedProcess[str]) -> str:
     lines = [line for line in result.stderr.splitlines() if line.startswith("[helios step 9] error:")]
     assert lines, f"no '[helios step 9] error:' line; stderr was:\n{result.stderr}"
     return lines[-1]
+
+
+# --- the graph of a tree, and what an edit changes in it ---------------------------------------------
+
+
+def build(root: Path, distro: str, platform: str = "linux/amd64") -> tuple[Plan, object]:
+    """The plan of ``distro`` in the tree at ``root``, and its image's lazy graph."""
+    plan = Planner(LocalTree(root)).plan(distro, platform)
+    labels = {"org.opencontainers.image.title": f"helios-{distro}"}
+    return plan, graph.image(graph.Sources(source_directory()), plan, labels=labels)
+
+
+def KASM_FROM(first: int) -> list[str]:  # noqa: N802 - reads as a constant in the tables that use it
+    """The kasm stage's steps from ``first`` to step 8: a re-run step re-runs those after it."""
+    return [f"step {n}" for n in range(first, 9)]
+
+
+def changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """The execs whose cache key differs between two walks (label -> key), in build order."""
+    return sorted((label for label in before if before[label] != after[label]), key=_order)
+
+
+def _order(label: str) -> tuple[int, str]:
+    parts = label.split()
+    return (int(parts[1]) if parts[0] == "step" else 99, label)
+
+
+def edit(root: Path, path: str) -> None:
+    """A change to the file at ``path`` of the tree at ``root`` that leaves its meaning alone."""
+    target = root / path
+    write_files(root, {path: target.read_text() + "\n# edited\n"})
+
+
+# --- apt sources and their archive snapshot ------------------------------------------------------------
+
+SNAPSHOT = "20260601T000000Z"
+
+DEBIAN_SOURCES = """\
+Types: deb
+# http://snapshot.debian.org/archive/debian/20251117T000000Z
+URIs: http://deb.debian.org/debian
+Suites: trixie trixie-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+# http://snapshot.debian.org/archive/debian-security/20251117T000000Z
+URIs: http://deb.debian.org/debian-security
+Suites: trixie-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+"""
+
+
+DEBIAN_AT_SNAPSHOT = f"""\
+Types: deb
+# http://snapshot.debian.org/archive/debian/20251117T000000Z
+URIs: http://snapshot.debian.org/archive/debian/{SNAPSHOT}/
+Suites: trixie trixie-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+Check-Valid-Until: no
+
+Types: deb
+# http://snapshot.debian.org/archive/debian-security/20251117T000000Z
+URIs: http://snapshot.debian.org/archive/debian-security/{SNAPSHOT}/
+Suites: trixie-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+Check-Valid-Until: no
+"""

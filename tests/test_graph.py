@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from pipeline import graph
-from pipeline.graph import Sources
 from pipeline.linkcheck import LINK_CHECK
-from pipeline.plan import Plan, Planner
 from pipeline.tree import LocalTree
-from tests.conftest import REPO, write_files
-from tests.dagwalk import Keyer, container_state, reachable, selections, source_directory
+from tests.conftest import REPO
+from tests.dagwalk import Keyer, container_state, hook_path, reachable, selections
+from tests.helpers import KASM_FROM, build, changed, edit
 from tests.shellast import library_calls, read_library
 
 SHIPPED = ["debian", "kali", "ubuntu", "jammy", "rhel", "alma", "alpine"]
 HOOK_STEPS = [f"step {n}" for n in range(1, 11)]
-
-
-def build(root: Path, distro: str, platform: str = "linux/amd64") -> tuple[Plan, object]:
-    plan = Planner(LocalTree(root)).plan(distro, platform)
-    labels = {"org.opencontainers.image.title": f"helios-{distro}"}
-    return plan, graph.image(Sources(source_directory()), plan, labels=labels)
 
 
 def field_names(obj) -> list[str]:
@@ -62,9 +52,9 @@ def test_each_hook_step_mounts_only_its_own_script_and_declared_extras(make_tree
     for obj in reachable(image):
         fields = selections(obj)
         for index, field in enumerate(fields):
-            if field.name != "withExec" or "/helios/hooks/" not in field.args["args"][0]:
+            if field.name != "withExec" or not hook_path(field.args["args"]).startswith("/helios/hooks/"):
                 continue
-            number = int(field.args["args"][0].rsplit("/", 1)[-1].split("-")[0])
+            number = int(hook_path(field.args["args"]).rsplit("/", 1)[-1].split("-")[0])
             mount = next(
                 f
                 for f in reversed(fields[:index])
@@ -138,29 +128,10 @@ def test_package_caches_are_locked_cache_volumes_removed_after_use(make_tree):
         assert container_state(selections(obj)[:-1])["mounts"] == {}
 
 
-def KASM_FROM(first: int) -> list[str]:  # noqa: N802 - reads as a constant in the table below
-    """The kasm stage's steps from ``first`` to step 8: a re-run step re-runs those after it."""
-    return [f"step {n}" for n in range(first, 9)]
-
-
 def JOINED(system: bool = False) -> list[str]:  # noqa: N802 - reads as a constant in the table below
     """What runs after a re-run stage: the link check of the joined image, and after the system
     stage the record of its packages."""
     return ["link check", *(["packages record"] if system else [])]
-
-
-def changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
-    return sorted((label for label in before if before[label] != after[label]), key=_order)
-
-
-def _order(label: str) -> tuple[int, str]:
-    parts = label.split()
-    return (int(parts[1]) if parts[0] == "step" else 99, label)
-
-
-def edit(root: Path, path: str) -> None:
-    target = root / path
-    write_files(root, {path: target.read_text() + "\n# edited\n"})
 
 
 @pytest.mark.real_versions
@@ -252,7 +223,7 @@ def test_each_exec_finds_what_its_helios_paths_name_and_only_its_library_parts()
     for obj in reachable(image):
         fields = selections(obj)
         for index, field in enumerate(fields):
-            command = field.args.get("args", [""])[0] if field.name == "withExec" else ""
+            command = hook_path(field.args["args"]) if field.name == "withExec" else ""
             if not command.startswith("/helios/hooks/") or ".d-" in command:
                 continue
             state = container_state(fields[:index])

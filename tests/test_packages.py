@@ -141,7 +141,9 @@ def test_build_tools_are_not_runtime_packages() -> None:
 
 # The package that brings each tool step 10 (common/build/system.sh) checks for with require_tools;
 # sha256sum is part of every base image (coreutils, coreutils-single, busybox).
-STEP10_TOOL_PACKAGES = {"git": "git", "sassc": "sassc", "unzip": "unzip", "fc-cache": "fontconfig"}
+STEP10_TOOL_PACKAGES = {
+    "git": "git", "sassc": "sassc", "unzip": "unzip", "fc-cache": "fontconfig", "python3": "python3",
+}  # fmt: skip
 
 
 def test_step_10_finds_its_tools_in_every_list() -> None:

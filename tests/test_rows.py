@@ -148,17 +148,21 @@ def test_docs_list_every_hook_variable():
 
 
 def test_distro_toml_keys_are_rows_with_their_own_defaults_and_checks():
-    """Each key carries its default and its own check; a row's settings are boolean keys of it."""
+    """Each key carries its default and its own check; a row's settings are true/false keys of it, or
+    a moment (a snapshot), which plan.setting_text writes as hooks read it."""
     from dataclasses import fields
+    from datetime import datetime
 
     from pipeline.catalogue import SCHEMA, Distro
 
     distro_fields = {f.name for f in fields(Distro)}
     for key, spec in SCHEMA.items():
         assert key in distro_fields or key == "default" or key == "extends", key
-        if not spec.required and key != "extends":
+        if not spec.required and key not in ("extends", "snapshot"):  # those two are absent when unset
             assert isinstance(spec.default, (spec.kind, tuple)), f"{key}: default {spec.default!r}"
     for step in BUILD_ORDER:
         for setting in step.settings:
-            assert SCHEMA[setting].kind is bool, f"step {step.number}: {setting} is no true/false key"
+            assert SCHEMA[setting].kind in (bool, datetime), (
+                f"step {step.number}: {setting} is no setting key"
+            )
     assert SCHEMA["xorg_version"].check is not None and SCHEMA["inputs"].check is not None

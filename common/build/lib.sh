@@ -25,6 +25,7 @@
 #   apt       enable_deb_src, apt_has_candidate
 #   release   install_release, install_nodejs
 #   el9       enable_epel_crb
+#   archive   use_archive_snapshot
 #   static    build_static_library, build_static_libcpuid, build_static_libwebp
 #   xorg      build_xorg_server
 #   node      node_trusts_system_cas

@@ -12,7 +12,8 @@
 #   $HELIOS_HOOKS/splash.jpg   optional; replaces the client's splash image
 #   a package-lock.json added by a patch (novnc-05-lockfile.patch): dependencies are installed
 #                                 with `npm ci` only; without a lockfile the hook stops
-#   SOURCE_DATE_EPOCH             optional; the time of every output file (default: the commit's)
+#   SOURCE_DATE_EPOCH             the time of every output file (the pipeline gives every step one;
+#                                 run by hand without it, the KasmWeb commit's time)
 #   git, npm, node; npm cache at /root/.npm (a cache volume); /helios/hooks/lib.sh
 # Leaves behind:
 #   $HELIOS_OUT/www/               the interactive client (the built dist tree KasmVNC serves)

@@ -5,6 +5,8 @@
 # libraries only: nothing of it is needed at run time.
 # Relies on:
 #   LIBJPEG_TURBO_VERSION, LIBJPEG_TURBO_URL, LIBJPEG_TURBO_SHA256   ([libjpeg_turbo] in versions.toml)
+#   SOURCE_DATE_EPOCH (from the pipeline): its CMakeLists.txt stamps the build string it reports
+#     with string(TIMESTAMP), which takes that date instead of the clock
 #   a C toolchain, cmake, make, curl or wget, tar (installed by the distro's step-2 kasm.sh)
 #   /helios/hooks/lib.sh (banner, require_env, download)
 # Leaves behind:

@@ -67,7 +67,7 @@ def prepare(dest: Path, registry: str, shared_inputs: Path) -> None:
     results.logs.mkdir(parents=True, exist_ok=True)
     bare = Planner(LocalTree(REPO), versions).plan(DISTRO, platform)
     apt_sources = host_apt_sources()
-    inputs = debian_inputs(bare, versions, shared_inputs, apt_sources, results)
+    inputs = debian_inputs(bare, versions, shared_inputs, apt_sources, results, results.logs)
     pins: dict[tuple[str, str], str] = {}  # (section, key) of versions.toml -> the stand-in's value
     for overrides in inputs.env_overrides.values():
         for variable, actual in overrides.items():

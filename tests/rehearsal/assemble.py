@@ -12,12 +12,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.cli.sourceinfo import source_info
 from pipeline.linkcheck import LINK_CHECK
 from pipeline.mirror.state import Mirror
 from pipeline.order import BUILD_ORDER, Feed, Stage
@@ -39,7 +40,7 @@ from tests.rehearsal.chroot import (
 )
 from tests.rehearsal.inputs import Inputs, prepare_inputs, sha256_of, steps_reading
 from tests.rehearsal.results import Results
-from tests.rehearsal.steps import StageRunner, StepError, write_package_list
+from tests.rehearsal.steps import VOLUMES, StageRunner, StepError, write_package_list
 
 WORK = CACHE / "work"
 IMAGE = WORK / "image"
@@ -60,8 +61,34 @@ class Built:
     plan: Plan
 
 
-def rehearse_build(repo: Path, shared_inputs: Path, results: Results, arch: str | None = None) -> Built:
-    """Steps 1-13 of the Debian distro for ``arch`` (default: the host's); the assembled image.
+@dataclass(frozen=True)
+class Workspace:
+    """Where one build keeps what it makes: its root filesystems, scratch, image and cache volumes.
+
+    Two workspaces share only the pristine inputs of the cache (base root filesystems, the input
+    mirror and its substitutes, the s6-overlay stand-in), so a build in the second makes everything
+    anew, as a build on another engine would.
+    """
+
+    work: Path
+    volumes: Path
+    label: str = ""
+    """Put before the names of its timings and records, and names its log folder ("" for the first)."""
+
+    @property
+    def image(self) -> Path:
+        return self.work / "image"
+
+
+FIRST = Workspace(WORK, VOLUMES)
+REBUILD = Workspace(CACHE / "rebuild" / "work", CACHE / "rebuild" / "volumes", "rebuild")
+"""The second build of the reproducibility check (tests/rehearsal/test_reproducible.py)."""
+
+
+def rehearse_build(
+    repo: Path, shared_inputs: Path, results: Results, arch: str | None = None, place: Workspace = FIRST
+) -> Built:
+    """Steps 1-13 of the Debian distro for ``arch`` (default: the host's), in ``place``; the image.
 
     Another architecture than the host's runs every exec under QEMU's user emulation
     (chroot.emulation_problem), and s6-overlay's stand-in is cross-compiled for it.
@@ -71,15 +98,20 @@ def rehearse_build(repo: Path, shared_inputs: Path, results: Results, arch: str 
     results.record("platform", platform + ("" if arch == host_arch() else f" (emulated on {host_arch()})"))
     versions = load_versions()
     sources = host_apt_sources()
-    logs = results.logs
+    logs = results.logs / place.label if place.label else results.logs
     logs.mkdir(parents=True, exist_ok=True)
-    WORK.mkdir(parents=True, exist_ok=True)
+    work = place.work
+    work.mkdir(parents=True, exist_ok=True)
+    prefix = f"{place.label}: " if place.label else ""
+
+    def timing(name: str, seconds: float) -> None:
+        results.timing(prefix + name, seconds)
 
     # Which steps read a section: from a plan without a mirror, so the real pins are compared.
     bare = Planner(LocalTree(repo), versions).plan(DISTRO, platform)
     started = time.monotonic()
-    inputs = debian_inputs(bare, versions, shared_inputs, sources, results)
-    results.timing("inputs (mirror, Debian sources, substitutes)", time.monotonic() - started)
+    inputs = debian_inputs(bare, versions, shared_inputs, sources, results, logs)
+    timing("inputs (mirror, Debian sources, substitutes)", time.monotonic() - started)
     planner = Planner(LocalTree(repo), versions, mirror=_mirror_of(inputs.mirror))
     plan = planner.plan(DISTRO, platform)
     overrides: dict[int, dict[str, str]] = {n: dict(v) for n, v in inputs.env_overrides.items()}
@@ -87,34 +119,34 @@ def rehearse_build(repo: Path, shared_inputs: Path, results: Results, arch: str 
 
     def runner(stage: Stage, root: Path, base_env: Mapping[str, str]) -> StageRunner:
         return StageRunner(
-            plan, planner.layers, stage, root, WORK / "scratch" / str(stage), logs, base_env,
-            mirror=inputs.mirror, extra_env=overrides, timing=results.timing,
+            plan, planner.layers, stage, root, work / "scratch" / str(stage), logs, base_env,
+            mirror=inputs.mirror, extra_env=overrides, timing=timing, volumes=place.volumes,
         )  # fmt: skip
 
     trixie = RootfsSpec(DISTRO_SUITE, arch, sources, keyring=str(inputs.keyring))
     bookworm = RootfsSpec(WEB_SUITE, arch, sources, include=WEB_PACKAGES)
-    image_build = WORK / "image-build"
+    image_build = work / "image-build"
 
     def web() -> Path:
-        root = WORK / "web"
-        results.timing("rootfs web (bookworm + Node)", make_rootfs(bookworm, root, logs / "rootfs-web.log"))
+        root = work / "web"
+        timing("rootfs web (bookworm + Node)", make_rootfs(bookworm, root, logs / "rootfs-web.log"))
         node_env = install_node(root, inputs.mirror, plan, overrides)
         stage = runner(Stage.WEB, root, {"PATH": IMAGE_PATH, **node_env})
         stage.run_stage()
         return stage.out
 
     def system() -> None:
-        results.timing("rootfs system (trixie)", make_rootfs(trixie, image_build, logs / "rootfs-system.log"))
+        timing("rootfs system (trixie)", make_rootfs(trixie, image_build, logs / "rootfs-system.log"))
         stage = runner(Stage.SYSTEM, image_build, {"PATH": IMAGE_PATH})
-        package_list = write_package_list(plan, WORK / "scratch" / "packages.list")
+        package_list = write_package_list(plan, work / "scratch" / "packages.list")
         stage.run_stage({Feed.PACKAGE_LIST: package_list})
         stage.record_packages()
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         web_out = pool.submit(web)
         system_done = pool.submit(system)
-        root = WORK / "kasm"
-        results.timing("rootfs kasm (trixie)", make_rootfs(trixie, root, logs / "rootfs-kasm.log"))
+        root = work / "kasm"
+        timing("rootfs kasm (trixie)", make_rootfs(trixie, root, logs / "rootfs-kasm.log"))
         kasm = runner(Stage.KASM, root, {"PATH": IMAGE_PATH})
         # The kasm steps before the first that reads the web client need none: they run meanwhile.
         packing = next(step.number for step in BUILD_ORDER if Feed.WEB_CLIENT in step.consumes)
@@ -123,20 +155,21 @@ def rehearse_build(repo: Path, shared_inputs: Path, results: Results, arch: str 
         system_done.result()
 
     started = time.monotonic()
-    _assemble(plan, repo, image_build, kasm.out, shared_inputs, results, arch)
-    remove_tree(WORK / "image-old")
-    if IMAGE.exists():
-        IMAGE.rename(WORK / "image-old")
-    image_build.rename(IMAGE)
-    remove_tree(WORK / "image-old")
-    results.timing("steps 11-13 assemble the image", time.monotonic() - started)
-    results.record("image size (MiB, without package caches and lists)", _size_mib(IMAGE))
-    results.record("image", str(IMAGE))
-    return Built(IMAGE, plan)
+    _assemble(plan, repo, image_build, kasm.out, shared_inputs, results, arch, work, logs, timing)
+    image = place.image
+    remove_tree(work / "image-old")
+    if image.exists():
+        image.rename(work / "image-old")
+    image_build.rename(image)
+    remove_tree(work / "image-old")
+    timing("steps 11-13 assemble the image", time.monotonic() - started)
+    results.record(prefix + "image size (MiB, without package caches and lists)", _size_mib(image))
+    results.record(prefix + "image", str(image))
+    return Built(image, plan)
 
 
 def debian_inputs(
-    bare: Plan, versions: Mapping[str, Any], shared: Path, sources: AptSources, results: Results
+    bare: Plan, versions: Mapping[str, Any], shared: Path, sources: AptSources, results: Results, logs: Path
 ) -> Inputs:
     """The rehearsal mirror filled for ``bare`` (the Debian plan made without a mirror, so that it
     names the real pins); substitutes are reported to ``results``."""
@@ -149,7 +182,7 @@ def debian_inputs(
         xorg_version=bare.distro.xorg_version,
         env_of=steps_reading(bare),
         substitute=results.substitute,
-        log=results.logs / "inputs.log",
+        log=logs / "inputs.log",
     )
 
 
@@ -205,28 +238,41 @@ def install_node(
 
 
 def _assemble(
-    plan: Plan, repo: Path, image: Path, kasm_out: Path, shared: Path, results: Results, arch: str
-) -> None:
+    plan: Plan, repo: Path, image: Path, kasm_out: Path, shared: Path, results: Results, arch: str, work: Path,
+    logs: Path, timing: Callable[[str, float], None],
+) -> None:  # fmt: skip
     """Steps 11-13 over the system rootfs ``image``, in the graph's order."""
     from tests.rehearsal.s6 import s6_overlay_tree
 
     s6_version = plan.s6_overlay["version"]
     started = time.monotonic()
-    s6 = s6_overlay_tree(WORK / "s6", shared, arch=arch)
-    results.timing("s6-overlay from source", time.monotonic() - started)
+    s6 = s6_overlay_tree(work / "s6", shared, arch=arch)
+    timing("s6-overlay from source", time.monotonic() - started)
     results.substitute(
         f"s6-overlay {s6_version} release tarballs (step 11)",
         "their host is not reachable here: built from the pinned skarnet and s6-overlay sources of the "
         "input mirror at the versions s6-overlay names (tests/rehearsal/s6.py says how it differs)",
     )
-    _copy_over(s6, image)
-    _copy_over(kasm_out, image)
-    log = results.logs / "step-11-link-check.log"
+    # As graph.image() with the commit's SOURCE_DATE_EPOCH, which `helios build` passes from git.
+    epoch = source_info(repo).epoch
+    staging = work / "stamped"
+    _copy_over(_stamped(s6, staging, epoch), image)
+    _copy_over(_stamped(kasm_out, staging, epoch), image)
+    log = logs / "step-11-link-check.log"
     code = run_in(image, Exec(["sh", "-c", LINK_CHECK], {"PATH": IMAGE_PATH}), log)
     if code != 0:
         raise StepError(f"step 11: {log.read_text(errors='replace').strip()}\n(full log: {log})")
     for overlay in (ref for planned in plan.stage(Stage.IMAGE) for ref in planned.overlays):
-        _copy_over(repo / overlay.path, image)
+        _copy_over(_stamped(repo / overlay.path, staging, epoch), image)
+    remove_tree(staging)
+
+
+def _stamped(source: Path, staging: Path, epoch: int) -> Path:
+    """A copy of ``source`` whose every entry has the time ``epoch``, as Directory.with_timestamps."""
+    remove_tree(staging)
+    subprocess.run(["cp", "-a", str(source), str(staging)], check=True)
+    subprocess.run(["find", str(staging), "-exec", "touch", "-h", "-d", f"@{epoch}", "{}", "+"], check=True)
+    return staging
 
 
 def _copy_over(source: Path, dest: Path) -> None:

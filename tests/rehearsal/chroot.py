@@ -354,7 +354,9 @@ def run_in(root: Path, command: Exec, log: Path) -> int:
     keeps only what the command itself wrote, as with a container's mounts.
     """
     targets = [*(root / b.target.lstrip("/") for b in command.binds), root / "etc/resolv.conf"]
-    created = _make_mount_points(root, command.binds)
+    created, made_in = _make_mount_points(root, command.binds)
+    # The folders mount points were made in, as they are with them; see _restore_times.
+    with_stubs = {folder: folder.stat() for folder in made_in}
     script = _namespace_script(root, command)
     try:
         with log.open("ab") as out:
@@ -373,8 +375,10 @@ def run_in(root: Path, command: Exec, log: Path) -> int:
                 _kill(process)
                 raise
     finally:
+        after = {folder: folder.stat() for folder in made_in if folder.is_dir()}
         for path in reversed(created):
             _remove_mount_point(path)
+        _restore_times(made_in, with_stubs, after)
         leftover = [m for t in targets for m in mounts_below(t)] + mounts_below(root / "proc")
         if leftover:
             raise ChrootError(f"mounts outlived their namespace: {', '.join(leftover)}")
@@ -391,8 +395,10 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
 
 
-def _make_mount_points(root: Path, binds: Sequence[Bind]) -> list[Path]:
+def _make_mount_points(root: Path, binds: Sequence[Bind]) -> tuple[list[Path], dict[Path, os.stat_result]]:
+    """The mount points made for ``binds``, and each folder they were made in, as it was before."""
     created: list[Path] = []
+    made_in: dict[Path, os.stat_result] = {}
     for bind in binds:
         target = root / bind.target.lstrip("/")
         missing = []
@@ -400,6 +406,8 @@ def _make_mount_points(root: Path, binds: Sequence[Bind]) -> list[Path]:
         while not parent.exists():
             missing.append(parent)
             parent = parent.parent
+        if missing and parent not in made_in and parent not in created:
+            made_in[parent] = parent.stat()
         for path in reversed(missing[1:]):
             path.mkdir()
             created.append(path)
@@ -409,7 +417,21 @@ def _make_mount_points(root: Path, binds: Sequence[Bind]) -> list[Path]:
             else:
                 target.touch()
             created.append(target)
-    return created
+    return created, made_in
+
+
+def _restore_times(
+    before: dict[Path, os.stat_result],
+    with_stubs: dict[Path, os.stat_result],
+    after: dict[Path, os.stat_result],
+) -> None:
+    """Give each folder a mount point was made in the time the engine leaves it: its own time from
+    ``before`` the stubs were made when the exec did not change it, else the time the exec gave it.
+    Removing the stubs changes a folder's time; the engine puts it back (and so must this, or the
+    folder would carry the time of each run)."""
+    for folder, now in after.items():
+        kept = before[folder] if now.st_mtime_ns == with_stubs[folder].st_mtime_ns else now
+        os.utime(folder, ns=(kept.st_atime_ns, kept.st_mtime_ns))
 
 
 def _remove_mount_point(path: Path) -> None:
@@ -437,9 +459,10 @@ def _namespace_script(root: Path, command: Exec) -> str:
         f"ln -s /proc/self/fd {r}/dev/fd",
         f"ln -s /proc/self/fd/0 {r}/dev/stdin; ln -s /proc/self/fd/1 {r}/dev/stdout; "
         f"ln -s /proc/self/fd/2 {r}/dev/stderr",
-        # The engine gives every exec the host's resolver configuration the same way.
-        f"[ -e {r}/etc/resolv.conf ] || [ -L {r}/etc/resolv.conf ] || touch {r}/etc/resolv.conf",
-        f"rm -f {r}/etc/resolv.conf && touch {r}/etc/resolv.conf",
+        # The engine gives every exec the host's resolver configuration the same way: over the
+        # image's own file, which stays as it is (a link or nothing is replaced by an empty file).
+        f"if [ -L {r}/etc/resolv.conf ] || [ ! -f {r}/etc/resolv.conf ]; then "
+        f"rm -f {r}/etc/resolv.conf && touch {r}/etc/resolv.conf; fi",
         f"mount --bind /etc/resolv.conf {r}/etc/resolv.conf",
     ]
     for bind in command.binds:
@@ -463,3 +486,42 @@ def _run(argv: Sequence[str], log: Path) -> None:
         result = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     if result.returncode != 0:
         raise ChrootError(f"{shlex.join(argv)} failed with exit code {result.returncode} (log: {log})")
+
+
+TINY_TOOLS = (
+    "bash",
+    "sh",
+    "env",
+    "cat",
+    "ls",
+    "mkdir",
+    "basename",
+    "sort",
+    "stat",
+    "sleep",
+    "rm",
+    "find",
+    "touch",
+)
+
+
+def tiny_rootfs(root: Path, tools: tuple[str, ...] = TINY_TOOLS) -> Path:
+    """A root filesystem holding only the host's copies of ``tools`` and their libraries."""
+    for folder in ("proc", "sys", "dev", "etc", "tmp", "usr/bin", "var/cache/apt", "var/lib/apt/lists"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    for link in ("bin", "lib", "lib64", "sbin"):
+        (root / "usr" / link).mkdir(exist_ok=True)
+        if link != "bin":
+            (root / link).symlink_to(f"usr/{link}")
+    (root / "bin").symlink_to("usr/bin")
+    for tool in tools:
+        binary = Path(shutil.which(tool) or f"/bin/{tool}").resolve()
+        shutil.copy2(binary, root / "usr/bin" / tool)
+        libraries = subprocess.run(["ldd", str(binary)], capture_output=True, text=True).stdout
+        for word in libraries.split():
+            if word.startswith("/") and Path(word).is_file():
+                target = root / word.lstrip("/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if not target.exists():
+                    shutil.copy2(Path(word).resolve(), target)
+    return root

@@ -37,6 +37,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.rehearsal_arm64)
             if not selected:
                 item.add_marker(pytest.mark.skip(reason=SELECT))
+    # The second build goes last: it is the longest part, and a run short of time skips it alone.
+    items.sort(key=lambda item: item.get_closest_marker("reproducible") is not None)
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,14 @@ from pipeline.hookenv import HOOKS_MOUNT, INPUTS_ENV, INPUTS_MOUNT, OFFLINE_ENV,
 from pipeline.layers import Layers
 from pipeline.order import Feed, Stage
 from pipeline.plan import Plan, PlannedStep
-from pipeline.stepmounts import cache_volumes, feeds, package_listing, packages_record_script, run_layout
+from pipeline.stepmounts import (
+    cache_volumes,
+    feeds,
+    hook_command,
+    package_listing,
+    packages_record_command,
+    run_layout,
+)
 from tests.rehearsal.chroot import CACHE, Bind, Exec, HostTrust, host_certificates, run_in
 
 VOLUMES = CACHE / "volumes"
@@ -75,13 +82,13 @@ class StageRunner:
         started = time.monotonic()
         for run in planned.runs:
             hooks = self._hook_folder(run.mounted, run_layout(run))
-            command = f"{HOOKS_MOUNT}/{run.mounted}"
+            command = hook_command(self.plan, planned, run)
             trust = HostTrust(self.root, host_certificates(), log)
             trust.install()
             try:
                 code = run_in(
                     self.root,
-                    Exec([command], env, [Bind(hooks, HOOKS_MOUNT), *binds], timeout=STEP_TIMEOUT),
+                    Exec(command, env, [Bind(hooks, HOOKS_MOUNT), *binds], timeout=STEP_TIMEOUT),
                     log,
                 )
             finally:
@@ -89,7 +96,7 @@ class StageRunner:
             if code != 0:
                 output = log.read_text(errors="replace")
                 raise StepError(
-                    describe_failure(self.plan, [command], code, output, "") + f"\n(full log: {log})"
+                    describe_failure(self.plan, command, code, output, "") + f"\n(full log: {log})"
                 )
         seconds = time.monotonic() - started
         self.timing(f"step {number:02d} {planned.step.stage} · {planned.step.label}", seconds)
@@ -110,7 +117,7 @@ class StageRunner:
     def record_packages(self) -> None:
         """What the graph runs after the system stage: the sorted list of installed packages."""
         log = self.logs / "packages-record.log"
-        code = run_in(self.root, Exec(["sh", "-c", packages_record_script(self.plan)], self.base_env), log)
+        code = run_in(self.root, Exec(packages_record_command(self.plan), self.base_env), log)
         if code != 0:
             raise StepError(f"recording the installed packages failed with exit code {code} (log: {log})")
 

@@ -22,7 +22,7 @@ from pipeline.order import Feed, Stage
 from pipeline.plan import Planner
 from pipeline.stepmounts import PACKAGES_TXT, cache_volumes, run_layout
 from pipeline.tree import LocalTree
-from tests.rehearsal.chroot import IMAGE_PATH, mounts_below
+from tests.rehearsal.chroot import IMAGE_PATH, mounts_below, tiny_rootfs
 from tests.rehearsal.results import REPO
 from tests.rehearsal.steps import StageRunner, StepError, write_package_list
 
@@ -30,29 +30,7 @@ pytestmark = pytest.mark.skipif(
     os.geteuid() != 0, reason="the rehearsal needs root (chroot, mount namespaces)"
 )
 
-TINY_TOOLS = ("bash", "sh", "env", "cat", "ls", "mkdir", "basename", "sort", "stat", "sleep")
-
-
-def tiny_rootfs(root: Path) -> Path:
-    """A root filesystem holding only the host's copies of TINY_TOOLS and their libraries."""
-    for folder in ("proc", "sys", "dev", "etc", "tmp", "usr/bin", "var/cache/apt", "var/lib/apt/lists"):
-        (root / folder).mkdir(parents=True, exist_ok=True)
-    for link in ("bin", "lib", "lib64", "sbin"):
-        (root / "usr" / link).mkdir(exist_ok=True)
-        if link != "bin":
-            (root / link).symlink_to(f"usr/{link}")
-    (root / "bin").symlink_to("usr/bin")
-    for tool in TINY_TOOLS:
-        binary = Path(shutil.which(tool) or f"/bin/{tool}").resolve()
-        shutil.copy2(binary, root / "usr/bin" / tool)
-        libraries = subprocess.run(["ldd", str(binary)], capture_output=True, text=True).stdout
-        for word in libraries.split():
-            if word.startswith("/") and Path(word).is_file():
-                target = root / word.lstrip("/")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if not target.exists():
-                    shutil.copy2(Path(word).resolve(), target)
-    return root
+"""What every base image has; the system stage's settled execs use sleep, rm, find and touch."""
 
 
 def processes_in(root: Path) -> list[int]:

@@ -16,17 +16,18 @@ apt_has_candidate() {
   [[ -n $candidate && $candidate != "(none)" ]]
 }
 
-# enable_deb_src: add source entries mirroring every binary entry of /etc/apt, for `apt-get
-# build-dep`, however the base image lists them (deb822 *.sources or one-line sources.list).
+# enable_deb_src: add source entries mirroring every binary entry of APT_ETC (default /etc/apt),
+# for `apt-get build-dep`, however the base image lists them (deb822 *.sources or one-line
+# sources.list).
 enable_deb_src() {
-  local file
+  local etc=${APT_ETC:-/etc/apt} file
   shopt -s nullglob
-  for file in /etc/apt/sources.list.d/*.sources; do
+  for file in "$etc"/sources.list.d/*.sources; do
     sed -Ei 's/^Types:[[:space:]]*deb[[:space:]]*$/Types: deb deb-src/' "$file"
   done
   shopt -u nullglob
-  if [[ -f /etc/apt/sources.list ]]; then
+  if [[ -f $etc/sources.list ]]; then
     # One-line format (Kali, Ubuntu 22.04): copy each active "deb" line as "deb-src".
-    sed -En 's/^deb([[:space:]])/deb-src\1/p' /etc/apt/sources.list >/etc/apt/sources.list.d/helios-deb-src.list
+    sed -En 's/^deb([[:space:]])/deb-src\1/p' "$etc/sources.list" >"$etc/sources.list.d/helios-deb-src.list"
   fi
 }

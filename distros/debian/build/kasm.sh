@@ -6,7 +6,8 @@
 # test_debian_packages.py) and, in each base image, against Kali's and Ubuntu's (the workflow's
 # package-lists job); the sources are switched on however the base image lists them (deb822
 # *.sources or one-line sources.list, enable_deb_src of the hook library).
-# Relies on: HELIOS_STEP; the base image's apt sources (deb lines only is fine); /helios/hooks/lib.sh.
+# Relies on: HELIOS_STEP; the base image's apt sources (deb lines only is fine); /helios/hooks/lib.sh;
+#   HELIOS_SNAPSHOT (optional: the distro's `snapshot`, which points those sources at the archive's snapshot).
 # Leaves behind: deb-src entries next to the base image's sources (in /etc/apt, build stage only),
 #   the X server's build dependencies (`apt-get build-dep xorg-server libxfont-dev`) and the tools
 #   and headers listed below. webp and sharpyuv come from the distro's own libwebp-dev (Ubuntu
@@ -18,8 +19,10 @@ set -euo pipefail
 source "${HELIOS_LIB:-/helios/hooks/lib.sh}"
 
 export DEBIAN_FRONTEND=noninteractive
+APT_ETC=${APT_ETC:-/etc/apt}
 
 banner "enable source packages"
+use_archive_snapshot "$APT_ETC"
 enable_deb_src
 apt-get update
 

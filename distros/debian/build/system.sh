@@ -6,11 +6,14 @@
 #   $HELIOS_PACKAGES        one package name a line (common/packages.toml, this distro's list)
 #   HELIOS_STEP, HELIOS_ARCH
 #   HELIOS_VIRTUALGL        true (default) or false: `virtualgl` in the distro's distro.toml
+#   HELIOS_SNAPSHOT         optional: the distro's `snapshot`, which points the apt sources at it
 #   the apt caches are cache volumes: nothing here cleans them, nothing relies on their state
+#   (apt's and dpkg's logs go with the settling of every system-stage script: pipeline/settle.py)
 # Leaves behind:
 #   the listed packages (without recommends), upgraded base packages, VirtualGL when asked for and
 #   its repository has a build for this arch (configured with vglserver_config; its repository, keys
-#   and the gpg used to check them are removed again), an empty /tmp.
+#   and the gpg used to check them are removed again), no icon cache for an icon theme whose folders
+#   link back into themselves (see drop_looping_icon_caches), an empty /tmp.
 # The icon theme is the one xsettings.xml names, installed under that name by the package list:
 # nothing here renames or links icon themes.
 set -euo pipefail
@@ -37,6 +40,7 @@ runtime_packages() {
   local packages=()
   load_package_list packages
   banner "update the base image"
+  use_archive_snapshot "$APT_ETC"
   apt-get update
   # A plain upgrade only: the base image tag is pinned, but the image should carry the security
   # fixes published since; nothing is added or removed (no dist-upgrade).
@@ -157,12 +161,33 @@ SOURCES
   fi
 }
 
+# drop_looping_icon_caches [ICONS]: remove the icon cache of every theme in ICONS (default
+# /usr/share/icons) whose folders link back into themselves (elementary-xfce-hidpi's status/status
+# -> ., say). gtk-update-icon-cache follows such links until the kernel stops the lookup, so the
+# cache fills with folders like status/status/status/.../16 and differs from one run to the next,
+# even on the same files. Without a cache GTK reads the theme's folders; the desktop's own theme
+# (elementary-xfce-dark) has no loop and keeps its cache.
+drop_looping_icon_caches() {
+  local icons=${1:-/usr/share/icons} cache theme complaints
+  for cache in "$icons"/*/icon-theme.cache; do
+    [[ -f $cache ]] || continue
+    theme=${cache%/*}
+    # find reports each loop it meets when it follows links (and then exits 1).
+    complaints=$(find -L "$theme" -type d 2>&1 >/dev/null || true)
+    if [[ $complaints == *"File system loop detected"* ]]; then
+      log "no icon cache for ${theme##*/}: its folders link back into themselves"
+      rm -f "$cache"
+    fi
+  done
+}
+
 main() {
   runtime_packages
   virtualgl
   banner "cleanup"
   apt-get autoremove -y --purge
-  rm -rf /tmp/* /var/tmp/* /var/log/apt/* /var/log/dpkg.log
+  drop_looping_icon_caches
+  rm -rf /tmp/* /var/tmp/*
   banner "system packages installed"
 }
 
