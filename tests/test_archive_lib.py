@@ -1,8 +1,8 @@
 """The archive part of the hook library: apt sources pointed at a dated snapshot of their archive.
 
-The sources here and in tests/helpers.py have the shapes the base images ship (deb822 on Debian 13 and Ubuntu 24.04,
-one-line on Ubuntu 22.04 and Kali). No snapshot service is contacted: what is checked is what apt
-is given.
+The sources (tests/apt_sources.py) have the shapes the base images ship (deb822 on Debian 13 and
+Ubuntu 24.04, one-line on Ubuntu 22.04 and Kali). No snapshot service is contacted: what is checked
+is what apt is given.
 """
 
 from __future__ import annotations
@@ -13,43 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import DEBIAN_AT_SNAPSHOT, DEBIAN_SOURCES, SNAPSHOT
+from tests.apt_sources import (
+    DEBIAN_AT_SNAPSHOT,
+    DEBIAN_SOURCES,
+    JAMMY_AT_SNAPSHOT,
+    JAMMY_LIST,
+    KALI_LIST,
+    SNAPSHOT,
+    UBUNTU_SOURCES,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 LIB = ROOT / "common" / "build" / "lib.sh"
-
-UBUNTU_SOURCES = """\
-# Ubuntu sources have moved to the /etc/apt/sources.list.d/ubuntu.sources file
-Types: deb
-URIs: http://ports.ubuntu.com/ubuntu-ports/
-Suites: noble noble-updates noble-backports
-Components: main universe restricted multiverse
-Signed-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg
-
-## Ubuntu security updates. Aside from URIs and Suites,
-## this should mirror your choices in the previous section.
-Types: deb
-URIs: http://ports.ubuntu.com/ubuntu-ports/
-Suites: noble-security
-Components: main universe restricted multiverse
-Signed-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg
-Check-Valid-Until: yes
-"""
-JAMMY_LIST = """\
-# See http://help.ubuntu.com/community/UpgradeNotes for how to upgrade to
-deb http://archive.ubuntu.com/ubuntu/ jammy main restricted
-# deb-src http://archive.ubuntu.com/ubuntu/ jammy main restricted
-deb [arch=amd64 check-valid-until=yes] http://archive.ubuntu.com/ubuntu/ jammy-updates main restricted
-deb http://security.ubuntu.com/ubuntu/ jammy-security main restricted
-"""
-JAMMY_AT_SNAPSHOT = f"""\
-# See http://help.ubuntu.com/community/UpgradeNotes for how to upgrade to
-deb [check-valid-until=no] http://snapshot.ubuntu.com/ubuntu/{SNAPSHOT}/ jammy main restricted
-# deb-src http://archive.ubuntu.com/ubuntu/ jammy main restricted
-deb [arch=amd64 check-valid-until=no] http://snapshot.ubuntu.com/ubuntu/{SNAPSHOT}/ jammy-updates main restricted
-deb [check-valid-until=no] http://snapshot.ubuntu.com/ubuntu/{SNAPSHOT}/ jammy-security main restricted
-"""
-KALI_LIST = "deb http://http.kali.org/kali kali-rolling main contrib non-free non-free-firmware\n"
 
 
 def apt_etc(tmp_path: Path, files: dict[str, str]) -> Path:

@@ -11,7 +11,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.helpers import DEBIAN_AT_SNAPSHOT, DEBIAN_SOURCES, SNAPSHOT
+from tests.apt_sources import DEBIAN_AT_SNAPSHOT, DEBIAN_SOURCES, SNAPSHOT
 
 REPO = Path(__file__).resolve().parents[1]
 LIB = REPO / "common/build/lib.sh"

@@ -280,7 +280,7 @@ def test_step2_build_dependencies_resolve_against_the_archive(updated_root) -> N
     _simulate_install(conf, install, f"the step-2 list of {STEP2_HOOK.relative_to(REPO)}", archive)
 
 
-QUOTING_ARCHIVES = ("pipeline/versions.toml", "tests/test_archive_lib.py")
+QUOTING_ARCHIVES = ("pipeline/versions.toml", "tests/apt_sources.py", "tests/test_archive_lib.py")
 """Files that name archives without fetching from them: download URLs of pinned inputs, and the apt
 sources base images ship, quoted to test what an archive snapshot makes of them."""
 
