@@ -89,3 +89,14 @@ def test_time_only_differences_are_counted_apart(tmp_path):
     counts = diff.counts()
     assert counts["time only"] == 2 and counts["content"] == 1 and counts["time"] == 3
     assert "only the time differs (2):" in diff.report(first, scan(changed))
+
+
+def test_only_time_differences_of_the_named_paths_are_excused(tmp_path):
+    first = scan(tree(tmp_path / "a"))
+    changed = tree(tmp_path / "b")
+    os.utime(changed / "etc", ns=(0, 5))  # its time alone
+    (changed / "etc/app.conf").write_text("other\n")  # its content and time
+    diff, excused = compare(first, scan(changed)).excusing_times_of({"etc", "etc/app.conf", "bin"})
+    assert excused == ["etc"]
+    assert list(diff.differing) == ["etc/app.conf"], "a content difference is never excused"
+    assert not compare(first, scan(tree(tmp_path / "c"))).excusing_times_of({"etc"})[1]

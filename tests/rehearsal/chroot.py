@@ -266,6 +266,18 @@ DEBIAN_LIKE = (
 )
 
 
+CA_CHURNED = frozenset({
+    "etc/ssl/certs",
+    "etc/ssl/certs/ca-certificates.crt",
+    "usr/local/share/ca-certificates",
+    "tmp",
+})  # fmt: skip
+"""What installing and removing certificate authorities around an exec leaves with the time of that
+exec, as a Dagger engine with custom authorities does (engine/engineutil/cacerts: the files are
+written and removed, update-ca-certificates runs twice, and the bundle's old time comes back only
+when the exec left the bundle alone, which the settled system stage does not)."""
+
+
 @dataclass
 class HostTrust:
     """The host's extra certificate authorities put into an exec's root as a Dagger engine does.

@@ -131,6 +131,12 @@ class TreeDiff:
         """The shared paths that differ in their modification time and in nothing else."""
         return sorted(path for path, aspects in self.differing.items() if aspects == ("time",))
 
+    def excusing_times_of(self, paths: set[str]) -> tuple[TreeDiff, list[str]]:
+        """This diff without the time-only differences of ``paths``; and those it left out."""
+        excused = sorted(path for path in self.time_only() if path in paths)
+        kept = {path: aspects for path, aspects in self.differing.items() if path not in excused}
+        return TreeDiff(list(self.only_first), list(self.only_second), kept), excused
+
     def counts(self) -> dict[str, int]:
         """How many paths differ, in all and by aspect."""
         counts = {
