@@ -13,7 +13,7 @@ import typer
 
 from pipeline.choice import Choice, plans_for
 from pipeline.cli.common import checked_layers
-from pipeline.cli.options import Trees, grouped
+from pipeline.cli.options import OnlyDistrosOption, OnlyPlatformsOption, Trees, grouped
 from pipeline.errors import BuildError, HeliosError, printable
 from pipeline.plan import Planner, plan_inputs
 from pipeline.platforms import PLATFORMS
@@ -27,24 +27,8 @@ def inputs(
         Path,
         typer.Argument(metavar="FOLDER", help="The mirror folder; created if missing, completed if not."),
     ],
-    distro: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--distro",
-            "-d",
-            metavar="NAME",
-            help="Only what these distros need; repeatable. Default: all.",
-            show_default=False,
-        ),
-    ] = None,
-    platform: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="PLATFORM",
-            help="Only for these platforms; repeatable. Default: linux/amd64 and linux/arm64.",
-            show_default=False,
-        ),
-    ] = None,
+    distro: OnlyDistrosOption = None,
+    platform: OnlyPlatformsOption = None,
     *,
     trees: Trees,
 ) -> None:

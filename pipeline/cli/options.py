@@ -91,6 +91,26 @@ DistrosOption = Annotated[
     ),
 ]
 AllOption = Annotated[bool, typer.Option("--all", help="Every distro of the catalogue.")]
+OnlyDistrosOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--distro",
+        "-d",
+        metavar="NAME",
+        help="Only these distros; repeatable. Default: all.",
+        show_default=False,
+    ),
+]
+"""For commands that cover every distro unless told otherwise (images, inputs)."""
+OnlyPlatformsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--platform",
+        metavar="PLATFORM",
+        help="Only these platforms; repeatable. Default: linux/amd64 and linux/arm64.",
+        show_default=False,
+    ),
+]
 PlatformsOption = Annotated[
     list[str] | None,
     typer.Option(

@@ -15,6 +15,8 @@ from pipeline.cli.options import (
     Fetching,
     ImageRewriteOption,
     InputsOption,
+    OnlyDistrosOption,
+    OnlyPlatformsOption,
     PlatformOption,
     Trees,
     grouped,
@@ -82,24 +84,8 @@ def plan(
 
 @grouped
 def images(
-    distro: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--distro",
-            "-d",
-            metavar="NAME",
-            help="Only these distros; repeatable. Default: all.",
-            show_default=False,
-        ),
-    ] = None,
-    platform: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="PLATFORM",
-            help="Only these platforms; repeatable. Default: linux/amd64 and linux/arm64.",
-            show_default=False,
-        ),
-    ] = None,
+    distro: OnlyDistrosOption = None,
+    platform: OnlyPlatformsOption = None,
     image_rewrite: ImageRewriteOption = None,
     *,
     trees: Trees,
