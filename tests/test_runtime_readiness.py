@@ -324,6 +324,15 @@ class Stage:
             Path(leftover).unlink(missing_ok=True)
 
 
+def replace_file(path: Path, data: bytes) -> None:
+    """Write as s6-supervise writes its status and death tally (skalibs' openwritenclose_suffix):
+    into PATH.new, then renamed over PATH, so a reader sees the old contents or the new, never a
+    truncated file."""
+    new = path.with_name(path.name + ".new")
+    new.write_bytes(data)
+    new.replace(path)
+
+
 class FakeSupervisor:
     """s6-supervise's readiness and death bookkeeping, one process group per service directory.
 
@@ -352,7 +361,7 @@ class FakeSupervisor:
         supervise = service / "supervise"
         if not supervise.is_dir():  # s6-supervise starting: a fresh, empty tally
             supervise.mkdir()
-            (supervise / "death_tally").write_bytes(b"")
+            replace_file(supervise / "death_tally", b"")
         (supervise / "ready").unlink(missing_ok=True)
         command, reader = ["./run"], None
         keep: tuple[int, ...] = ()
@@ -378,7 +387,7 @@ class FakeSupervisor:
             os.close(fd)
         self.procs[name] = proc
         self.started[name] = time.monotonic()
-        (supervise / "pid").write_text(f"{proc.pid}\n")
+        replace_file(supervise / "pid", f"{proc.pid}\n".encode())
         if reader is not None:
             threading.Thread(target=self._listen, args=(reader, proc, supervise), daemon=True).start()
         threading.Thread(target=self._reap, args=(proc, supervise), daemon=True).start()
@@ -442,7 +451,7 @@ class FakeSupervisor:
         entry = (now // 10**9 + TAI_OFFSET).to_bytes(8, "big") + (now % 10**9).to_bytes(4, "big")
         tally = supervise / "death_tally"
         data = tally.read_bytes() + entry + bytes([exitcode & 0xFF, sig])
-        tally.write_bytes(data[-limit * DTALLY_PACK :])
+        replace_file(tally, data[-limit * DTALLY_PACK :])
 
     def start_all(self) -> None:
         for name in longruns():
