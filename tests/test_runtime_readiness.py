@@ -693,6 +693,34 @@ def test_healthz_says_audio_is_down_when_kclient_lost_pulseaudio(boot: Boot) -> 
     assert boot.health("update") == "down:audio"
 
 
+def test_the_health_watcher_restarts_a_kclient_without_sound_once(boot: Boot) -> None:
+    """kclient started without sound (PulseAudio answered too late) and PulseAudio runs: the
+    watcher restarts kclient, which connects, and /healthz is 200 again. Once per PulseAudio: when
+    the same PulseAudio loses kclient again, the sound stays down rather than kclient restarting."""
+    assert not boot.wait_ready(CORE_SERVICES), boot.logs()
+    boot.health("up", "ready.sh")
+    assert boot.poll_health(until="ready", seconds=10)[-1] == "ready", boot.logs()
+    clients = boot.stage.root / "run/helios/pulse/clients"
+    kclient, pulseaudio = boot.svstat_pid("svc-kclient"), boot.svstat_pid("svc-pulseaudio")
+    for client in clients.iterdir():
+        client.unlink()
+
+    # Two watcher checks (1 s apart here), kclient's restart and its two health intervals.
+    states = boot.poll_health(until="ready", seconds=20)
+    assert states[-1] == "ready", f"{states}\n{boot.logs()}"
+    assert boot.svstat_pid("svc-kclient") != kclient, "kclient was not started again"
+    assert len(boot.deaths("svc-kclient")) == 1 and not boot.deaths("svc-pulseaudio")
+    assert boot.svstat_pid("svc-pulseaudio") == pulseaudio
+    assert f"not a client of PulseAudio (pid {pulseaudio})" in boot.logs()
+
+    kclient = boot.svstat_pid("svc-kclient")
+    for client in clients.iterdir():
+        client.unlink()
+    states = boot.poll_health(until="never", seconds=5)  # five watcher checks
+    assert set(states) == {"down:audio"}, states
+    assert boot.svstat_pid("svc-kclient") == kclient, "kclient restarted twice for one PulseAudio"
+
+
 @pytest.mark.slow
 def test_healthz_stays_503_while_a_core_service_keeps_dying(boot: Boot) -> None:
     """A desktop session that exits 3 s after each start: s6 starts it again at once and it reads

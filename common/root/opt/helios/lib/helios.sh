@@ -496,6 +496,22 @@ helios_notify_ready() {
     exec {fd}>&-
 }
 
+# helios_audio_reconnect : the health watcher's answer to a lasting "down:audio" (every core
+# service ready, kclient not PulseAudio's client). kclient connects to PulseAudio once, at start,
+# and starts without sound when PulseAudio has not answered within its wait (a slow restart on a
+# loaded machine): nothing would connect it later. Restart kclient, at most once per PulseAudio
+# process, so a kclient that cannot connect for another reason is not restarted (and its viewers
+# cut off) over and over; the state stays down:audio and says so.
+helios_audio_reconnect() {
+    local pulse mark="$HELIOS_RUN/health/audio-reconnected"
+    pulse="$(s6-svstat -o pid "$HELIOS_SCANDIR/svc-pulseaudio" 2>/dev/null)" || return 0
+    helios_decimal "$pulse" 2 4194304 >/dev/null || return 0
+    [[ "$(cat "$mark" 2>/dev/null)" != "$pulse" ]] || return 0
+    printf '%s\n' "$pulse" >"$mark"
+    helios_log health "kclient is not a client of PulseAudio (pid $pulse): restarting kclient"
+    s6-svc -r "$HELIOS_SCANDIR/svc-kclient" 2>/dev/null || true
+}
+
 # helios_health_update : write the ready marker when boot has completed and
 # every core service is up and ready; remove it otherwise. Prints the state.
 helios_health_update() {

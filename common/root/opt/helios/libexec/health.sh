@@ -9,7 +9,9 @@
 #                      run by the longrun "svc-health"), so a crashed service
 #                      turns the endpoint back to 503, for two intervals after its
 #                      last death at least and for as long as it keeps dying;
-#                      tells s6 it is ready once the marker is computed the first time
+#                      tells s6 it is ready once the marker is computed the first time;
+#                      restarts kclient once when the sound stays down while
+#                      PulseAudio runs (helios_audio_reconnect)
 #
 # nginx serves the marker file: 200 "ready" when present, 503 otherwise.
 set -euo pipefail
@@ -22,13 +24,21 @@ case "${1:-}" in
         ;;
     watch)
         interval="$(helios_health_interval)"
-        last=""
+        last="" audio_down=0
         while true; do
             state="$(helios_health_update)"
             if [[ "$state" != "$last" ]]; then
                 helios_log health "$state"
                 [[ -n "$last" ]] || helios_notify_ready
                 last="$state"
+            fi
+            # Sound down at two checks in a row, with every service ready: not kclient still
+            # connecting after a restart, but a kclient that started without PulseAudio.
+            if [[ "$state" == down:audio ]]; then
+                audio_down=$((audio_down + 1))
+                ((audio_down < 2)) || helios_audio_reconnect
+            else
+                audio_down=0
             fi
             sleep "$interval"
         done
