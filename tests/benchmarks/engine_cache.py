@@ -43,7 +43,9 @@ DEFAULT_EDITS = (
     "common/build/lib/xorg.sh",
     "common/root/etc/helios/kasmvnc.yaml",
 )
-STARTED = re.compile(r'msg="starting container" args="\[\S+ (/helios/hooks/[^ \]"]+)')
+# The hook is the first /helios/hooks/ path of the logged arguments: the exec's only argument after
+# the engine's init, or the last one after a wrapper's script (steps 9 and 10 run settled).
+STARTED = re.compile(r'msg="starting container" args="\[(?:\\.|[^"\\])*?(/helios/hooks/[^ \]"\\]+)')
 
 
 def predicted(tree: Path, distro: str, rewrite: Sequence[str]) -> dict[str, str]:
