@@ -127,9 +127,12 @@ def session_versions() -> Iterator[None]:
         yield
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(loop_scope="session")
 async def engine():
-    """One Dagger connection for the whole engine test session."""
+    """A Dagger connection for one test. Not one for the session: the CLI tests run `helios` in this
+    process, and the CLI closes the global connection when its command ends, as it must; a test
+    using a connection opened before that would find it closed (and the SDK's lazy reconnect
+    fails when several queries start it at once)."""
     async with dagger.connection(dagger.Config(log_output=sys.stderr)):
         yield
 
