@@ -18,6 +18,7 @@ MEDIA_TYPE = "application/spdx+json"
 FILE_NAME = "sbom.spdx.json"
 ROOTFS = "/rootfs"
 # The syft image is FROM scratch with /syft and a writable /tmp.
+SYFT_BINARY = "/syft"
 OUTPUT = f"/tmp/{FILE_NAME}"
 
 
@@ -29,7 +30,7 @@ def scan_args(name: str, version: str) -> list[str]:
     (package databases, installed node_modules, binaries: what the image holds).
     """
     return [
-        "/syft",
+        SYFT_BINARY,
         "scan",
         f"dir:{ROOTFS}",
         "--override-default-catalogers",

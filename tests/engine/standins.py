@@ -13,6 +13,9 @@ platform, what an air-gapped engine needs and what this machine can make itself:
   pulls them by their usual names;
 - ``DEST/image-rewrites``: the ``--image-rewrite`` rule for the Node image, which the build names by
   a digest no local image can have;
+- with ``--tool-binaries DIR`` (syft, oras and cosign built from the sources of their pinned
+  versions), images of the publishing tools laid out as theirs are (tests/engine/test_sbom_engine.py),
+  and their rewrite rules;
 - ``DEST/report.md``: every substitution and why.
 
 tests/engine/conftest.py reads DEST from HELIOS_ENGINE_STANDINS. Nothing here is needed where the
@@ -26,11 +29,15 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pipeline.imagerewrite import parse
 from pipeline.mirror.inputs import S6_ASSETS, S6_SECTION, s6_inputs
 from pipeline.plan import Planner
+from pipeline.sbom import SYFT_BINARY
+from pipeline.signing import COSIGN_BINARY
 from pipeline.tree import LocalTree
 from pipeline.versions import VERSIONS_FILE, load_versions
 from tests.ociimage import ImageConfig, PlatformImage, write_layout
@@ -58,7 +65,7 @@ REPO = Path(__file__).resolve().parents[2]
 REWRITES = "image-rewrites"
 
 
-def prepare(dest: Path, registry: str, shared_inputs: Path) -> None:
+def prepare(dest: Path, registry: str, shared_inputs: Path, tool_binaries: Path | None = None) -> None:
     """Everything the module docstring lists, for the Debian distro on the host's platform."""
     arch = host_arch()
     platform = f"linux/{arch}"
@@ -101,8 +108,11 @@ def prepare(dest: Path, registry: str, shared_inputs: Path) -> None:
     node_env = install_node(work / "node", mirror, bare, inputs.env_overrides)
     node_config = ImageConfig(env={"PATH": IMAGE_PATH, **node_env}, cmd=("node",))
     _push(work / "node", arch, node_config, f"{node_repo}:{node_tag}")
+    rules = [f"{web_image}={node_repo}:{node_tag}"]
+    if tool_binaries is not None:
+        rules += _tool_stand_ins(tool_binaries, work / "debian", arch, registry, versions, results)
     remove_tree(work)
-    (dest / REWRITES).write_text(f"{web_image}={node_repo}:{node_tag}\n")
+    (dest / REWRITES).write_text("".join(f"{rule}\n" for rule in rules))
     results.substitute(
         f"base image {bare.base}",
         f"a debootstrap {DISTRO_SUITE} minbase rootfs as the rehearsal makes it, pushed as {registry}/library/debian:13.2",
@@ -116,8 +126,54 @@ def prepare(dest: Path, registry: str, shared_inputs: Path) -> None:
     shutil.copy(results.dir / "report.md", dest / "report.md")
 
 
+# Where each publishing tool's image keeps its binary, and whether the tool needs a shell beside it.
+TOOL_LAYOUT = {
+    "syft": (SYFT_BINARY.lstrip("/"), False),  # FROM scratch, /syft, a writable /tmp
+    "oras": ("usr/bin/oras", True),  # Alpine based, /bin/oras; signing.py runs sh in it
+    "cosign": (COSIGN_BINARY.lstrip("/"), False),  # built with ko: /ko-app/cosign
+}
+
+
+def _tool_stand_ins(
+    binaries: Path, debian: Path, arch: str, registry: str, versions: Mapping[str, Any], results: Results
+) -> list[str]:
+    """Images of syft, oras and cosign with ``binaries`` where the pinned images keep theirs (oras
+    on the Debian stand-in, which has the shell signing.py runs); their rewrite rules."""
+    from pipeline.toolpins import TOOLS, tool_image
+
+    rules = []
+    for tool in TOOLS:
+        binary = binaries / tool
+        if not binary.is_file():
+            raise SystemExit(
+                f"standins: no {tool} binary in {binaries}: build it from its pinned version's source"
+            )
+        path, with_shell = TOOL_LAYOUT[tool]
+        root = debian if with_shell else binaries.parent / f"{tool}-image-root"
+        if not with_shell:
+            remove_tree(root)
+            (root / "tmp").mkdir(parents=True)
+            (root / "tmp").chmod(0o1777)
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(binary, root / path)
+        (root / path).chmod(0o755)
+        pinned = parse(tool_image(tool, versions))
+        standin = f"{registry}/{pinned.name.split('/', 1)[1]}:{pinned.tag}"
+        _push(root, arch, ImageConfig(env={"PATH": IMAGE_PATH}, entrypoint=("/" + path,)), standin)
+        if not with_shell:
+            remove_tree(root)
+        rules.append(f"{tool_image(tool, versions)}={standin}")
+        results.substitute(
+            f"{tool} image {tool_image(tool, versions)}",
+            f"{binary} (built from its pinned version's source) at /{path}"
+            + (" on the Debian stand-in" if with_shell else " alone")
+            + f", pushed as {standin} (rewritten to by {REWRITES})",
+        )
+    return rules
+
+
 def _s6_stand_ins(
-    mirror: Path, versions: dict, arch: str, shared: Path, workdir: Path, results: Results
+    mirror: Path, versions: Mapping[str, Any], arch: str, shared: Path, workdir: Path, results: Results
 ) -> dict[tuple[str, str], str]:
     """s6-overlay built from source as one tarball for the noarch asset, empty ones for the rest."""
     tree = s6_overlay_tree(workdir, shared)
@@ -152,7 +208,7 @@ def _s6_stand_ins(
     return pins
 
 
-def _section_key(versions: dict, variable: str) -> tuple[str, str]:
+def _section_key(versions: Mapping[str, Any], variable: str) -> tuple[str, str]:
     """The versions.toml section and key a hook variable comes from: LIBJPEG_TURBO_SHA256 ->
     (libjpeg_turbo, sha256); sections may hold underscores, so the longest that fits wins."""
     name = variable.lower()
@@ -229,10 +285,17 @@ def main() -> None:
     parser.add_argument("dest", type=Path)
     parser.add_argument("--registry", required=True, help="HOST:PORT of a plain-HTTP registry")
     parser.add_argument("--inputs", type=Path, default=REPO.parent / "shared" / "inputs")
+    parser.add_argument(
+        "--tool-binaries",
+        type=Path,
+        help="a folder with syft, oras and cosign built from their pinned versions' sources: "
+        "images of the publishing tools are made from them",
+    )
     args = parser.parse_args()
     if not (args.inputs / "git").is_dir():
         sys.exit(f"standins: no input mirror at {args.inputs}: pass --inputs")
-    prepare(args.dest.resolve(), args.registry, args.inputs.resolve())
+    tools = args.tool_binaries.resolve() if args.tool_binaries else None
+    prepare(args.dest.resolve(), args.registry, args.inputs.resolve(), tools)
 
 
 if __name__ == "__main__":

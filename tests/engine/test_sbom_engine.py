@@ -12,7 +12,7 @@ from dagger import dag
 from pipeline import sbom, signing
 from pipeline.graph import PACKAGES_TXT
 from pipeline.toolpins import tool_image
-from tests.engine.conftest import image_of
+from tests.engine.conftest import image_of, setting
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.real_versions]
 
@@ -21,7 +21,9 @@ pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.real_versio
 async def test_the_sbom_lists_every_package_the_image_records(engine, distro):
     _, image = image_of(distro)
     document = json.loads(
-        await sbom.sbom(image, scanner=tool_image("syft"), name="helios-test", version="1").contents()
+        await sbom.sbom(
+            image, scanner=tool_image("syft", rewrites=setting().rewrites), name="helios-test", version="1"
+        ).contents()
     )
     assert document["spdxVersion"] == "SPDX-2.3"
     assert document["name"].startswith("helios-test")
@@ -36,7 +38,8 @@ async def test_the_sbom_lists_every_package_the_image_records(engine, distro):
 async def test_the_tools_run_and_the_login_reaches_their_docker_config(engine):
     password = dag.set_secret("helios-test-registry-password", "pa:ss word")
     login = signing.Login("registry.example:5000/helios", "me", password)
-    ctr = signing.tools(tool_image("oras"), tool_image("cosign"), login)
+    rewrites = setting().rewrites  # where the engine keeps the tools' images
+    ctr = signing.tools(tool_image("oras", rewrites=rewrites), tool_image("cosign", rewrites=rewrites), login)
     versions = await ctr.with_exec(["sh", "-c", "oras version && cosign version"]).stdout()
     assert "1.3.3" in versions and "v3.1.2" in versions
     config = await signing.push_exec(ctr, ["cat", f"{signing.AUTH_DIR}/config.json"]).stdout()
