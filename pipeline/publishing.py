@@ -212,7 +212,9 @@ async def sign_all(
             f"signing {', '.join(subjects)}",
             error,
             "the images and SBOMs were pushed unsigned; check the cosign key and its password "
-            "(or that the OIDC token is fresh: CI tokens last minutes), then run `sign` on these digests",
+            "(or that the OIDC token is fresh: CI tokens last minutes) and that the engine reaches "
+            "Sigstore (cosign reads its signing configuration from tuf-repo-cdn.sigstore.dev and "
+            "records to Rekor, even with a key), then run `sign` on these digests",
         ) from None
     return found
 
