@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import itertools
 import json
 import shutil
 import tarfile
@@ -30,6 +29,8 @@ from dagger import Container
 from pipeline import graph
 from pipeline.platforms import host_default
 from tests.engine.conftest import FIXTURE, setting, sources
+from tests.rehearsal.chroot import CA_CHURNED, DEBIAN_LIKE
+from tests.rehearsal.treediff import Entry, compare
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -37,15 +38,17 @@ EPOCH = 1_767_225_600
 
 
 # An engine given certificate authorities (for a TLS-inspecting proxy, say) writes them into the
-# store before every exec and removes them after it (engine/engineutil/cacerts), making the folders
-# it lacks and removing them again. That runs after the settled steps have clamped their times, so
-# the store, the bundle, the folders above them and /tmp (update-ca-certificates' work files) can
-# keep the time of an exec: docs/reproducible.md, "Not reproducible yet".
-CA_STORE = "usr/local/share/ca-certificates"
-CA_BUNDLE = "etc/ssl/certs/ca-certificates.crt"
-CA_TOUCHED = frozenset(
-    {"tmp"} | {str(folder) for path in (CA_STORE, CA_BUNDLE) for folder in (Path(path), *Path(path).parents)}
-) - {"."}
+# store before every exec and removes them after it, which the settled steps cannot clamp
+# (CA_CHURNED). It also makes the store's folders an image lacks and removes them again, so the
+# folders above the store and the bundle can keep that time too: docs/reproducible.md.
+CA_TOUCHED = CA_CHURNED | {str(folder) for path in DEBIAN_LIKE[:2] for folder in Path(path).parents} - {"."}
+
+# How a layer's tar entries map onto the kinds of a scanned tree (a hard link is a file).
+TAR_KINDS = {
+    tarfile.REGTYPE: "file", tarfile.AREGTYPE: "file", tarfile.LNKTYPE: "file", tarfile.DIRTYPE: "dir",
+    tarfile.SYMTYPE: "symlink", tarfile.CHRTYPE: "char", tarfile.BLKTYPE: "block", tarfile.FIFOTYPE: "fifo",
+}  # fmt: skip
+XATTR = "SCHILY.xattr."
 
 
 def manifest_of(archive: tarfile.TarFile) -> dict[str, Any]:
@@ -71,41 +74,37 @@ def oci_config(tarball: Path) -> dict[str, Any]:
         return blob_json(archive, manifest_of(archive)["config"]["digest"])
 
 
-def layer_entries(tarball: Path) -> list[dict[str, dict[str, object]]]:
-    """Each layer of the OCI tarball at ``tarball``: its entries by path, each with what a layer
-    records of it (type, mode, owner, time, link target, and a digest of the content)."""
+def layer_trees(tarball: Path) -> list[dict[str, Entry]]:
+    """Each layer of the OCI tarball at ``tarball`` as the tree comparison sees a scanned tree: its
+    entries by path, with what the layer records of each."""
     layers = []
     with tarfile.open(tarball) as archive:
         for layer in manifest_of(archive)["layers"]:
             blob = archive.extractfile(f"blobs/{layer['digest'].replace(':', '/')}")
             assert blob is not None, layer["digest"]
-            entries = {}
             with tarfile.open(fileobj=io.BytesIO(blob.read()), mode="r:*") as diff:
-                for member in diff:
-                    content = diff.extractfile(member) if member.isfile() else None
-                    entries[member.name.rstrip("/")] = {
-                        "type": member.type, "mode": member.mode, "owner": (member.uid, member.gid),
-                        "mtime": member.mtime, "link": member.linkname,
-                        "content": hashlib.sha256(content.read()).hexdigest() if content else "",
-                    }  # fmt: skip
-            layers.append(entries)
+                layers.append({member.name.rstrip("/"): layer_entry(diff, member) for member in diff})
     return layers
 
 
-def differing_entries(first: Path, second: Path) -> dict[str, set[str]]:
-    """The paths whose entries differ between the same layers of two OCI tarballs, with what
-    differs ("missing" when one layer lacks it); a layer only one tarball has counts whole."""
-    differing: dict[str, set[str]] = {}
-    empty: dict[str, dict[str, object]] = {}
-    for ours, theirs in itertools.zip_longest(layer_entries(first), layer_entries(second), fillvalue=empty):
-        for path in ours.keys() | theirs.keys():
-            if path not in ours or path not in theirs:
-                differing.setdefault(path, set()).add("missing")
-                continue
-            aspects = {name for name, value in ours[path].items() if theirs[path][name] != value}
-            if aspects:
-                differing.setdefault(path, set()).update(aspects)
-    return differing
+def layer_entry(diff: tarfile.TarFile, member: tarfile.TarInfo) -> Entry:
+    content = diff.extractfile(member) if member.isreg() else None
+    if content is not None:
+        digest = hashlib.sha256(content.read()).hexdigest()
+    else:
+        digest = f"{member.devmajor}:{member.devminor}" if member.isdev() and not member.isfifo() else ""
+    return Entry(
+        kind=TAR_KINDS.get(member.type, "unknown"),
+        content=digest,
+        mode=member.mode,
+        owner=(member.uid, member.gid),
+        time=int(member.mtime) * 10**9,
+        link=member.linkname,
+        xattrs=tuple(sorted(
+            (name.removeprefix(XATTR), value.encode("utf-8", "surrogateescape"))
+            for name, value in member.pax_headers.items() if name.startswith(XATTR)
+        )),
+    )  # fmt: skip
 
 
 async def exported(root: Path, dest: Path) -> tuple[Container, dict[str, Any]]:
@@ -120,8 +119,9 @@ async def exported(root: Path, dest: Path) -> tuple[Container, dict[str, Any]]:
 async def engine_installs_certificates(image: Container) -> bool:
     """Whether the engine puts certificate authorities into every exec: the store, seen from an exec,
     holds files that the image's own root filesystem does not."""
-    listed = await image.with_exec(["sh", "-c", f"ls -A /{CA_STORE} 2>/dev/null || true"]).stdout()
-    own = {Path(path).name for path in await image.rootfs().glob(f"{CA_STORE}/*")}
+    store = DEBIAN_LIKE[0]
+    listed = await image.with_exec(["sh", "-c", f"ls -A /{store} 2>/dev/null || true"]).stdout()
+    own = {Path(path).name for path in await image.rootfs().glob(f"{store}/*")}
     return bool(set(listed.split()) - own)
 
 
@@ -141,12 +141,16 @@ async def test_two_builds_that_really_run_export_the_same_layers_and_configurati
     again = [entry.get("created") for entry in b["history"] if not entry.get("empty_layer")]
     assert made != again, "the second build hit the cache: it must run its steps again"
     if a["rootfs"]["diff_ids"] != b["rootfs"]["diff_ids"]:
-        differing = differing_entries(tmp_path / "first.tar", tmp_path / "second.tar")
-        excused = sorted(
-            path for path, aspects in differing.items() if aspects == {"mtime"} and path in CA_TOUCHED
+        first_layers, second_layers = (
+            layer_trees(tmp_path / "first.tar"),
+            layer_trees(tmp_path / "second.tar"),
         )
-        rest = {path: sorted(aspects) for path, aspects in differing.items() if path not in excused}
-        assert not rest, f"the two builds' layers differ: {rest}"
+        assert len(first_layers) == len(second_layers), "the two builds have different numbers of layers"
+        excused: list[str] = []
+        for number, (first_layer, second_layer) in enumerate(zip(first_layers, second_layers, strict=True)):
+            diff, times = compare(first_layer, second_layer).excusing_times_of(CA_TOUCHED)
+            assert diff.empty, f"layer {number} differs:\n" + diff.report(first_layer, second_layer)
+            excused += [f"{path} (layer {number})" for path in times]
         assert await engine_installs_certificates(image), (
             f"only the times of {', '.join(excused)} differ, yet the engine installs no certificate authorities"
         )

@@ -14,6 +14,7 @@ import os
 import stat
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -131,7 +132,7 @@ class TreeDiff:
         """The shared paths that differ in their modification time and in nothing else."""
         return sorted(path for path, aspects in self.differing.items() if aspects == ("time",))
 
-    def excusing_times_of(self, paths: set[str]) -> tuple[TreeDiff, list[str]]:
+    def excusing_times_of(self, paths: AbstractSet[str]) -> tuple[TreeDiff, list[str]]:
         """This diff without the time-only differences of ``paths``; and those it left out."""
         excused = sorted(path for path in self.time_only() if path in paths)
         kept = {path: aspects for path, aspects in self.differing.items() if path not in excused}
