@@ -38,6 +38,7 @@ from pipeline.mirror.inputs import S6_ASSETS, S6_SECTION, s6_inputs
 from pipeline.plan import Planner
 from pipeline.sbom import SYFT_BINARY
 from pipeline.signing import COSIGN_BINARY
+from pipeline.toolpins import TOOLS, tool_image
 from pipeline.tree import LocalTree
 from pipeline.versions import VERSIONS_FILE, load_versions
 from tests.ociimage import ImageConfig, PlatformImage, write_layout
@@ -139,37 +140,34 @@ def _tool_stand_ins(
 ) -> list[str]:
     """Images of syft, oras and cosign with ``binaries`` where the pinned images keep theirs (oras
     on the Debian stand-in, which has the shell signing.py runs); their rewrite rules."""
-    from pipeline.toolpins import TOOLS, tool_image
-
     rules = []
     for tool in TOOLS:
-        binary = binaries / tool
-        if not binary.is_file():
-            raise SystemExit(
-                f"standins: no {tool} binary in {binaries}: build it from its pinned version's source"
-            )
         path, with_shell = TOOL_LAYOUT[tool]
-        root = debian if with_shell else binaries.parent / f"{tool}-image-root"
+        root = debian if with_shell else debian.with_name(f"{tool}-image")
         if not with_shell:
             remove_tree(root)
             (root / "tmp").mkdir(parents=True)
             (root / "tmp").chmod(0o1777)
         (root / path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(binary, root / path)
+        shutil.copy(binaries / tool, root / path)
         (root / path).chmod(0o755)
-        pinned = parse(tool_image(tool, versions))
-        standin = f"{registry}/{pinned.name.split('/', 1)[1]}:{pinned.tag}"
+        pinned = tool_image(tool, versions)
+        reference = parse(pinned)
+        standin = f"{registry}/{reference.name.split('/', 1)[1]}:{reference.tag}"
         _push(root, arch, ImageConfig(env={"PATH": IMAGE_PATH}, entrypoint=("/" + path,)), standin)
-        if not with_shell:
-            remove_tree(root)
-        rules.append(f"{tool_image(tool, versions)}={standin}")
+        rules.append(f"{pinned}={standin}")
         results.substitute(
-            f"{tool} image {tool_image(tool, versions)}",
-            f"{binary} (built from its pinned version's source) at /{path}"
+            f"{tool} image {pinned}",
+            f"{binaries / tool} (built from its pinned version's source) at /{path}"
             + (" on the Debian stand-in" if with_shell else " alone")
             + f", pushed as {standin} (rewritten to by {REWRITES})",
         )
     return rules
+
+
+def missing_tools(binaries: Path) -> list[str]:
+    """The publishing tools whose binary ``binaries`` lacks."""
+    return [tool for tool in TOOLS if not (binaries / tool).is_file()]
 
 
 def _s6_stand_ins(
@@ -295,6 +293,11 @@ def main() -> None:
     if not (args.inputs / "git").is_dir():
         sys.exit(f"standins: no input mirror at {args.inputs}: pass --inputs")
     tools = args.tool_binaries.resolve() if args.tool_binaries else None
+    if tools is not None and (missing := missing_tools(tools)):
+        sys.exit(
+            f"standins: --tool-binaries {tools} lacks {', '.join(missing)}: build each from the source "
+            "of the version pipeline/versions.toml pins"
+        )
     prepare(args.dest.resolve(), args.registry, args.inputs.resolve(), tools)
 
 
